@@ -1,0 +1,49 @@
+/// The fields an Update sends; nil leaves a field as it is.
+public struct ImageSpecChange: Sendable, Equatable {
+    public var description: String?
+    public var imageName: String?
+    public var imageTag: String?
+    public var imageRegistryId: String?
+    /// An empty string removes the key.
+    public var publicKeyPEM: String?
+    public var commands: [String]?
+    public var args: [String]?
+
+    public init(
+        description: String? = nil, imageName: String? = nil, imageTag: String? = nil, imageRegistryId: String? = nil,
+        publicKeyPEM: String? = nil, commands: [String]? = nil, args: [String]? = nil
+    ) {
+        self.description = description
+        self.imageName = imageName
+        self.imageTag = imageTag
+        self.imageRegistryId = imageRegistryId
+        self.publicKeyPEM = publicKeyPEM
+        self.commands = commands
+        self.args = args
+    }
+
+    /// Checks every field that is present.
+    public func validate() throws {
+        if let description { try Validate.text(description, field: "description") }
+        if let imageName { try Validate.imageName(imageName) }
+        if let imageTag { try Validate.imageTag(imageTag) }
+        if let publicKeyPEM, !publicKeyPEM.isEmpty { try Validate.publicKeyPEM(publicKeyPEM) }
+        if let commands { try Validate.list(commands, field: "customImageCommandsAndArgs.commands") }
+        if let args { try Validate.list(args, field: "customImageCommandsAndArgs.args") }
+    }
+}
+
+extension ImageSpec {
+    /// The spec with a change applied.
+    public func applying(_ change: ImageSpecChange) -> ImageSpec {
+        var spec = self
+        if let value = change.description { spec.description = value }
+        if let value = change.imageName { spec.imageName = value }
+        if let value = change.imageTag { spec.imageTag = value }
+        if let value = change.imageRegistryId { spec.imageRegistryId = value }
+        if let value = change.publicKeyPEM { spec.publicKeyPEM = value.isEmpty ? nil : value }
+        if let value = change.commands { spec.commands = value }
+        if let value = change.args { spec.args = value }
+        return spec
+    }
+}

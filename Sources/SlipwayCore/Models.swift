@@ -1,0 +1,275 @@
+import Foundation
+
+/// What a user may do in their organization.
+public enum Role: String, Sendable, CaseIterable, Codable {
+    /// Everything, including adding users.
+    case admin
+    /// Reads and writes everything but users.
+    case editor
+    /// Reads only.
+    case viewer
+
+    public var canWrite: Bool { self != .viewer }
+}
+
+/// The signed-in caller of a request.
+public struct Identity: Sendable, Equatable {
+    public var userId: String
+    public var organizationId: String
+    public var email: String
+    public var role: Role
+
+    public init(userId: String, organizationId: String, email: String, role: Role) {
+        self.userId = userId
+        self.organizationId = organizationId
+        self.email = email
+        self.role = role
+    }
+
+    /// Throws 403 unless the caller may change things.
+    public func requireWrite() throws {
+        guard role.canWrite else {
+            throw SlipwayError.forbidden("user \(email) has role viewer, which may only read; ask an admin for the editor role")
+        }
+    }
+
+    /// Throws 403 unless the caller is an admin.
+    public func requireAdmin() throws {
+        guard role == .admin else {
+            throw SlipwayError.forbidden("only an admin may do this; user \(email) has role \(role.rawValue)")
+        }
+    }
+}
+
+/// A tenant.
+public struct Organization: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var createdAt: Date
+
+    public init(id: String, name: String, createdAt: Date) {
+        self.id = id
+        self.name = name
+        self.createdAt = createdAt
+    }
+}
+
+/// A person who signs in; belongs to exactly one organization.
+public struct User: Sendable, Equatable {
+    public var id: String
+    public var organizationId: String
+    public var email: String
+    public var name: String
+    public var role: Role
+    /// PBKDF2 hash in the format of ``PasswordHasher``.
+    public var passwordHash: String
+    public var createdAt: Date
+
+    public init(id: String, organizationId: String, email: String, name: String, role: Role, passwordHash: String, createdAt: Date) {
+        self.id = id
+        self.organizationId = organizationId
+        self.email = email
+        self.name = name
+        self.role = role
+        self.passwordHash = passwordHash
+        self.createdAt = createdAt
+    }
+
+    public var identity: Identity { Identity(userId: id, organizationId: organizationId, email: email, role: role) }
+}
+
+/// A service `s-…` of an organization.
+public struct Service: Sendable, Equatable {
+    public var id: String
+    public var organizationId: String
+    public var name: String
+    public var description: String
+    public var createdAt: Date
+
+    public init(id: String, organizationId: String, name: String, description: String, createdAt: Date) {
+        self.id = id
+        self.organizationId = organizationId
+        self.name = name
+        self.description = description
+        self.createdAt = createdAt
+    }
+}
+
+/// The kinds of service environment.
+public enum EnvironmentType: String, Sendable, CaseIterable {
+    case dev, qa, staging, canary, prod, `private`
+}
+
+/// A service environment `se-…` (dev, prod, …) of a service.
+public struct ServiceEnvironment: Sendable, Equatable {
+    public var id: String
+    public var serviceId: String
+    public var name: String
+    public var description: String
+    public var type: EnvironmentType
+    public var createdAt: Date
+
+    public init(id: String, serviceId: String, name: String, description: String, type: EnvironmentType, createdAt: Date) {
+        self.id = id
+        self.serviceId = serviceId
+        self.name = name
+        self.description = description
+        self.type = type
+        self.createdAt = createdAt
+    }
+}
+
+/// A product tier `pt-…` (a plan) of a service environment.
+public struct ProductTier: Sendable, Equatable {
+    public var id: String
+    public var serviceId: String
+    public var serviceEnvironmentId: String
+    public var name: String
+    public var description: String
+    public var createdAt: Date
+    /// The `Preferred` tier version, if anything was released.
+    public var preferredVersion: String?
+
+    public init(
+        id: String, serviceId: String, serviceEnvironmentId: String, name: String, description: String, createdAt: Date,
+        preferredVersion: String? = nil
+    ) {
+        self.id = id
+        self.serviceId = serviceId
+        self.serviceEnvironmentId = serviceEnvironmentId
+        self.name = name
+        self.description = description
+        self.createdAt = createdAt
+        self.preferredVersion = preferredVersion
+    }
+}
+
+/// An image registry `ir-…`: where images are pulled from.
+public struct ImageRegistry: Sendable, Equatable {
+    public var id: String
+    public var organizationId: String
+    public var name: String
+    public var host: String
+    public var username: String?
+    public var password: String?
+    public var isDefault: Bool
+    public var createdAt: Date
+
+    public init(
+        id: String, organizationId: String, name: String, host: String, username: String?, password: String?, isDefault: Bool,
+        createdAt: Date
+    ) {
+        self.id = id
+        self.organizationId = organizationId
+        self.name = name
+        self.host = host
+        self.username = username
+        self.password = password
+        self.isDefault = isDefault
+        self.createdAt = createdAt
+    }
+}
+
+/// The editable content of an image config: what a release pins.
+public struct ImageSpec: Sendable, Equatable {
+    public var description: String
+    public var imageName: String
+    public var imageTag: String
+    public var imageRegistryId: String
+    public var publicKeyPEM: String?
+    public var commands: [String]?
+    public var args: [String]?
+
+    public init(
+        description: String, imageName: String, imageTag: String, imageRegistryId: String, publicKeyPEM: String?, commands: [String]?,
+        args: [String]?
+    ) {
+        self.description = description
+        self.imageName = imageName
+        self.imageTag = imageTag
+        self.imageRegistryId = imageRegistryId
+        self.publicKeyPEM = publicKeyPEM
+        self.commands = commands
+        self.args = args
+    }
+}
+
+/// An image config `imgc-…`: the working copy that Update changes and Release pins.
+public struct ImageConfig: Sendable, Equatable {
+    public var id: String
+    public var serviceId: String
+    public var serviceEnvironmentId: String
+    public var spec: ImageSpec
+    /// Bumped by every update that changes the spec; a release pins a revision.
+    public var revision: Int
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(id: String, serviceId: String, serviceEnvironmentId: String, spec: ImageSpec, revision: Int, createdAt: Date, updatedAt: Date) {
+        self.id = id
+        self.serviceId = serviceId
+        self.serviceEnvironmentId = serviceEnvironmentId
+        self.spec = spec
+        self.revision = revision
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+/// An image config as a tier version pins it.
+public struct ImageConfigSnapshot: Sendable, Equatable {
+    public var imageConfigId: String
+    public var revision: Int
+    public var spec: ImageSpec
+    /// The registry's host at release time.
+    public var registryHost: String
+
+    public init(imageConfigId: String, revision: Int, spec: ImageSpec, registryHost: String) {
+        self.imageConfigId = imageConfigId
+        self.revision = revision
+        self.spec = spec
+        self.registryHost = registryHost
+    }
+
+    /// The full image reference, `host/name:tag`.
+    public var imageReference: String { "\(registryHost)/\(spec.imageName):\(spec.imageTag)" }
+}
+
+/// The lifecycle of a tier version.
+public enum TierVersionStatus: String, Sendable, CaseIterable {
+    case pending = "Pending"
+    case active = "Active"
+    case preferred = "Preferred"
+    case deprecated = "Deprecated"
+}
+
+/// A tier version (version set) of a product tier: an immutable set of image config snapshots.
+public struct TierVersion: Sendable, Equatable {
+    public var serviceId: String
+    public var productTierId: String
+    /// `1.0`, `2.0`, …
+    public var version: String
+    /// 1, 2, …: the order of releases in the tier.
+    public var sequence: Int
+    public var status: TierVersionStatus
+    public var releasedAt: Date
+    public var releasedBy: String
+    public var images: [ImageConfigSnapshot]
+
+    public init(
+        serviceId: String, productTierId: String, version: String, sequence: Int, status: TierVersionStatus, releasedAt: Date,
+        releasedBy: String, images: [ImageConfigSnapshot]
+    ) {
+        self.serviceId = serviceId
+        self.productTierId = productTierId
+        self.version = version
+        self.sequence = sequence
+        self.status = status
+        self.releasedAt = releasedAt
+        self.releasedBy = releasedBy
+        self.images = images
+    }
+
+    /// The version string of the n-th release of a tier: `1.0`, `2.0`, …
+    public static func versionString(sequence: Int) -> String { "\(sequence).0" }
+}

@@ -1,0 +1,66 @@
+/// The one error type of the domain. The API layer maps it to the goa error body in one place.
+public struct SlipwayError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The class of failure; each maps to one HTTP status and goa error name.
+    public enum Kind: String, Sendable {
+        case badRequest = "bad_request"
+        case authFailure = "auth_failure"
+        case forbidden = "forbidden"
+        case notFound = "not_found"
+        case invalidState = "invalid_state"
+        case failedRequest = "failed_request"
+    }
+
+    public var kind: Kind
+    /// What was wrong and how to fix it. Never SQL, paths or stack traces.
+    public var message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { "\(kind.rawValue): \(message)" }
+
+    public static func badRequest(_ message: String) -> SlipwayError { .init(.badRequest, message) }
+    public static func authFailure(_ message: String) -> SlipwayError { .init(.authFailure, message) }
+    public static func forbidden(_ message: String) -> SlipwayError { .init(.forbidden, message) }
+    public static func notFound(_ message: String) -> SlipwayError { .init(.notFound, message) }
+    public static func invalidState(_ message: String) -> SlipwayError { .init(.invalidState, message) }
+    public static func failedRequest(_ message: String) -> SlipwayError { .init(.failedRequest, message) }
+
+    /// The not-found error for a resource, worded the same everywhere (and identical for another organization's).
+    public static func notFound(_ resource: ResourceKind, _ id: String) -> SlipwayError {
+        .notFound("\(resource.displayName) \(id) not found")
+    }
+}
+
+/// The kinds of resource, with the id prefix each uses.
+public enum ResourceKind: String, Sendable, CaseIterable {
+    case organization = "org"
+    case user = "u"
+    case service = "s"
+    case serviceEnvironment = "se"
+    case productTier = "pt"
+    case imageRegistry = "ir"
+    case imageConfig = "imgc"
+    case tierVersion = "tv"
+    case instance = "inst"
+    case rollout = "up"
+
+    public var prefix: String { rawValue }
+
+    public var displayName: String {
+        switch self {
+        case .organization: "organization"
+        case .user: "user"
+        case .service: "service"
+        case .serviceEnvironment: "service environment"
+        case .productTier: "product tier"
+        case .imageRegistry: "image registry"
+        case .imageConfig: "image config"
+        case .tierVersion: "tier version"
+        case .instance: "instance"
+        case .rollout: "rollout"
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+
+/// Durable storage of everything Slipway knows, scoped by organization.
+///
+/// Every lookup takes the caller's organization: a resource of another organization is reported
+/// exactly like one that does not exist (``SlipwayError/notFound(_:_:)``). Each method is one
+/// transaction. Implementations: `SQLiteStore` (the embedded default); a PostgreSQL store implements
+/// the same protocol for replicated deployments.
+public protocol SlipwayStore: Sendable {
+    // MARK: Server settings and bootstrap
+
+    /// A server setting such as the JWT signing secret.
+    func setting(_ key: String) async throws -> String?
+    /// Stores `value` unless the key has one already; returns the value in force.
+    func insertSettingIfAbsent(_ key: String, value: String) async throws -> String
+    /// Whether any organization exists yet.
+    func hasOrganizations() async throws -> Bool
+    /// Creates an organization with its first admin and its default registry. 409 if the email is taken.
+    func createOrganization(_ organization: Organization, admin: User, defaultRegistry: ImageRegistry) async throws
+
+    // MARK: Users and sessions
+
+    /// Adds a user. 409 if the email is taken.
+    func createUser(_ user: User) async throws
+    func user(email: String) async throws -> User?
+    func user(id: String) async throws -> User?
+    func users(organizationId: String) async throws -> [User]
+    func saveRefreshToken(hash: String, userId: String, expiresAt: Date) async throws
+    /// Deletes a refresh token and returns its user, if it existed and had not expired.
+    func takeRefreshToken(hash: String, now: Date) async throws -> User?
+
+    // MARK: Services, environments, product tiers
+
+    func createService(_ service: Service) async throws
+    func service(id: String, organizationId: String) async throws -> Service
+    func services(organizationId: String, page: PageRequest) async throws -> Page<Service>
+    /// 409 while the service has environments.
+    func deleteService(id: String, organizationId: String) async throws
+
+    func createEnvironment(_ environment: ServiceEnvironment, organizationId: String) async throws
+    func environment(id: String, serviceId: String, organizationId: String) async throws -> ServiceEnvironment
+    func environments(serviceId: String, organizationId: String, page: PageRequest) async throws -> Page<ServiceEnvironment>
+    /// 409 while product tiers or image configs use the environment.
+    func deleteEnvironment(id: String, serviceId: String, organizationId: String) async throws
+
+    func createProductTier(_ tier: ProductTier, organizationId: String) async throws
+    func productTier(id: String, serviceId: String, organizationId: String) async throws -> ProductTier
+    func productTiers(serviceId: String, organizationId: String, page: PageRequest) async throws -> Page<ProductTier>
+    /// Deletes the tier with its versions.
+    func deleteProductTier(id: String, serviceId: String, organizationId: String) async throws
+
+    // MARK: Image registries
+
+    func createImageRegistry(_ registry: ImageRegistry) async throws
+    func imageRegistry(id: String, organizationId: String) async throws -> ImageRegistry
+    func defaultImageRegistry(organizationId: String) async throws -> ImageRegistry
+    func imageRegistries(organizationId: String, page: PageRequest) async throws -> Page<ImageRegistry>
+    /// 409 for the default registry or one that image configs use.
+    func deleteImageRegistry(id: String, organizationId: String) async throws
+
+    // MARK: Image configs and releases
+
+    /// Adds an image config after checking that its environment and registry belong to the organization.
+    func createImageConfig(_ config: ImageConfig, organizationId: String) async throws
+    func imageConfig(id: String, serviceId: String, organizationId: String) async throws -> ImageConfig
+    func imageConfigIDs(serviceId: String, environmentId: String, organizationId: String, page: PageRequest) async throws -> Page<String>
+    /// Applies a change; the revision moves only if the spec changed. Returns the config as stored.
+    func updateImageConfig(id: String, serviceId: String, organizationId: String, change: ImageSpecChange, now: Date) async throws -> ImageConfig
+    /// 409 while a released tier version pins it.
+    func deleteImageConfig(id: String, serviceId: String, organizationId: String) async throws
+    /// Cuts new tier versions pinning the working copy (see ``ReleasePlanner``); all or nothing.
+    func release(
+        imageConfigId: String, serviceId: String, organizationId: String, productTierId: String?, releasedBy: String, now: Date
+    ) async throws -> [TierVersion]
+    func tierVersions(productTierId: String, serviceId: String, organizationId: String, page: PageRequest) async throws -> Page<TierVersion>
+    func tierVersion(_ version: String, productTierId: String, serviceId: String, organizationId: String) async throws -> TierVersion
+}

@@ -1,0 +1,128 @@
+import Foundation
+import X509
+
+/// The checks a registry would make, and the size bounds of every field. Each failure names the field and the rule.
+public enum Validate {
+    /// Bounds on sizes, in characters (or items for lists).
+    public enum Limit {
+        public static let name = 100
+        public static let description = 1024
+        public static let imageName = 255
+        public static let pem = 16 * 1024
+        public static let listItems = 64
+        public static let listItem = 4096
+        public static let email = 254
+        public static let password = 1024
+        public static let host = 255
+        public static let credential = 4096
+    }
+
+    // OCI distribution grammar: path-component ::= [a-z0-9]+ (separator [a-z0-9]+)*, separator ::= [_.] | __ | [-]+
+    nonisolated(unsafe) private static let pathComponent = /[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*/
+    nonisolated(unsafe) private static let tag = /[A-Za-z0-9_][A-Za-z0-9._-]{0,127}/
+    nonisolated(unsafe) private static let hostPattern = /[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]{1,5})?/
+    nonisolated(unsafe) private static let emailPattern = /[^\s@]+@[^\s@]+/
+
+    /// An image name: `/`-separated path components of the OCI distribution grammar, at most 255 characters.
+    public static func imageName(_ value: String, field: String = "imageName") throws {
+        guard !value.isEmpty else { throw SlipwayError.badRequest("\(field) must not be empty") }
+        guard value.count <= Limit.imageName else {
+            throw SlipwayError.badRequest("\(field) must be at most \(Limit.imageName) characters, got \(value.count)")
+        }
+        for component in value.split(separator: "/", omittingEmptySubsequences: false) {
+            guard (try? pathComponent.wholeMatch(in: component)) != nil else {
+                throw SlipwayError.badRequest(
+                    "\(field) '\(value.prefix(80))' is not a valid image name: each '/'-separated part must be lowercase letters and digits, "
+                        + "joined by '.', '_', '__' or dashes (e.g. 'mysql' or 'acme/api-server')")
+            }
+        }
+    }
+
+    /// An image tag: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
+    public static func imageTag(_ value: String, field: String = "imageTag") throws {
+        guard (try? tag.wholeMatch(in: value)) != nil else {
+            throw SlipwayError.badRequest(
+                "\(field) '\(value.prefix(80))' is not a valid tag: use 1 to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-'")
+        }
+    }
+
+    /// A PEM public key: EC P-256/P-384/P-521, Ed25519 or RSA, in a `PUBLIC KEY` block.
+    public static func publicKeyPEM(_ value: String, field: String = "imageSignaturePublicKeyPEM") throws {
+        guard value.utf8.count <= Limit.pem else {
+            throw SlipwayError.badRequest("\(field) must be at most \(Limit.pem) bytes, got \(value.utf8.count)")
+        }
+        do {
+            _ = try Certificate.PublicKey(pemEncoded: value)
+        } catch {
+            throw SlipwayError.badRequest(
+                "\(field) does not parse as a PEM public key: expected a '-----BEGIN PUBLIC KEY-----' block holding an EC P-256/P-384, Ed25519 or RSA key"
+            )
+        }
+    }
+
+    /// Free text such as a description: at most `limit` characters, no control characters but newlines and tabs.
+    public static func text(_ value: String, field: String, limit: Int = Limit.description) throws {
+        guard value.count <= limit else { throw SlipwayError.badRequest("\(field) must be at most \(limit) characters, got \(value.count)") }
+        guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && $0 != "\n" && $0 != "\t" && $0 != "\r" })
+        else { throw SlipwayError.badRequest("\(field) must not contain control characters") }
+    }
+
+    /// A name: 1 to 100 characters, not blank, no control characters.
+    public static func name(_ value: String, field: String = "name") throws {
+        guard !value.trimmingCharacters(in: .whitespaces).isEmpty else { throw SlipwayError.badRequest("\(field) must not be empty") }
+        try text(value, field: field, limit: Limit.name)
+        guard !value.contains("\n") && !value.contains("\t") && !value.contains("\r") else {
+            throw SlipwayError.badRequest("\(field) must be a single line")
+        }
+    }
+
+    /// A list of strings such as container commands: at most 64 items of at most 4096 characters.
+    public static func list(_ values: [String], field: String) throws {
+        guard values.count <= Limit.listItems else {
+            throw SlipwayError.badRequest("\(field) must have at most \(Limit.listItems) items, got \(values.count)")
+        }
+        for (index, value) in values.enumerated() {
+            try text(value, field: "\(field)[\(index)]", limit: Limit.listItem)
+        }
+    }
+
+    /// An email address, compared case-insensitively.
+    public static func email(_ value: String, field: String = "email") throws {
+        guard value.count <= Limit.email, (try? emailPattern.wholeMatch(in: value)) != nil else {
+            throw SlipwayError.badRequest("\(field) must be an email address such as 'ops@example.com'")
+        }
+    }
+
+    /// A new password: 8 to 1024 characters.
+    public static func newPassword(_ value: String, field: String = "password") throws {
+        guard value.count >= 8 else { throw SlipwayError.badRequest("\(field) must be at least 8 characters") }
+        guard value.count <= Limit.password else { throw SlipwayError.badRequest("\(field) must be at most \(Limit.password) characters") }
+    }
+
+    /// A registry host with an optional port, e.g. `ghcr.io` or `127.0.0.1:5000`.
+    public static func registryHost(_ value: String, field: String = "host") throws {
+        guard value.count <= Limit.host, (try? hostPattern.wholeMatch(in: value)) != nil else {
+            throw SlipwayError.badRequest("\(field) must be a registry host with an optional port, such as 'ghcr.io' or '127.0.0.1:5000'")
+        }
+        if let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]), !(1...65535).contains(port) {
+            throw SlipwayError.badRequest("\(field) has port \(port), outside 1 to 65535")
+        }
+    }
+
+    /// An environment type.
+    public static func environmentType(_ value: String, field: String = "type") throws -> EnvironmentType {
+        guard let type = EnvironmentType(rawValue: value.lowercased()) else {
+            throw SlipwayError.badRequest(
+                "\(field) must be one of \(EnvironmentType.allCases.map(\.rawValue).joined(separator: ", ")), got '\(value.prefix(40))'")
+        }
+        return type
+    }
+
+    /// A role.
+    public static func role(_ value: String, field: String = "role") throws -> Role {
+        guard let role = Role(rawValue: value.lowercased()) else {
+            throw SlipwayError.badRequest("\(field) must be one of admin, editor, viewer, got '\(value.prefix(40))'")
+        }
+        return role
+    }
+}

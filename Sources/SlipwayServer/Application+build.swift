@@ -1,0 +1,66 @@
+import Foundation
+import Hummingbird
+import Logging
+import SlipwayCore
+import SlipwayStorage
+
+/// Builds the whole server: storage, accounts, routes and middleware. `slipwayd` and the tests both start here.
+public func buildApplication(_ configuration: ServerConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
+    let store = try openStore(configuration.database)
+    let tokens = await TokenIssuer(secret: try await signingSecret(configuration, store: store), accessLifetime: configuration.tokenLifetime)
+    let accounts = Accounts(store: store, tokens: tokens, hasher: PasswordHasher(rounds: configuration.passwordRounds))
+    try await accounts.bootstrap(adminEmail: configuration.adminEmail, adminPassword: configuration.adminPassword, logger: logger)
+
+    let router = buildRouter(store: store, accounts: accounts, allowSignup: configuration.allowSignup, logger: logger)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.hostname, port: configuration.port), serverName: "slipwayd"),
+        logger: logger)
+}
+
+/// The routes: health and the spec, the public sign-in routes, and everything else behind a bearer token.
+func buildRouter(store: any SlipwayStore, accounts: Accounts, allowSignup: Bool, logger: Logger) -> Router<SlipwayRequestContext> {
+    let router = Router(context: SlipwayRequestContext.self)
+    router.add(middleware: APIErrorMiddleware(logger: logger))
+    router.get("healthz") { _, _ in
+        _ = try await store.hasOrganizations()
+        return try JSONBody.response(["status": "ok"])
+    }
+    router.get("openapi.yaml") { _, _ in
+        Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml)))
+    }
+
+    let api = router.group("2022-09-01-00")
+    let auth = AuthController(accounts: accounts, allowSignup: allowSignup)
+    auth.addPublicRoutes(to: api)
+    let secured = api.group().add(middleware: BearerAuthMiddleware(tokens: accounts.tokens))
+    auth.addRoutes(to: secured)
+    ServiceController(store: store).addRoutes(to: secured)
+    ImageRegistryController(store: store).addRoutes(to: secured)
+    ImageConfigController(store: store).addRoutes(to: secured)
+    VersionSetController(store: store).addRoutes(to: secured)
+    return router
+}
+
+/// The store the `database` setting names.
+func openStore(_ database: String) throws -> any SlipwayStore {
+    if database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") {
+        throw ConfigurationError("PostgreSQL is not supported by this build yet; pass a SQLite file path as --database")
+    }
+    do {
+        return try SQLiteStore(path: database)
+    } catch {
+        throw ConfigurationError("cannot open the SQLite database at \(database): \(error)")
+    }
+}
+
+/// The HMAC secret for bearer tokens: `SLIPWAY_JWT_SECRET` if set, else one generated on first start and kept in the database.
+func signingSecret(_ configuration: ServerConfiguration, store: any SlipwayStore) async throws -> [UInt8] {
+    if let secret = configuration.jwtSecret {
+        guard secret.utf8.count >= 32 else { throw ConfigurationError("SLIPWAY_JWT_SECRET must be at least 32 bytes long") }
+        return Array(secret.utf8)
+    }
+    let generated = Data(Identifiers.randomBytes(32)).base64EncodedString()
+    let stored = try await store.insertSettingIfAbsent("jwt_secret", value: generated)
+    return Array(Data(base64Encoded: stored) ?? Data(stored.utf8))
+}

@@ -1,0 +1,61 @@
+import Hummingbird
+import SlipwayCore
+import SlipwayWire
+
+/// Sign-in, token refresh, sign-up and user management.
+struct AuthController {
+    let accounts: Accounts
+    let allowSignup: Bool
+
+    /// Routes that take no bearer token.
+    func addPublicRoutes(to api: RouterGroup<SlipwayRequestContext>) {
+        api.post("signin") { request, _ in
+            let body = try await JSONBody.decode(SigninRequest.self, from: request)
+            guard !body.email.isEmpty else { throw SlipwayError.badRequest("field 'email' must not be empty") }
+            let session = try await accounts.signIn(email: body.email, password: body.password, hashedPassword: body.hashedPassword)
+            return try JSONBody.response(SigninResult(jwtToken: session.jwt, refreshToken: session.refresh))
+        }
+        api.post("refresh-token") { request, _ in
+            let body = try await JSONBody.decode(RefreshTokenRequest.self, from: request)
+            let session = try await accounts.refresh(body.refreshToken)
+            return try JSONBody.response(SigninResult(jwtToken: session.jwt, refreshToken: session.refresh))
+        }
+        api.post("signup") { request, _ in
+            guard allowSignup else {
+                throw SlipwayError.forbidden(
+                    "sign-up is turned off on this server; ask an admin to add you with POST /2022-09-01-00/user, "
+                        + "or start slipwayd with --allow-signup")
+            }
+            let body = try await JSONBody.decode(SignupRequest.self, from: request)
+            try Validate.name(body.name, field: "name")
+            try Validate.email(body.email)
+            try Validate.newPassword(body.password)
+            try Validate.name(body.companyName, field: "companyName")
+            let (organization, user) = try await accounts.createOrganization(
+                name: body.companyName, adminEmail: body.email, adminName: body.name, password: body.password)
+            return try JSONBody.response(SignupResult(organizationId: organization.id, userId: user.id))
+        }
+    }
+
+    /// Routes that need a signed-in caller.
+    func addRoutes(to api: RouterGroup<SlipwayRequestContext>) {
+        api.post("user") { request, context in
+            let identity = try context.requireIdentity()
+            try identity.requireAdmin()
+            let body = try await JSONBody.decode(CreateUserRequest.self, from: request)
+            try Validate.email(body.email)
+            try Validate.newPassword(body.password)
+            let role = try Validate.role(body.role)
+            let name = body.name ?? body.email
+            try Validate.name(name, field: "name")
+            let user = try await accounts.createUser(
+                in: identity.organizationId, email: body.email, name: name, role: role, password: body.password)
+            return try JSONBody.response(user.id)
+        }
+        api.get("user") { _, context in
+            let identity = try context.requireIdentity()
+            let users = try await accounts.store.users(organizationId: identity.organizationId)
+            return try JSONBody.response(ListUsersResult(users: users.map(UserResult.init)))
+        }
+    }
+}

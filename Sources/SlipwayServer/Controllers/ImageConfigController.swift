@@ -1,0 +1,105 @@
+import Foundation
+import Hummingbird
+import SlipwayCore
+import SlipwayWire
+
+/// The upstream Image Config API: create, describe, list, update, delete, release.
+struct ImageConfigController {
+    let store: any SlipwayStore
+
+    func addRoutes(to api: RouterGroup<SlipwayRequestContext>) {
+        api.post("service/:serviceId/image-config") { request, context in
+            let identity = try context.requireIdentity()
+            try identity.requireWrite()
+            let body = try await JSONBody.decode(CreateImageConfigRequest.self, from: request)
+            let change = ImageSpecChange(
+                description: body.description, imageName: body.imageName, imageTag: body.imageTag ?? "latest",
+                imageRegistryId: body.imageRegistryId, publicKeyPEM: body.imageSignaturePublicKeyPEM,
+                commands: body.customImageCommandsAndArgs?.commands, args: body.customImageCommandsAndArgs?.args)
+            try change.validate()
+            let registryId: String
+            if let requested = body.imageRegistryId, !requested.isEmpty {
+                registryId = requested
+            } else {
+                registryId = try await store.defaultImageRegistry(organizationId: identity.organizationId).id
+            }
+            let now = Date()
+            let config = ImageConfig(
+                id: Identifiers.new(.imageConfig), serviceId: try context.path("serviceId"), serviceEnvironmentId: body.serviceEnvironmentId,
+                spec: ImageSpec(
+                    description: body.description, imageName: body.imageName, imageTag: body.imageTag ?? "latest", imageRegistryId: registryId,
+                    publicKeyPEM: body.imageSignaturePublicKeyPEM.flatMap { $0.isEmpty ? nil : $0 },
+                    commands: body.customImageCommandsAndArgs?.commands, args: body.customImageCommandsAndArgs?.args),
+                revision: 1, createdAt: now, updatedAt: now)
+            try await store.createImageConfig(config, organizationId: identity.organizationId)
+            return try JSONBody.response(config.id)
+        }
+
+        api.get("service/:serviceId/image-config/:id") { request, context in
+            let identity = try context.requireIdentity()
+            let serviceId = try context.path("serviceId")
+            let config = try await store.imageConfig(id: try context.path("id"), serviceId: serviceId, organizationId: identity.organizationId)
+            let tierId = request.query("ProductTierId")
+            guard let tierId else {
+                if request.query("ProductTierVersion") != nil {
+                    throw SlipwayError.badRequest("ProductTierVersion needs ProductTierId: pass both to describe a released version")
+                }
+                return try JSONBody.response(DescribeImageConfigResult(config))
+            }
+            let version: TierVersion
+            if let versionName = request.query("ProductTierVersion") {
+                version = try await store.tierVersion(versionName, productTierId: tierId, serviceId: serviceId, organizationId: identity.organizationId)
+            } else {
+                let tier = try await store.productTier(id: tierId, serviceId: serviceId, organizationId: identity.organizationId)
+                guard let preferred = tier.preferredVersion else {
+                    throw SlipwayError.notFound("product tier \(tierId) has no released version yet; release the image config first")
+                }
+                version = try await store.tierVersion(preferred, productTierId: tierId, serviceId: serviceId, organizationId: identity.organizationId)
+            }
+            guard let snapshot = version.images.first(where: { $0.imageConfigId == config.id }) else {
+                throw SlipwayError.notFound("version \(version.version) of product tier \(tierId) does not include image config \(config.id)")
+            }
+            return try JSONBody.response(DescribeImageConfigResult(config, snapshot: snapshot, in: version))
+        }
+
+        api.get("service/:serviceId/serviceenvironment/:serviceEnvironmentId/image-config") { request, context in
+            let identity = try context.requireIdentity()
+            let page = try await store.imageConfigIDs(
+                serviceId: try context.path("serviceId"), environmentId: try context.path("serviceEnvironmentId"),
+                organizationId: identity.organizationId, page: try request.pageRequest(defaultSize: 1000))
+            return try JSONBody.response(ListImageConfigsResult(ids: page.items, nextPageToken: page.nextPageToken))
+        }
+
+        api.patch("service/:serviceId/image-config/:id") { request, context in
+            let identity = try context.requireIdentity()
+            try identity.requireWrite()
+            let body = try await JSONBody.decode(UpdateImageConfigRequest.self, from: request)
+            let change = ImageSpecChange(
+                description: body.description, imageName: body.imageName, imageTag: body.imageTag,
+                imageRegistryId: body.imageRegistryId.flatMap { $0.isEmpty ? nil : $0 }, publicKeyPEM: body.imageSignaturePublicKeyPEM,
+                commands: body.customImageCommandsAndArgs?.commands, args: body.customImageCommandsAndArgs?.args)
+            try change.validate()
+            _ = try await store.updateImageConfig(
+                id: try context.path("id"), serviceId: try context.path("serviceId"), organizationId: identity.organizationId, change: change,
+                now: Date())
+            return JSONBody.empty()
+        }
+
+        api.delete("service/:serviceId/image-config/:id") { _, context in
+            let identity = try context.requireIdentity()
+            try identity.requireWrite()
+            try await store.deleteImageConfig(id: try context.path("id"), serviceId: try context.path("serviceId"), organizationId: identity.organizationId)
+            return JSONBody.empty()
+        }
+
+        api.post("service/:serviceId/image-config/:id/release") { request, context in
+            let identity = try context.requireIdentity()
+            try identity.requireWrite()
+            let body = try await JSONBody.decode(ReleaseImageConfigRequest.self, from: request, emptyAsObject: true)
+            _ = try await store.release(
+                imageConfigId: try context.path("id"), serviceId: try context.path("serviceId"), organizationId: identity.organizationId,
+                productTierId: body.productTierId.flatMap { $0.isEmpty ? nil : $0 }, releasedBy: identity.email, now: Date())
+            return JSONBody.empty()
+        }
+    }
+}

@@ -1,0 +1,22 @@
+import Hummingbird
+import SlipwayCore
+
+extension Request {
+    /// A query parameter; an empty value (`?ProductTierVersion=`) counts as absent.
+    func query(_ name: String) -> String? {
+        guard let value = uri.queryParameters[name[...]], !value.isEmpty else { return nil }
+        return String(value)
+    }
+
+    /// The page asked for with `pageSize` and `nextPageToken`.
+    func pageRequest(defaultSize: Int = 100) throws -> PageRequest {
+        try PageRequest.parse(pageSize: query("pageSize"), nextPageToken: query("nextPageToken"), defaultSize: defaultSize)
+    }
+}
+
+extension SlipwayRequestContext {
+    /// A path parameter that the route guarantees.
+    func path(_ name: String) throws -> String {
+        try parameters.require(name)
+    }
+}

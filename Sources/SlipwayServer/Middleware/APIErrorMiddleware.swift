@@ -1,0 +1,91 @@
+import Foundation
+import GRDB
+import Hummingbird
+import Logging
+import SlipwayCore
+import SlipwayWire
+
+/// Turns every failure into the goa error body, in this one place, and writes one log line per request.
+///
+/// Errors go out as `application/json` (the Go SDK decodes errors only from a JSON content type),
+/// whatever the `Accept` header says. Each carries a fresh `id` that the log line repeats, so an
+/// operator can find the cause of a caller's error; server faults log the underlying error, callers
+/// never see it.
+struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        do {
+            let response = try await next(request, context)
+            log(request, status: response.status, since: start)
+            return response
+        } catch {
+            let (status, body, cause) = Self.goaError(for: error, request: request)
+            log(request, status: status, since: start, error: body, cause: cause)
+            let data = (try? JSONBody.encoder.encode(body)) ?? Data()
+            return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
+    }
+
+    private func log(_ request: Request, status: HTTPResponse.Status, since start: ContinuousClock.Instant, error: GoaError? = nil, cause: String? = nil) {
+        let elapsed = ContinuousClock.now - start
+        var metadata: Logger.Metadata = [
+            "method": "\(request.method.rawValue)", "path": "\(request.uri.path)", "status": "\(status.code)",
+            "ms": "\(String(format: "%.2f", Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000))",
+        ]
+        if let error {
+            metadata["error_id"] = "\(error.id)"
+            metadata["error"] = "\(error.name)"
+            metadata["message"] = "\(error.message)"
+        }
+        if let cause { metadata["cause"] = "\(cause)" }
+        logger.log(level: status.code >= 500 ? .error : .info, "request", metadata: metadata)
+    }
+
+    /// The status, body and (for server faults) the hidden cause of an error.
+    static func goaError(for error: any Error, request: Request) -> (HTTPResponse.Status, GoaError, String?) {
+        let id = Identifiers.random(length: 10)
+        switch error {
+        case let error as SlipwayError:
+            return (status(of: error.kind), GoaError(name: error.kind.rawValue, id: id, message: error.message, fault: error.kind == .failedRequest), nil)
+        case let error as HTTPError:
+            switch error.status {
+            case .notFound, .methodNotAllowed:
+                return (.notFound, GoaError(name: "not_found", id: id, message: "no operation \(request.method.rawValue) \(request.uri.path); the API is described at /openapi.yaml"), nil)
+            case .contentTooLarge:
+                return (.badRequest, GoaError(name: "bad_request", id: id, message: "request body is larger than the limit of 1 MiB"), nil)
+            case .unauthorized:
+                return (.unauthorized, GoaError(name: "auth_failure", id: id, message: error.body ?? "authentication failed"), nil)
+            default:
+                if error.status.code < 500 {
+                    return (.badRequest, GoaError(name: "bad_request", id: id, message: error.body ?? error.status.reasonPhrase), nil)
+                }
+                return (.internalServerError, GoaError(name: "failed_request", id: id, message: serverFault(id), fault: true), "\(error)")
+            }
+        case let error as DatabaseError where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED:
+            return (
+                .internalServerError,
+                GoaError(name: "failed_request", id: id, message: "the database is busy; retry the request", temporary: true, fault: true),
+                "\(error)"
+            )
+        default:
+            return (.internalServerError, GoaError(name: "failed_request", id: id, message: serverFault(id), fault: true), "\(error)")
+        }
+    }
+
+    private static func serverFault(_ id: String) -> String {
+        "the server failed to complete the request; retry it, and if it fails again report error id \(id) to the operator"
+    }
+
+    static func status(of kind: SlipwayError.Kind) -> HTTPResponse.Status {
+        switch kind {
+        case .badRequest: .badRequest
+        case .authFailure: .unauthorized
+        case .forbidden: .forbidden
+        case .notFound: .notFound
+        case .invalidState: .conflict
+        case .failedRequest: .internalServerError
+        }
+    }
+}

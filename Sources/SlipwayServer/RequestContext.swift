@@ -1,0 +1,23 @@
+import Hummingbird
+import SlipwayCore
+
+/// The request context of every route: Hummingbird's core storage plus the signed-in caller.
+public struct SlipwayRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// Set by ``BearerAuthMiddleware`` on authenticated routes.
+    public var identity: Identity?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        identity = nil
+    }
+
+    /// Bodies are read by ``JSONBody`` with its own limit and messages.
+    public var maxUploadSize: Int { JSONBody.maxSize }
+
+    /// The signed-in caller; only nil on routes without ``BearerAuthMiddleware``, which never ask.
+    public func requireIdentity() throws -> Identity {
+        guard let identity else { throw SlipwayError.authFailure("missing Authorization header: send 'Authorization: Bearer <jwtToken>'") }
+        return identity
+    }
+}

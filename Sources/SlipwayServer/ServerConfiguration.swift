@@ -1,0 +1,32 @@
+import Foundation
+import Logging
+
+/// Everything `slipwayd` can be told, from flags or the environment.
+public struct ServerConfiguration: Sendable {
+    public var hostname = "127.0.0.1"
+    public var port = 8080
+    /// A SQLite file path.
+    public var database = "./slipway.sqlite"
+    /// HMAC secret for bearer tokens, at least 32 bytes; generated and kept in the database when nil.
+    public var jwtSecret: String?
+    /// Whether `POST /2022-09-01-00/signup` may create organizations.
+    public var allowSignup = false
+    /// The first admin, created on an empty database.
+    public var adminEmail: String?
+    public var adminPassword: String?
+    /// How long a bearer token is valid.
+    public var tokenLifetime: TimeInterval = 3600
+    /// PBKDF2 rounds for new password hashes (at least 210,000).
+    public var passwordRounds = 210_000
+
+    public init() {}
+}
+
+/// A configuration the server cannot start with; the message says what to change.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}

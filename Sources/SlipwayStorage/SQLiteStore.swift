@@ -1,0 +1,579 @@
+import Foundation
+import GRDB
+import SlipwayCore
+
+/// The embedded default store: one SQLite file in WAL mode, foreign keys on, `synchronous=FULL` so that
+/// an acknowledged write survives a crash of the process or the machine.
+public final class SQLiteStore: SlipwayStore {
+    let pool: DatabasePool
+
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = true
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try Migrations.migrator.migrate(pool)
+    }
+
+    // MARK: Settings and bootstrap
+
+    public func setting(_ key: String) async throws -> String? {
+        try await pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = ?", arguments: [key]) }
+    }
+
+    public func insertSettingIfAbsent(_ key: String, value: String) async throws -> String {
+        try await pool.write { db in
+            try db.execute(sql: "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", arguments: [key, value])
+            return try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = ?", arguments: [key]) ?? value
+        }
+    }
+
+    public func hasOrganizations() async throws -> Bool {
+        try await pool.read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM organizations)") ?? false }
+    }
+
+    public func createOrganization(_ organization: Organization, admin: User, defaultRegistry: ImageRegistry) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)",
+                arguments: [organization.id, organization.name, organization.createdAt])
+            try Self.insertUser(admin, db)
+            try Self.insertRegistry(defaultRegistry, db)
+        }
+    }
+
+    // MARK: Users and sessions
+
+    public func createUser(_ user: User) async throws {
+        try await pool.write { db in try Self.insertUser(user, db) }
+    }
+
+    private static func insertUser(_ user: User, _ db: Database) throws {
+        do {
+            try db.execute(
+                sql: """
+                    INSERT INTO users (id, organization_id, email, name, role, password_hash, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [user.id, user.organizationId, user.email, user.name, user.role.rawValue, user.passwordHash, user.createdAt])
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+            throw SlipwayError.invalidState("a user with email \(user.email) already exists; choose another email")
+        }
+    }
+
+    public func user(email: String) async throws -> User? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM users WHERE email = ?", arguments: [email]).map(Self.user)
+        }
+    }
+
+    public func user(id: String) async throws -> User? {
+        try await pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id]).map(Self.user) }
+    }
+
+    public func users(organizationId: String) async throws -> [User] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM users WHERE organization_id = ? ORDER BY seq", arguments: [organizationId]).map(Self.user)
+        }
+    }
+
+    public func saveRefreshToken(hash: String, userId: String, expiresAt: Date) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO refresh_tokens (token_hash, user_id, expires_at) VALUES (?, ?, ?)", arguments: [hash, userId, expiresAt])
+        }
+    }
+
+    public func takeRefreshToken(hash: String, now: Date) async throws -> User? {
+        try await pool.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM refresh_tokens WHERE token_hash = ?", arguments: [hash]) else {
+                return nil
+            }
+            try db.execute(sql: "DELETE FROM refresh_tokens WHERE token_hash = ? OR expires_at < ?", arguments: [hash, now])
+            let expiresAt: Date = row["expires_at"]
+            guard expiresAt > now else { return nil }
+            return try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [row["user_id"] as String]).map(Self.user)
+        }
+    }
+
+    // MARK: Services
+
+    public func createService(_ service: Service) async throws {
+        try await pool.write { db in
+            do {
+                try db.execute(
+                    sql: "INSERT INTO services (id, organization_id, name, description, created_at) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [service.id, service.organizationId, service.name, service.description, service.createdAt])
+            } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+                throw SlipwayError.invalidState("a service named '\(service.name)' already exists; choose another name")
+            }
+        }
+    }
+
+    public func service(id: String, organizationId: String) async throws -> Service {
+        try await pool.read { db in try Self.service(id: id, organizationId: organizationId, db) }
+    }
+
+    private static func service(id: String, organizationId: String, _ db: Database) throws -> Service {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM services WHERE id = ? AND organization_id = ?", arguments: [id, organizationId])
+        else { throw SlipwayError.notFound(.service, id) }
+        return Service(
+            id: row["id"], organizationId: row["organization_id"], name: row["name"], description: row["description"],
+            createdAt: row["created_at"])
+    }
+
+    public func services(organizationId: String, page: PageRequest) async throws -> Page<Service> {
+        try await pool.read { db in
+            try Self.page(db, sql: "SELECT * FROM services WHERE organization_id = ?", arguments: [organizationId], page: page) { row in
+                Service(
+                    id: row["id"], organizationId: row["organization_id"], name: row["name"], description: row["description"],
+                    createdAt: row["created_at"])
+            }
+        }
+    }
+
+    public func deleteService(id: String, organizationId: String) async throws {
+        try await pool.write { db in
+            _ = try Self.service(id: id, organizationId: organizationId, db)
+            let environments = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM service_environments WHERE service_id = ?", arguments: [id]) ?? 0
+            guard environments == 0 else {
+                throw SlipwayError.invalidState(
+                    "service \(id) still has \(environments) service environment(s); delete them before deleting the service")
+            }
+            try db.execute(sql: "DELETE FROM services WHERE id = ?", arguments: [id])
+        }
+    }
+
+    // MARK: Environments
+
+    public func createEnvironment(_ environment: ServiceEnvironment, organizationId: String) async throws {
+        try await pool.write { db in
+            _ = try Self.service(id: environment.serviceId, organizationId: organizationId, db)
+            do {
+                try db.execute(
+                    sql: "INSERT INTO service_environments (id, service_id, name, description, type, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    arguments: [
+                        environment.id, environment.serviceId, environment.name, environment.description, environment.type.rawValue,
+                        environment.createdAt,
+                    ])
+            } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+                throw SlipwayError.invalidState(
+                    "service \(environment.serviceId) already has an environment named '\(environment.name)'; choose another name")
+            }
+        }
+    }
+
+    public func environment(id: String, serviceId: String, organizationId: String) async throws -> ServiceEnvironment {
+        try await pool.read { db in try Self.environment(id: id, serviceId: serviceId, organizationId: organizationId, db) }
+    }
+
+    private static func environment(id: String, serviceId: String, organizationId: String, _ db: Database) throws -> ServiceEnvironment {
+        _ = try service(id: serviceId, organizationId: organizationId, db)
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM service_environments WHERE id = ? AND service_id = ?", arguments: [id, serviceId])
+        else { throw SlipwayError.notFound(.serviceEnvironment, id) }
+        return try environment(row)
+    }
+
+    private static func environment(_ row: Row) throws -> ServiceEnvironment {
+        ServiceEnvironment(
+            id: row["id"], serviceId: row["service_id"], name: row["name"], description: row["description"],
+            type: EnvironmentType(rawValue: row["type"]) ?? .dev, createdAt: row["created_at"])
+    }
+
+    public func environments(serviceId: String, organizationId: String, page: PageRequest) async throws -> Page<ServiceEnvironment> {
+        try await pool.read { db in
+            _ = try Self.service(id: serviceId, organizationId: organizationId, db)
+            return try Self.page(db, sql: "SELECT * FROM service_environments WHERE service_id = ?", arguments: [serviceId], page: page) {
+                try Self.environment($0)
+            }
+        }
+    }
+
+    public func deleteEnvironment(id: String, serviceId: String, organizationId: String) async throws {
+        try await pool.write { db in
+            _ = try Self.environment(id: id, serviceId: serviceId, organizationId: organizationId, db)
+            let tiers = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM product_tiers WHERE service_environment_id = ?", arguments: [id]) ?? 0
+            let configs = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM image_configs WHERE service_environment_id = ?", arguments: [id]) ?? 0
+            guard tiers == 0 && configs == 0 else {
+                throw SlipwayError.invalidState(
+                    "service environment \(id) is still used by \(tiers) product tier(s) and \(configs) image config(s); delete them first")
+            }
+            try db.execute(sql: "DELETE FROM service_environments WHERE id = ?", arguments: [id])
+        }
+    }
+
+    // MARK: Product tiers
+
+    public func createProductTier(_ tier: ProductTier, organizationId: String) async throws {
+        try await pool.write { db in
+            _ = try Self.environment(id: tier.serviceEnvironmentId, serviceId: tier.serviceId, organizationId: organizationId, db)
+            do {
+                try db.execute(
+                    sql: """
+                        INSERT INTO product_tiers (id, service_id, service_environment_id, name, description, created_at)
+                        VALUES (?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [tier.id, tier.serviceId, tier.serviceEnvironmentId, tier.name, tier.description, tier.createdAt])
+            } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+                throw SlipwayError.invalidState(
+                    "service environment \(tier.serviceEnvironmentId) already has a product tier named '\(tier.name)'; choose another name")
+            }
+        }
+    }
+
+    private static let productTierColumns = """
+        SELECT product_tiers.*, (SELECT version FROM tier_versions v WHERE v.product_tier_id = product_tiers.id AND v.status = 'Preferred')
+        AS preferred_version FROM product_tiers
+        """
+
+    public func productTier(id: String, serviceId: String, organizationId: String) async throws -> ProductTier {
+        try await pool.read { db in try Self.productTier(id: id, serviceId: serviceId, organizationId: organizationId, db) }
+    }
+
+    private static func productTier(id: String, serviceId: String, organizationId: String, _ db: Database) throws -> ProductTier {
+        _ = try service(id: serviceId, organizationId: organizationId, db)
+        guard let row = try Row.fetchOne(db, sql: "\(productTierColumns) WHERE id = ? AND service_id = ?", arguments: [id, serviceId]) else {
+            throw SlipwayError.notFound(.productTier, id)
+        }
+        return productTier(row)
+    }
+
+    private static func productTier(_ row: Row) -> ProductTier {
+        ProductTier(
+            id: row["id"], serviceId: row["service_id"], serviceEnvironmentId: row["service_environment_id"], name: row["name"],
+            description: row["description"], createdAt: row["created_at"], preferredVersion: row["preferred_version"])
+    }
+
+    public func productTiers(serviceId: String, organizationId: String, page: PageRequest) async throws -> Page<ProductTier> {
+        try await pool.read { db in
+            _ = try Self.service(id: serviceId, organizationId: organizationId, db)
+            return try Self.page(db, sql: "\(Self.productTierColumns) WHERE service_id = ?", arguments: [serviceId], page: page) {
+                Self.productTier($0)
+            }
+        }
+    }
+
+    public func deleteProductTier(id: String, serviceId: String, organizationId: String) async throws {
+        try await pool.write { db in
+            _ = try Self.productTier(id: id, serviceId: serviceId, organizationId: organizationId, db)
+            try db.execute(sql: "DELETE FROM product_tiers WHERE id = ?", arguments: [id])
+        }
+    }
+
+    // MARK: Image registries
+
+    public func createImageRegistry(_ registry: ImageRegistry) async throws {
+        try await pool.write { db in try Self.insertRegistry(registry, db) }
+    }
+
+    private static func insertRegistry(_ registry: ImageRegistry, _ db: Database) throws {
+        do {
+            try db.execute(
+                sql: """
+                    INSERT INTO image_registries (id, organization_id, name, host, username, password, is_default, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    registry.id, registry.organizationId, registry.name, registry.host, registry.username, registry.password, registry.isDefault,
+                    registry.createdAt,
+                ])
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+            throw SlipwayError.invalidState("an image registry named '\(registry.name)' already exists; choose another name")
+        }
+    }
+
+    private static func registry(_ row: Row) -> ImageRegistry {
+        ImageRegistry(
+            id: row["id"], organizationId: row["organization_id"], name: row["name"], host: row["host"], username: row["username"],
+            password: row["password"], isDefault: row["is_default"], createdAt: row["created_at"])
+    }
+
+    private static func registry(id: String, organizationId: String, _ db: Database) throws -> ImageRegistry {
+        guard
+            let row = try Row.fetchOne(
+                db, sql: "SELECT * FROM image_registries WHERE id = ? AND organization_id = ?", arguments: [id, organizationId])
+        else { throw SlipwayError.notFound(.imageRegistry, id) }
+        return registry(row)
+    }
+
+    public func imageRegistry(id: String, organizationId: String) async throws -> ImageRegistry {
+        try await pool.read { db in try Self.registry(id: id, organizationId: organizationId, db) }
+    }
+
+    public func defaultImageRegistry(organizationId: String) async throws -> ImageRegistry {
+        try await pool.read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT * FROM image_registries WHERE organization_id = ? AND is_default", arguments: [organizationId])
+            else { throw SlipwayError.invalidState("the organization has no default image registry; pass imageRegistryId") }
+            return Self.registry(row)
+        }
+    }
+
+    public func imageRegistries(organizationId: String, page: PageRequest) async throws -> Page<ImageRegistry> {
+        try await pool.read { db in
+            try Self.page(db, sql: "SELECT * FROM image_registries WHERE organization_id = ?", arguments: [organizationId], page: page) {
+                Self.registry($0)
+            }
+        }
+    }
+
+    public func deleteImageRegistry(id: String, organizationId: String) async throws {
+        try await pool.write { db in
+            let registry = try Self.registry(id: id, organizationId: organizationId, db)
+            guard !registry.isDefault else {
+                throw SlipwayError.invalidState("image registry \(id) is the organization's default registry and cannot be deleted")
+            }
+            let users = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM image_configs WHERE image_registry_id = ?", arguments: [id]) ?? 0
+            guard users == 0 else {
+                throw SlipwayError.invalidState(
+                    "image registry \(id) is used by \(users) image config(s); point them at another registry or delete them first")
+            }
+            try db.execute(sql: "DELETE FROM image_registries WHERE id = ?", arguments: [id])
+        }
+    }
+
+    // MARK: Image configs
+
+    public func createImageConfig(_ config: ImageConfig, organizationId: String) async throws {
+        try await pool.write { db in
+            _ = try Self.environment(id: config.serviceEnvironmentId, serviceId: config.serviceId, organizationId: organizationId, db)
+            _ = try Self.registry(id: config.spec.imageRegistryId, organizationId: organizationId, db)
+            try db.execute(
+                sql: """
+                    INSERT INTO image_configs (id, service_id, service_environment_id, image_registry_id, description, image_name, image_tag,
+                        public_key_pem, commands, args, revision, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    config.id, config.serviceId, config.serviceEnvironmentId, config.spec.imageRegistryId, config.spec.description,
+                    config.spec.imageName, config.spec.imageTag, config.spec.publicKeyPEM, Self.encode(config.spec.commands),
+                    Self.encode(config.spec.args), config.revision, config.createdAt, config.updatedAt,
+                ])
+        }
+    }
+
+    public func imageConfig(id: String, serviceId: String, organizationId: String) async throws -> ImageConfig {
+        try await pool.read { db in try Self.imageConfig(id: id, serviceId: serviceId, organizationId: organizationId, db) }
+    }
+
+    private static func imageConfig(id: String, serviceId: String, organizationId: String, _ db: Database) throws -> ImageConfig {
+        let row = try Row.fetchOne(
+            db,
+            sql: """
+                SELECT c.* FROM image_configs c JOIN services s ON s.id = c.service_id
+                WHERE c.id = ? AND c.service_id = ? AND s.organization_id = ?
+                """,
+            arguments: [id, serviceId, organizationId])
+        guard let row else { throw SlipwayError.notFound(.imageConfig, id) }
+        return ImageConfig(
+            id: row["id"], serviceId: row["service_id"], serviceEnvironmentId: row["service_environment_id"],
+            spec: ImageSpec(
+                description: row["description"], imageName: row["image_name"], imageTag: row["image_tag"],
+                imageRegistryId: row["image_registry_id"], publicKeyPEM: row["public_key_pem"], commands: decode(row["commands"]),
+                args: decode(row["args"])),
+            revision: row["revision"], createdAt: row["created_at"], updatedAt: row["updated_at"])
+    }
+
+    public func imageConfigIDs(serviceId: String, environmentId: String, organizationId: String, page: PageRequest) async throws -> Page<String> {
+        try await pool.read { db in
+            _ = try Self.environment(id: environmentId, serviceId: serviceId, organizationId: organizationId, db)
+            return try Self.page(
+                db, sql: "SELECT seq, id FROM image_configs WHERE service_environment_id = ?", arguments: [environmentId], page: page
+            ) { $0["id"] }
+        }
+    }
+
+    public func updateImageConfig(
+        id: String, serviceId: String, organizationId: String, change: ImageSpecChange, now: Date
+    ) async throws -> ImageConfig {
+        try await pool.write { db in
+            var config = try Self.imageConfig(id: id, serviceId: serviceId, organizationId: organizationId, db)
+            let spec = config.spec.applying(change)
+            guard spec != config.spec else { return config }
+            if spec.imageRegistryId != config.spec.imageRegistryId {
+                _ = try Self.registry(id: spec.imageRegistryId, organizationId: organizationId, db)
+            }
+            config.spec = spec
+            config.revision += 1
+            config.updatedAt = now
+            try db.execute(
+                sql: """
+                    UPDATE image_configs SET image_registry_id = ?, description = ?, image_name = ?, image_tag = ?, public_key_pem = ?,
+                        commands = ?, args = ?, revision = ?, updated_at = ?
+                    WHERE id = ?
+                    """,
+                arguments: [
+                    spec.imageRegistryId, spec.description, spec.imageName, spec.imageTag, spec.publicKeyPEM, Self.encode(spec.commands),
+                    Self.encode(spec.args), config.revision, now, id,
+                ])
+            return config
+        }
+    }
+
+    public func deleteImageConfig(id: String, serviceId: String, organizationId: String) async throws {
+        try await pool.write { db in
+            _ = try Self.imageConfig(id: id, serviceId: serviceId, organizationId: organizationId, db)
+            let versions = try String.fetchAll(
+                db,
+                sql: """
+                    SELECT t.product_tier_id || ' version ' || t.version FROM tier_version_images i
+                    JOIN tier_versions t ON t.seq = i.tier_version_seq WHERE i.image_config_id = ? ORDER BY t.seq LIMIT 3
+                    """,
+                arguments: [id])
+            guard versions.isEmpty else {
+                throw SlipwayError.invalidState(
+                    "image config \(id) is pinned by released tier versions (\(versions.joined(separator: ", "))); "
+                        + "delete those product tiers before deleting the image config")
+            }
+            try db.execute(sql: "DELETE FROM image_configs WHERE id = ?", arguments: [id])
+        }
+    }
+
+    // MARK: Releases
+
+    public func release(
+        imageConfigId: String, serviceId: String, organizationId: String, productTierId: String?, releasedBy: String, now: Date
+    ) async throws -> [TierVersion] {
+        try await pool.write { db in
+            let config = try Self.imageConfig(id: imageConfigId, serviceId: serviceId, organizationId: organizationId, db)
+            let registry = try Self.registry(id: config.spec.imageRegistryId, organizationId: organizationId, db)
+            let tiers: [ProductTier]
+            if let productTierId {
+                let tier = try Self.productTier(id: productTierId, serviceId: serviceId, organizationId: organizationId, db)
+                guard tier.serviceEnvironmentId == config.serviceEnvironmentId else {
+                    throw SlipwayError.badRequest(
+                        "product tier \(productTierId) belongs to service environment \(tier.serviceEnvironmentId), but image config "
+                            + "\(imageConfigId) belongs to \(config.serviceEnvironmentId); pick a product tier of the same environment")
+                }
+                tiers = [tier]
+            } else {
+                tiers = try Row.fetchAll(
+                    db, sql: "\(Self.productTierColumns) WHERE service_environment_id = ? ORDER BY seq",
+                    arguments: [config.serviceEnvironmentId]
+                ).map(Self.productTier)
+            }
+            let states = try tiers.map { tier in
+                ReleasePlanner.TierState(tier: tier, latest: try Self.latestTierVersion(productTierId: tier.id, serviceId: serviceId, db))
+            }
+            let versions = try ReleasePlanner.plan(
+                releasing: config, registryHost: registry.host, into: states, releasedBy: releasedBy, at: now)
+            for version in versions {
+                try db.execute(
+                    sql: "UPDATE tier_versions SET status = 'Active' WHERE product_tier_id = ? AND status = 'Preferred'",
+                    arguments: [version.productTierId])
+                try Self.insertTierVersion(version, db)
+            }
+            return versions
+        }
+    }
+
+    private static func insertTierVersion(_ version: TierVersion, _ db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO tier_versions (product_tier_id, sequence, version, status, released_at, released_by)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [version.productTierId, version.sequence, version.version, version.status.rawValue, version.releasedAt, version.releasedBy])
+        let seq = db.lastInsertedRowID
+        for image in version.images {
+            try db.execute(
+                sql: """
+                    INSERT INTO tier_version_images (tier_version_seq, image_config_id, revision, description, image_name, image_tag,
+                        image_registry_id, registry_host, public_key_pem, commands, args)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    seq, image.imageConfigId, image.revision, image.spec.description, image.spec.imageName, image.spec.imageTag,
+                    image.spec.imageRegistryId, image.registryHost, image.spec.publicKeyPEM, encode(image.spec.commands), encode(image.spec.args),
+                ])
+        }
+    }
+
+    private static func latestTierVersion(productTierId: String, serviceId: String, _ db: Database) throws -> TierVersion? {
+        let rows = try Row.fetchAll(
+            db, sql: "SELECT * FROM tier_versions WHERE product_tier_id = ? ORDER BY sequence DESC LIMIT 1", arguments: [productTierId])
+        return try tierVersions(rows, serviceId: serviceId, db).first
+    }
+
+    /// Tier versions with their snapshots, in two queries whatever the number of versions.
+    private static func tierVersions(_ rows: [Row], serviceId: String, _ db: Database) throws -> [TierVersion] {
+        guard !rows.isEmpty else { return [] }
+        let seqs: [Int64] = rows.map { $0["seq"] }
+        let imageRows = try Row.fetchAll(
+            db,
+            sql: "SELECT * FROM tier_version_images WHERE tier_version_seq IN (\(seqs.map { _ in "?" }.joined(separator: ","))) ORDER BY image_config_id",
+            arguments: StatementArguments(seqs))
+        var images: [Int64: [ImageConfigSnapshot]] = [:]
+        for row in imageRows {
+            images[row["tier_version_seq"], default: []].append(
+                ImageConfigSnapshot(
+                    imageConfigId: row["image_config_id"], revision: row["revision"],
+                    spec: ImageSpec(
+                        description: row["description"], imageName: row["image_name"], imageTag: row["image_tag"],
+                        imageRegistryId: row["image_registry_id"], publicKeyPEM: row["public_key_pem"], commands: decode(row["commands"]),
+                        args: decode(row["args"])),
+                    registryHost: row["registry_host"]))
+        }
+        return rows.map { row in
+            TierVersion(
+                serviceId: serviceId, productTierId: row["product_tier_id"], version: row["version"], sequence: row["sequence"],
+                status: TierVersionStatus(rawValue: row["status"]) ?? .active, releasedAt: row["released_at"], releasedBy: row["released_by"],
+                images: images[row["seq"]] ?? [])
+        }
+    }
+
+    public func tierVersions(productTierId: String, serviceId: String, organizationId: String, page: PageRequest) async throws -> Page<TierVersion> {
+        try await pool.read { db in
+            _ = try Self.productTier(id: productTierId, serviceId: serviceId, organizationId: organizationId, db)
+            let rows = try Self.page(db, sql: "SELECT * FROM tier_versions WHERE product_tier_id = ?", arguments: [productTierId], page: page) { $0 }
+            return Page(items: try Self.tierVersions(rows.items, serviceId: serviceId, db), nextCursor: rows.nextCursor)
+        }
+    }
+
+    public func tierVersion(_ version: String, productTierId: String, serviceId: String, organizationId: String) async throws -> TierVersion {
+        try await pool.read { db in
+            _ = try Self.productTier(id: productTierId, serviceId: serviceId, organizationId: organizationId, db)
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT * FROM tier_versions WHERE product_tier_id = ? AND version = ?", arguments: [productTierId, version])
+            guard let found = try Self.tierVersions(rows, serviceId: serviceId, db).first else {
+                throw SlipwayError.notFound("product tier \(productTierId) has no version '\(version.prefix(40))'")
+            }
+            return found
+        }
+    }
+
+    // MARK: Helpers
+
+    /// One page of `sql` (which selects `seq`), in insertion order, fetching one row more to know if another page follows.
+    private static func page<T>(
+        _ db: Database, sql: String, arguments: StatementArguments, page: PageRequest, _ transform: (Row) throws -> T
+    ) throws -> Page<T> {
+        var arguments = arguments
+        arguments += [page.after ?? 0, page.size + 1]
+        let rows = try Row.fetchAll(db, sql: "\(sql) AND seq > ? ORDER BY seq LIMIT ?", arguments: arguments)
+        let items = Array(rows.prefix(page.size))
+        let next: Int64? = rows.count > page.size ? items.last?["seq"] : nil
+        return Page(items: try items.map(transform), nextCursor: next)
+    }
+
+    private static func user(_ row: Row) -> User {
+        User(
+            id: row["id"], organizationId: row["organization_id"], email: row["email"], name: row["name"],
+            role: Role(rawValue: row["role"]) ?? .viewer, passwordHash: row["password_hash"], createdAt: row["created_at"])
+    }
+
+    private static func encode(_ list: [String]?) -> String? {
+        guard let list, let data = try? JSONEncoder().encode(list) else { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    private static func decode(_ text: String?) -> [String]? {
+        guard let text else { return nil }
+        return try? JSONDecoder().decode([String].self, from: Data(text.utf8))
+    }
+}

@@ -1,0 +1,23 @@
+/// The error body of every failed call: the goa error that the upstream contract names
+/// `application/vnd.goa.error`, sent as `application/json` so that the Go SDK decodes it.
+public struct GoaError: Codable, Sendable, Equatable, Error {
+    /// The class of error: `bad_request`, `auth_failure`, `forbidden`, `not_found`, `invalid_state`, `failed_request`.
+    public var name: String
+    /// Unique per occurrence; the server logs it on the line for the request.
+    public var id: String
+    /// What was wrong and how to fix it.
+    public var message: String
+    public var temporary: Bool
+    public var timeout: Bool
+    /// True when the server, not the caller, is at fault.
+    public var fault: Bool
+
+    public init(name: String, id: String, message: String, temporary: Bool = false, timeout: Bool = false, fault: Bool = false) {
+        self.name = name
+        self.id = id
+        self.message = message
+        self.temporary = temporary
+        self.timeout = timeout
+        self.fault = fault
+    }
+}

@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import SlipwayServer
+
+/// `slipwayd`: the Slipway server. Flags override the `SLIPWAY_*` environment.
+@main
+struct Slipwayd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "slipwayd",
+        abstract: "The Slipway control plane: the Omnistrate Image Config API with releases and fleet rollouts.",
+        discussion: """
+            Environment: SLIPWAY_HOSTNAME, SLIPWAY_PORT, SLIPWAY_DATABASE, SLIPWAY_JWT_SECRET (at least 32 bytes), \
+            SLIPWAY_ADMIN_EMAIL, SLIPWAY_ADMIN_PASSWORD (the first admin, created on an empty database), \
+            SLIPWAY_ALLOW_SIGNUP=true, SLIPWAY_TOKEN_LIFETIME (seconds), SLIPWAY_LOG_LEVEL.
+            """)
+
+    @Option(help: "Address to listen on (SLIPWAY_HOSTNAME; default 127.0.0.1).")
+    var hostname: String?
+
+    @Option(help: "Port to listen on (SLIPWAY_PORT; default 8080).")
+    var port: Int?
+
+    @Option(help: "SQLite database file (SLIPWAY_DATABASE; default ./slipway.sqlite).")
+    var database: String?
+
+    @Flag(help: "Let anyone create an organization with POST /2022-09-01-00/signup (SLIPWAY_ALLOW_SIGNUP=true).")
+    var allowSignup = false
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (SLIPWAY_LOG_LEVEL; default info).")
+    var logLevel: String?
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        var configuration = ServerConfiguration()
+        configuration.hostname = hostname ?? environment["SLIPWAY_HOSTNAME"] ?? configuration.hostname
+        if let port = try port ?? environment["SLIPWAY_PORT"].map(Self.parsePort) { configuration.port = port }
+        configuration.database = database ?? environment["SLIPWAY_DATABASE"] ?? configuration.database
+        configuration.jwtSecret = environment["SLIPWAY_JWT_SECRET"].flatMap { $0.isEmpty ? nil : $0 }
+        configuration.adminEmail = environment["SLIPWAY_ADMIN_EMAIL"].flatMap { $0.isEmpty ? nil : $0 }
+        configuration.adminPassword = environment["SLIPWAY_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
+        configuration.allowSignup = allowSignup || ["true", "1", "yes"].contains(environment["SLIPWAY_ALLOW_SIGNUP"]?.lowercased() ?? "")
+        if let lifetime = environment["SLIPWAY_TOKEN_LIFETIME"] {
+            guard let seconds = TimeInterval(lifetime), seconds >= 60 else {
+                throw ValidationError("SLIPWAY_TOKEN_LIFETIME must be a number of seconds, at least 60")
+            }
+            configuration.tokenLifetime = seconds
+        }
+        let levelName = logLevel ?? environment["SLIPWAY_LOG_LEVEL"] ?? "info"
+        guard let level = Logger.Level(rawValue: levelName.lowercased()) else {
+            throw ValidationError("log level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+
+        var logger = Logger(label: "slipwayd")
+        logger.logLevel = level
+        do {
+            let app = try await buildApplication(configuration, logger: logger)
+            // Runs until SIGTERM or SIGINT, then finishes in-flight requests before exiting.
+            try await app.runService()
+        } catch let error as ConfigurationError {
+            logger.critical("cannot start: \(error.description)")
+            throw ExitCode(78)  // EX_CONFIG
+        }
+    }
+
+    static func parsePort(_ text: String) throws -> Int {
+        guard let port = Int(text), (0...65535).contains(port) else { throw ValidationError("SLIPWAY_PORT must be a port number, got '\(text)'") }
+        return port
+    }
+}
