@@ -1,0 +1,215 @@
+import Foundation
+import SlipwayWire
+import Testing
+
+@Suite("Image configs: create, describe, list, update, delete, release")
+struct ImageConfigTests {
+    @Test func createDescribeUsesDefaults() async throws {
+        try await withServer { api in
+            let api = try await api.signIn()
+            let fixture = try await Fixture.make(api)
+            let id = try await api.create(
+                "/2022-09-01-00/service/\(fixture.serviceId)/image-config",
+                CreateImageConfigRequest(description: "cache", imageName: "redis", serviceEnvironmentId: fixture.environmentId))
+            #expect(id.hasPrefix("imgc-"))
+            let reply = try await api.call(.get, "/2022-09-01-00/service/\(fixture.serviceId)/image-config/\(id)")
+            #expect(reply.status == .ok)
+            let described = try reply.decode(DescribeImageConfigResult.self)
+            #expect(described.id == id)
+            #expect(described.imageTag == "latest")
+            #expect(described.imageName == "redis")
+            #expect(described.description == "cache")
+            #expect(described.serviceId == fixture.serviceId)
+            #expect(described.serviceEnvironmentId == fixture.environmentId)
+            #expect(described.imageRegistryId.hasPrefix("ir-"), "the organization's default registry")
+            #expect(described.productTierVersion == nil)
+        }
+    }
+
+    @Test func updateChangesOnlyTheFieldsSent() async throws {
+        try await withServer { api in
+            let api = try await api.signIn()
+            let fixture = try await Fixture.make(api)
+            let update = try await api.call(
+                .patch, fixture.imageConfigPath,
+                json: UpdateImageConfigRequest(imageTag: "16.2", customImageCommandsAndArgs: .init(args: ["-c", "fsync=on"], commands: ["postgres"])))
+            #expect(update.status == .ok)
+            #expect(update.body.isEmpty)
+            let described = try await api.call(.get, fixture.imageConfigPath).decode(DescribeImageConfigResult.self)
+            #expect(described.imageTag == "16.2")
+            #expect(described.imageName == "library/postgres")
+            #expect(described.description == "the database")
+            #expect(described.customImageCommandsAndArgs == .init(args: ["-c", "fsync=on"], commands: ["postgres"]))
+        }
+    }
+
+    @Test func listPagesThroughEveryId() async throws {
+        try await withServer { api in
+            let api = try await api.signIn()
+            let fixture = try await Fixture.make(api)
+            var created = [fixture.imageConfigId]
+            for index in 0..<4 {
+                created.append(
+                    try await api.create(
+                        "/2022-09-01-00/service/\(fixture.serviceId)/image-config",
+                        CreateImageConfigRequest(description: "", imageName: "app\(index)", serviceEnvironmentId: fixture.environmentId)))
+            }
+            let listPath = "/2022-09-01-00/service/\(fixture.serviceId)/serviceenvironment/\(fixture.environmentId)/image-config"
+            let all = try await api.call(.get, listPath).decode(ListImageConfigsResult.self)
+            #expect(all.ids == created)
+            #expect(all.nextPageToken == nil)
+
+            var seen: [String] = []
+            var token: String?
+            var pages = 0
+            repeat {
+                let query = "?pageSize=2" + (token.map { "&nextPageToken=\($0)" } ?? "")
+                let page = try await api.call(.get, listPath + query).decode(ListImageConfigsResult.self)
+                seen += page.ids
+                token = page.nextPageToken
+                pages += 1
+            } while token != nil && pages < 10
+            #expect(seen == created)
+            #expect(pages == 3)
+
+            try await api.call(.get, listPath + "?pageSize=0").expectError(
+                .badRequest, "bad_request", message: "pageSize must be an integer from 1 to 1000, got '0'")
+            try await api.call(.get, listPath + "?pageSize=abc").expectError(
+                .badRequest, "bad_request", message: "pageSize must be an integer from 1 to 1000, got 'abc'")
+            try await api.call(.get, listPath + "?nextPageToken=garbage").expectError(
+                .badRequest, "bad_request", message: "nextPageToken is not valid: pass the nextPageToken of the previous response unchanged")
+            try await api.call(.get, "/2022-09-01-00/service/\(fixture.serviceId)/serviceenvironment/se-missing/image-config").expectError(
+                .notFound, "not_found", message: "service environment se-missing not found")
+        }
+    }
+
+    @Test func releaseCutsVersionsAndDescribeShowsTheSnapshot() async throws {
+        try await withServer { api in
+            let api = try await api.signIn()
+            let fixture = try await Fixture.make(api)
+            let release = try await api.call(.post, fixture.imageConfigPath + "/release", body: "{}\n")
+            #expect(release.status == .ok)
+            #expect(release.body.isEmpty)
+
+            // Nothing changed since: 409.
+            try await api.call(.post, fixture.imageConfigPath + "/release", body: "{}").expectError(
+                .conflict, "invalid_state", containing: "nothing changed since the last release")
+
+            _ = try await api.call(.patch, fixture.imageConfigPath, json: UpdateImageConfigRequest(imageTag: "17.0"))
+            // An update that changes nothing does not count as a change.
+            _ = try await api.call(.patch, fixture.imageConfigPath, json: UpdateImageConfigRequest(imageTag: "17.0"))
+            let second = try await api.call(.post, fixture.imageConfigPath + "/release", json: ReleaseImageConfigRequest(productTierId: fixture.productTierId))
+            #expect(second.status == .ok)
+
+            let v1 = try await api.call(
+                .get, fixture.imageConfigPath + "?ProductTierId=\(fixture.productTierId)&ProductTierVersion=1.0"
+            ).decode(DescribeImageConfigResult.self)
+            #expect(v1.imageTag == "16.0")
+            #expect(v1.productTierVersion == "1.0")
+            #expect(v1.productTierId == fixture.productTierId)
+            let v2 = try await api.call(
+                .get, fixture.imageConfigPath + "?ProductTierId=\(fixture.productTierId)&ProductTierVersion=2.0"
+            ).decode(DescribeImageConfigResult.self)
+            #expect(v2.imageTag == "17.0")
+            // A tier without a version: its preferred version.
+            let preferred = try await api.call(.get, fixture.imageConfigPath + "?ProductTierId=\(fixture.productTierId)").decode(
+                DescribeImageConfigResult.self)
+            #expect(preferred.productTierVersion == "2.0")
+            // Empty values count as absent, as the Go SDK may send them.
+            let working = try await api.call(.get, fixture.imageConfigPath + "?ProductTierVersion=&ProductTierId=").decode(DescribeImageConfigResult.self)
+            #expect(working.productTierVersion == nil)
+
+            let sets = try await api.call(.get, "/2022-09-01-00/service/\(fixture.serviceId)/productTier/\(fixture.productTierId)/version-set")
+                .decode(ListTierVersionSetsResult.self)
+            #expect(sets.tierVersionSets.map(\.version) == ["1.0", "2.0"])
+            #expect(sets.tierVersionSets.map(\.status) == ["Active", "Preferred"])
+            #expect(sets.tierVersionSets.allSatisfy { $0.releasedBy == adminEmail })
+            #expect(sets.tierVersionSets[1].imageConfigs.map(\.imageTag) == ["17.0"])
+            #expect(sets.tierVersionSets[1].imageConfigs.first?.imageRegistryHost == "docker.io")
+
+            let one = try await api.call(.get, "/2022-09-01-00/service/\(fixture.serviceId)/productTier/\(fixture.productTierId)/version-set/1.0")
+                .decode(TierVersionSetResult.self)
+            #expect(one.status == "Active")
+
+            let tier = try await api.call(.get, "/2022-09-01-00/service/\(fixture.serviceId)/product-tier/\(fixture.productTierId)")
+                .decode(ProductTierResult.self)
+            #expect(tier.preferredVersion == "2.0")
+        }
+    }
+
+    @Test func releasePinsTheOtherImageConfigsAsLastReleased() async throws {
+        try await withServer { api in
+            let api = try await api.signIn()
+            let fixture = try await Fixture.make(api)
+            let sidecar = try await api.create(
+                "/2022-09-01-00/service/\(fixture.serviceId)/image-config",
+                CreateImageConfigRequest(description: "metrics", imageName: "prom/exporter", serviceEnvironmentId: fixture.environmentId, imageTag: "1"))
+            let sidecarPath = "/2022-09-01-00/service/\(fixture.serviceId)/image-config/\(sidecar)"
+            #expect(try await api.call(.post, fixture.imageConfigPath + "/release").status == .ok)
+            #expect(try await api.call(.post, sidecarPath + "/release").status == .ok)
+            // The sidecar's working copy moves on but is not released: version 3.0 pins its released tag.
+            _ = try await api.call(.patch, sidecarPath, json: UpdateImageConfigRequest(imageTag: "2"))
+            _ = try await api.call(.patch, fixture.imageConfigPath, json: UpdateImageConfigRequest(imageTag: "16.9"))
+            #expect(try await api.call(.post, fixture.imageConfigPath + "/release").status == .ok)
+            let v3 = try await api.call(.get, "/2022-09-01-00/service/\(fixture.serviceId)/productTier/\(fixture.productTierId)/version-set/3.0")
+                .decode(TierVersionSetResult.self)
+            let tags = Dictionary(uniqueKeysWithValues: v3.imageConfigs.map { ($0.imageConfigId, $0.imageTag) })
+            #expect(tags == [fixture.imageConfigId: "16.9", sidecar: "1"])
+        }
+    }
+
+    @Test func releaseErrors() async throws {
+        try await withServer { api in
+            let api = try await api.signIn()
+            let fixture = try await Fixture.make(api)
+            // A tier of another environment.
+            let staging = try await api.create(
+                "/2022-09-01-00/service/\(fixture.serviceId)/environment", CreateServiceEnvironmentRequest(name: "staging", type: "staging"))
+            let stagingTier = try await api.create(
+                "/2022-09-01-00/service/\(fixture.serviceId)/product-tier", CreateProductTierRequest(name: "basic", serviceEnvironmentId: staging))
+            try await api.call(.post, fixture.imageConfigPath + "/release", json: ReleaseImageConfigRequest(productTierId: stagingTier)).expectError(
+                .badRequest, "bad_request", containing: "pick a product tier of the same environment")
+            try await api.call(.post, fixture.imageConfigPath + "/release", json: ReleaseImageConfigRequest(productTierId: "pt-nope")).expectError(
+                .notFound, "not_found", message: "product tier pt-nope not found")
+            // An environment without tiers.
+            let lonely = try await api.create(
+                "/2022-09-01-00/service/\(fixture.serviceId)/image-config",
+                CreateImageConfigRequest(description: "", imageName: "busybox", serviceEnvironmentId: staging))
+            _ = try await api.call(.delete, "/2022-09-01-00/service/\(fixture.serviceId)/product-tier/\(stagingTier)")
+            try await api.call(.post, "/2022-09-01-00/service/\(fixture.serviceId)/image-config/\(lonely)/release").expectError(
+                .conflict, "invalid_state", containing: "has no product tier to release into")
+            // Describe by version needs a tier.
+            try await api.call(.get, fixture.imageConfigPath + "?ProductTierVersion=1.0").expectError(
+                .badRequest, "bad_request", message: "ProductTierVersion needs ProductTierId: pass both to describe a released version")
+            try await api.call(.get, fixture.imageConfigPath + "?ProductTierId=\(fixture.productTierId)&ProductTierVersion=9.0").expectError(
+                .notFound, "not_found", message: "product tier \(fixture.productTierId) has no version '9.0'")
+            try await api.call(.get, fixture.imageConfigPath + "?ProductTierId=\(fixture.productTierId)").expectError(
+                .notFound, "not_found", containing: "has no released version yet")
+            try await api.call(.post, "/2022-09-01-00/service/\(fixture.serviceId)/image-config/imgc-nope/release").expectError(
+                .notFound, "not_found", message: "image config imgc-nope not found")
+        }
+    }
+
+    @Test func deleteRules() async throws {
+        try await withServer { api in
+            let api = try await api.signIn()
+            let fixture = try await Fixture.make(api)
+            let service = "/2022-09-01-00/service/\(fixture.serviceId)"
+            #expect(try await api.call(.post, fixture.imageConfigPath + "/release").status == .ok)
+            try await api.call(.delete, fixture.imageConfigPath).expectError(.conflict, "invalid_state", containing: "is pinned by released tier versions")
+            try await api.call(.delete, service).expectError(.conflict, "invalid_state", containing: "still has 1 service environment(s)")
+            try await api.call(.delete, service + "/environment/\(fixture.environmentId)").expectError(
+                .conflict, "invalid_state", containing: "is still used by 1 product tier(s) and 1 image config(s)")
+            // Deleting the tier drops its versions, which frees the image config.
+            #expect(try await api.call(.delete, service + "/product-tier/\(fixture.productTierId)").status == .ok)
+            let deleted = try await api.call(.delete, fixture.imageConfigPath, headers: [.accept: "application/vnd.goa.error"])
+            #expect(deleted.status == .ok)
+            #expect(deleted.body.isEmpty)
+            try await api.call(.get, fixture.imageConfigPath).expectError(.notFound, "not_found", message: "image config \(fixture.imageConfigId) not found")
+            try await api.call(.delete, fixture.imageConfigPath).expectError(.notFound, "not_found")
+            #expect(try await api.call(.delete, service + "/environment/\(fixture.environmentId)").status == .ok)
+            #expect(try await api.call(.delete, service).status == .ok)
+            try await api.call(.get, service).expectError(.notFound, "not_found", message: "service \(fixture.serviceId) not found")
+        }
+    }
+}
