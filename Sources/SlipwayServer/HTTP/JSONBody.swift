@@ -14,7 +14,7 @@ public enum JSONBody {
         let buffer: ByteBuffer
         do {
             buffer = try await request.collectBody(upTo: maxSize)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
+        } catch is NIOTooManyBytesError {
             throw SlipwayError.badRequest("request body is larger than the limit of \(maxSize) bytes (1 MiB)")
         }
         var data = Data(buffer: buffer)

@@ -49,17 +49,18 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         switch error {
         case let error as SlipwayError:
             return (status(of: error.kind), GoaError(name: error.kind.rawValue, id: id, message: error.message, fault: error.kind == .failedRequest), nil)
-        case let error as HTTPError:
+        case let error as any HTTPResponseError:
+            let detail = (error as? HTTPError)?.body
             switch error.status {
             case .notFound, .methodNotAllowed:
                 return (.notFound, GoaError(name: "not_found", id: id, message: "no operation \(request.method.rawValue) \(request.uri.path); the API is described at /openapi.yaml"), nil)
             case .contentTooLarge:
                 return (.badRequest, GoaError(name: "bad_request", id: id, message: "request body is larger than the limit of 1 MiB"), nil)
             case .unauthorized:
-                return (.unauthorized, GoaError(name: "auth_failure", id: id, message: error.body ?? "authentication failed"), nil)
+                return (.unauthorized, GoaError(name: "auth_failure", id: id, message: detail ?? "authentication failed"), nil)
             default:
                 if error.status.code < 500 {
-                    return (.badRequest, GoaError(name: "bad_request", id: id, message: error.body ?? error.status.reasonPhrase), nil)
+                    return (.badRequest, GoaError(name: "bad_request", id: id, message: detail ?? error.status.reasonPhrase), nil)
                 }
                 return (.internalServerError, GoaError(name: "failed_request", id: id, message: serverFault(id), fault: true), "\(error)")
             }
