@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // Wire types of the API, shared by the server and the SDK.
@@ -56,8 +57,9 @@ let package = Package(
         .testTarget(
             name: "SlipwayServerTests",
             dependencies: [
-                "SlipwayServer", "SlipwayCore", "SlipwayWire",
+                "SlipwayServer", "SlipwayCore", "SlipwayWire", "slipwayd",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
     ]

@@ -1,0 +1,49 @@
+import Foundation
+import SlipwayWire
+import Testing
+
+@testable import SlipwayServer
+
+@Suite("Data outlives the server process")
+struct PersistenceTests {
+    @Test func everythingIsThereAfterARestart() async throws {
+        let configuration = testConfiguration()
+        let (fixture, token) = try await withServer(configuration) { api in
+            let api = try await api.signIn()
+            let fixture = try await Fixture.make(api)
+            #expect(try await api.call(.post, fixture.imageConfigPath + "/release").status == .ok)
+            _ = try await api.call(.patch, fixture.imageConfigPath, json: UpdateImageConfigRequest(imageTag: "17.1"))
+            return (fixture, api.token!)
+        }
+        try await withServer(configuration) { api in
+            // The signing key is kept in the database, so a token from before the restart still works.
+            let api = api.as_(token)
+            let described = try await api.call(.get, fixture.imageConfigPath).decode(DescribeImageConfigResult.self)
+            #expect(described.imageTag == "17.1")
+            let released = try await api.call(
+                .get, fixture.imageConfigPath + "?ProductTierId=\(fixture.productTierId)&ProductTierVersion=1.0"
+            ).decode(DescribeImageConfigResult.self)
+            #expect(released.imageTag == "16.0")
+            // The admin is not created twice, and the same password still signs in.
+            _ = try await api.signIn()
+            let users = try await api.call(.get, "/2022-09-01-00/user").decode(ListUsersResult.self)
+            #expect(users.users.count == 1)
+            #expect(try await api.call(.post, fixture.imageConfigPath + "/release").status == .ok)
+        }
+    }
+
+    @Test func aConfiguredSecretSignsTokensAcrossServers() async throws {
+        var configuration = testConfiguration()
+        configuration.jwtSecret = String(repeating: "k", count: 32)
+        let token = try await withServer(configuration) { api in try await api.signIn().token! }
+        var other = testConfiguration()
+        other.jwtSecret = configuration.jwtSecret
+        try await withServer(other) { (api: APIClient) async throws -> Void in
+            // Same key, but the user does not exist here: the token still authenticates its claims.
+            #expect(try await api.as_(token).call(.get, "/2022-09-01-00/service").status == .ok)
+        }
+        var short = testConfiguration()
+        short.jwtSecret = "too-short"
+        await #expect(throws: ConfigurationError.self) { try await withServer(short) { _ in } }
+    }
+}
