@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "slipwayd", targets: ["slipwayd"]),
+        .executable(name: "slipway-agent", targets: ["slipway-agent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
@@ -16,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
     ],
     targets: [
         // Wire types of the API, shared by the server and the SDK.
@@ -34,11 +37,20 @@ let package = Package(
             name: "SlipwayStorage",
             dependencies: ["SlipwayCore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
+        // The rollout engine: drives rollouts from what the store says, and wakes long-polling agents.
+        .target(
+            name: "SlipwayEngine",
+            dependencies: [
+                "SlipwayCore",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The HTTP API layer: routes, auth, errors.
         .target(
             name: "SlipwayServer",
             dependencies: [
-                "SlipwayCore", "SlipwayStorage", "SlipwayWire",
+                "SlipwayCore", "SlipwayStorage", "SlipwayWire", "SlipwayEngine",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -54,10 +66,20 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
+        // The reference data-plane agent.
+        .executableTarget(
+            name: "slipway-agent",
+            dependencies: [
+                "SlipwayWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "SlipwayServerTests",
             dependencies: [
-                "SlipwayServer", "SlipwayCore", "SlipwayWire", "slipwayd",
+                "SlipwayServer", "SlipwayCore", "SlipwayWire", "slipwayd", "slipway-agent",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]

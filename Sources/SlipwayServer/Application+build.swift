@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import SlipwayCore
+import SlipwayEngine
 import SlipwayStorage
 
 /// Builds the whole server: storage, accounts, routes and middleware. `slipwayd` and the tests both start here.
@@ -11,15 +12,22 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
     let accounts = Accounts(store: store, tokens: tokens, hasher: PasswordHasher(rounds: configuration.passwordRounds))
     try await accounts.bootstrap(adminEmail: configuration.adminEmail, adminPassword: configuration.adminPassword, logger: logger)
 
-    let router = buildRouter(store: store, accounts: accounts, allowSignup: configuration.allowSignup, logger: logger)
+    let notifier = DesiredStateNotifier()
+    let engine = RolloutEngine(store: store, notifier: notifier, logger: logger)
+    let router = buildRouter(
+        store: store, accounts: accounts, engine: engine, notifier: notifier, allowSignup: configuration.allowSignup, logger: logger)
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.hostname, port: configuration.port), serverName: "slipwayd"),
+        services: [engine],
         logger: logger)
 }
 
 /// The routes: health and the spec, the public sign-in routes, and everything else behind a bearer token.
-func buildRouter(store: any SlipwayStore, accounts: Accounts, allowSignup: Bool, logger: Logger) -> Router<SlipwayRequestContext> {
+func buildRouter(
+    store: any SlipwayStore & FleetStore, accounts: Accounts, engine: RolloutEngine, notifier: DesiredStateNotifier, allowSignup: Bool,
+    logger: Logger
+) -> Router<SlipwayRequestContext> {
     let router = Router(context: SlipwayRequestContext.self)
     router.add(middleware: APIErrorMiddleware(logger: logger))
     router.get("healthz") { _, _ in
@@ -39,11 +47,14 @@ func buildRouter(store: any SlipwayStore, accounts: Accounts, allowSignup: Bool,
     ImageRegistryController(store: store).addRoutes(to: secured)
     ImageConfigController(store: store).addRoutes(to: secured)
     VersionSetController(store: store).addRoutes(to: secured)
+    InstanceController(store: store, fleet: store).addRoutes(to: secured)
+    RolloutController(fleet: store, engine: engine).addRoutes(to: secured)
+    AgentController(fleet: store, notifier: notifier, engine: engine).addRoutes(to: router)
     return router
 }
 
 /// The store the `database` setting names.
-func openStore(_ database: String) throws -> any SlipwayStore {
+func openStore(_ database: String) throws -> any SlipwayStore & FleetStore {
     if database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") {
         throw ConfigurationError("PostgreSQL is not supported by this build yet; pass a SQLite file path as --database")
     }

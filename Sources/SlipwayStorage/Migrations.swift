@@ -122,6 +122,84 @@ enum Migrations {
                     CREATE INDEX tier_version_images_by_config ON tier_version_images(image_config_id);
                     """)
         }
+        migrator.registerMigration("v2-fleet") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE instances (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                        id TEXT NOT NULL UNIQUE,
+                        organization_id TEXT NOT NULL REFERENCES organizations(id),
+                        service_id TEXT NOT NULL REFERENCES services(id),
+                        service_environment_id TEXT NOT NULL REFERENCES service_environments(id),
+                        product_tier_id TEXT NOT NULL REFERENCES product_tiers(id),
+                        name TEXT NOT NULL,
+                        agent_token_hash TEXT NOT NULL UNIQUE,
+                        current_version TEXT NOT NULL,
+                        desired_version TEXT NOT NULL,
+                        desired_generation INTEGER NOT NULL,
+                        reported_generation INTEGER,
+                        last_report_status TEXT,
+                        last_report_message TEXT,
+                        last_report_at DATETIME,
+                        health TEXT,
+                        created_at DATETIME NOT NULL,
+                        UNIQUE (service_environment_id, name)
+                    );
+                    CREATE INDEX instances_by_environment ON instances(service_environment_id, seq);
+                    CREATE INDEX instances_by_tier ON instances(product_tier_id);
+                    CREATE TABLE rollouts (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                        id TEXT NOT NULL UNIQUE,
+                        organization_id TEXT NOT NULL REFERENCES organizations(id),
+                        service_id TEXT NOT NULL REFERENCES services(id),
+                        service_environment_id TEXT NOT NULL REFERENCES service_environments(id),
+                        image_config_id TEXT NOT NULL REFERENCES image_configs(id) ON DELETE CASCADE,
+                        status TEXT NOT NULL,
+                        policy TEXT NOT NULL,
+                        total INTEGER NOT NULL,
+                        pending INTEGER NOT NULL,
+                        in_progress INTEGER NOT NULL DEFAULT 0,
+                        completed INTEGER NOT NULL DEFAULT 0,
+                        failed INTEGER NOT NULL DEFAULT 0,
+                        skipped INTEGER NOT NULL DEFAULT 0,
+                        rolling_back INTEGER NOT NULL DEFAULT 0,
+                        rolled_back INTEGER NOT NULL DEFAULT 0,
+                        current_wave INTEGER NOT NULL,
+                        total_waves INTEGER NOT NULL,
+                        bake_until REAL,
+                        rollback TEXT NOT NULL,
+                        source_versions TEXT NOT NULL,
+                        target_versions TEXT NOT NULL,
+                        message TEXT NOT NULL,
+                        created_by TEXT NOT NULL,
+                        created_at DATETIME NOT NULL,
+                        started_at DATETIME,
+                        updated_at DATETIME NOT NULL,
+                        finished_at DATETIME,
+                        completed_seconds REAL NOT NULL DEFAULT 0
+                    );
+                    CREATE INDEX rollouts_by_config ON rollouts(image_config_id, seq);
+                    CREATE INDEX rollouts_by_status ON rollouts(status, rollback);
+                    CREATE TABLE rollout_instances (
+                        rollout_id TEXT NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+                        instance_id TEXT NOT NULL REFERENCES instances(id) ON DELETE CASCADE,
+                        seq INTEGER NOT NULL,
+                        wave INTEGER NOT NULL,
+                        source_version TEXT NOT NULL,
+                        target_version TEXT NOT NULL,
+                        status TEXT NOT NULL,
+                        started_at REAL,
+                        ended_at REAL,
+                        deadline REAL,
+                        reason TEXT,
+                        PRIMARY KEY (rollout_id, instance_id)
+                    );
+                    CREATE UNIQUE INDEX rollout_instances_order ON rollout_instances(rollout_id, seq);
+                    CREATE INDEX rollout_instances_by_wave ON rollout_instances(rollout_id, wave, status);
+                    CREATE INDEX rollout_instances_by_instance ON rollout_instances(instance_id, status);
+                    CREATE INDEX rollout_instances_by_deadline ON rollout_instances(deadline) WHERE deadline IS NOT NULL;
+                    """)
+        }
         return migrator
     }
 }

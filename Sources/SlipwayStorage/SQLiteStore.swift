@@ -52,7 +52,7 @@ public final class SQLiteStore: SlipwayStore {
         try await pool.write { db in try Self.insertUser(user, db) }
     }
 
-    private static func insertUser(_ user: User, _ db: Database) throws {
+    static func insertUser(_ user: User, _ db: Database) throws {
         do {
             try db.execute(
                 sql: """
@@ -118,7 +118,7 @@ public final class SQLiteStore: SlipwayStore {
         try await pool.read { db in try Self.service(id: id, organizationId: organizationId, db) }
     }
 
-    private static func service(id: String, organizationId: String, _ db: Database) throws -> Service {
+    static func service(id: String, organizationId: String, _ db: Database) throws -> Service {
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM services WHERE id = ? AND organization_id = ?", arguments: [id, organizationId])
         else { throw SlipwayError.notFound(.service, id) }
         return Service(
@@ -171,14 +171,14 @@ public final class SQLiteStore: SlipwayStore {
         try await pool.read { db in try Self.environment(id: id, serviceId: serviceId, organizationId: organizationId, db) }
     }
 
-    private static func environment(id: String, serviceId: String, organizationId: String, _ db: Database) throws -> ServiceEnvironment {
+    static func environment(id: String, serviceId: String, organizationId: String, _ db: Database) throws -> ServiceEnvironment {
         _ = try service(id: serviceId, organizationId: organizationId, db)
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM service_environments WHERE id = ? AND service_id = ?", arguments: [id, serviceId])
         else { throw SlipwayError.notFound(.serviceEnvironment, id) }
         return try environment(row)
     }
 
-    private static func environment(_ row: Row) throws -> ServiceEnvironment {
+    static func environment(_ row: Row) throws -> ServiceEnvironment {
         ServiceEnvironment(
             id: row["id"], serviceId: row["service_id"], name: row["name"], description: row["description"],
             type: EnvironmentType(rawValue: row["type"]) ?? .dev, createdAt: row["created_at"])
@@ -225,7 +225,7 @@ public final class SQLiteStore: SlipwayStore {
         }
     }
 
-    private static let productTierColumns = """
+    static let productTierColumns = """
         SELECT product_tiers.*, (SELECT version FROM tier_versions v WHERE v.product_tier_id = product_tiers.id AND v.status = 'Preferred')
         AS preferred_version FROM product_tiers
         """
@@ -234,7 +234,7 @@ public final class SQLiteStore: SlipwayStore {
         try await pool.read { db in try Self.productTier(id: id, serviceId: serviceId, organizationId: organizationId, db) }
     }
 
-    private static func productTier(id: String, serviceId: String, organizationId: String, _ db: Database) throws -> ProductTier {
+    static func productTier(id: String, serviceId: String, organizationId: String, _ db: Database) throws -> ProductTier {
         _ = try service(id: serviceId, organizationId: organizationId, db)
         guard let row = try Row.fetchOne(db, sql: "\(productTierColumns) WHERE id = ? AND service_id = ?", arguments: [id, serviceId]) else {
             throw SlipwayError.notFound(.productTier, id)
@@ -242,7 +242,7 @@ public final class SQLiteStore: SlipwayStore {
         return productTier(row)
     }
 
-    private static func productTier(_ row: Row) -> ProductTier {
+    static func productTier(_ row: Row) -> ProductTier {
         ProductTier(
             id: row["id"], serviceId: row["service_id"], serviceEnvironmentId: row["service_environment_id"], name: row["name"],
             description: row["description"], createdAt: row["created_at"], preferredVersion: row["preferred_version"])
@@ -260,6 +260,10 @@ public final class SQLiteStore: SlipwayStore {
     public func deleteProductTier(id: String, serviceId: String, organizationId: String) async throws {
         try await pool.write { db in
             _ = try Self.productTier(id: id, serviceId: serviceId, organizationId: organizationId, db)
+            let instances = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM instances WHERE product_tier_id = ?", arguments: [id]) ?? 0
+            guard instances == 0 else {
+                throw SlipwayError.invalidState("product tier \(id) still has \(instances) instance(s); delete them before deleting the tier")
+            }
             try db.execute(sql: "DELETE FROM product_tiers WHERE id = ?", arguments: [id])
         }
     }
@@ -270,7 +274,7 @@ public final class SQLiteStore: SlipwayStore {
         try await pool.write { db in try Self.insertRegistry(registry, db) }
     }
 
-    private static func insertRegistry(_ registry: ImageRegistry, _ db: Database) throws {
+    static func insertRegistry(_ registry: ImageRegistry, _ db: Database) throws {
         do {
             try db.execute(
                 sql: """
@@ -286,13 +290,13 @@ public final class SQLiteStore: SlipwayStore {
         }
     }
 
-    private static func registry(_ row: Row) -> ImageRegistry {
+    static func registry(_ row: Row) -> ImageRegistry {
         ImageRegistry(
             id: row["id"], organizationId: row["organization_id"], name: row["name"], host: row["host"], username: row["username"],
             password: row["password"], isDefault: row["is_default"], createdAt: row["created_at"])
     }
 
-    private static func registry(id: String, organizationId: String, _ db: Database) throws -> ImageRegistry {
+    static func registry(id: String, organizationId: String, _ db: Database) throws -> ImageRegistry {
         guard
             let row = try Row.fetchOne(
                 db, sql: "SELECT * FROM image_registries WHERE id = ? AND organization_id = ?", arguments: [id, organizationId])
@@ -361,7 +365,7 @@ public final class SQLiteStore: SlipwayStore {
         try await pool.read { db in try Self.imageConfig(id: id, serviceId: serviceId, organizationId: organizationId, db) }
     }
 
-    private static func imageConfig(id: String, serviceId: String, organizationId: String, _ db: Database) throws -> ImageConfig {
+    static func imageConfig(id: String, serviceId: String, organizationId: String, _ db: Database) throws -> ImageConfig {
         let row = try Row.fetchOne(
             db,
             sql: """
@@ -472,7 +476,7 @@ public final class SQLiteStore: SlipwayStore {
         }
     }
 
-    private static func insertTierVersion(_ version: TierVersion, _ db: Database) throws {
+    static func insertTierVersion(_ version: TierVersion, _ db: Database) throws {
         try db.execute(
             sql: """
                 INSERT INTO tier_versions (product_tier_id, sequence, version, status, released_at, released_by)
@@ -494,14 +498,14 @@ public final class SQLiteStore: SlipwayStore {
         }
     }
 
-    private static func latestTierVersion(productTierId: String, serviceId: String, _ db: Database) throws -> TierVersion? {
+    static func latestTierVersion(productTierId: String, serviceId: String, _ db: Database) throws -> TierVersion? {
         let rows = try Row.fetchAll(
             db, sql: "SELECT * FROM tier_versions WHERE product_tier_id = ? ORDER BY sequence DESC LIMIT 1", arguments: [productTierId])
         return try tierVersions(rows, serviceId: serviceId, db).first
     }
 
     /// Tier versions with their snapshots, in two queries whatever the number of versions.
-    private static func tierVersions(_ rows: [Row], serviceId: String, _ db: Database) throws -> [TierVersion] {
+    static func tierVersions(_ rows: [Row], serviceId: String, _ db: Database) throws -> [TierVersion] {
         guard !rows.isEmpty else { return [] }
         let seqs: [Int64] = rows.map { $0["seq"] }
         let imageRows = try Row.fetchAll(
@@ -550,30 +554,28 @@ public final class SQLiteStore: SlipwayStore {
     // MARK: Helpers
 
     /// One page of `sql` (which selects `seq`), in insertion order, fetching one row more to know if another page follows.
-    private static func page<T>(
-        _ db: Database, sql: String, arguments: StatementArguments, page: PageRequest, _ transform: (Row) throws -> T
+    static func page<T>(
+        _ db: Database, sql: String, arguments: StatementArguments, page: PageRequest, order: String = "seq", _ transform: (Row) throws -> T
     ) throws -> Page<T> {
         var arguments = arguments
         arguments += [page.after ?? 0, page.size + 1]
-        let rows = try Row.fetchAll(db, sql: "\(sql) AND seq > ? ORDER BY seq LIMIT ?", arguments: arguments)
+        let rows = try Row.fetchAll(db, sql: "\(sql) AND \(order) > ? ORDER BY \(order) LIMIT ?", arguments: arguments)
         let items = Array(rows.prefix(page.size))
         let next: Int64? = rows.count > page.size ? items.last?["seq"] : nil
         return Page(items: try items.map(transform), nextCursor: next)
     }
 
-    private static func user(_ row: Row) -> User {
+    static func user(_ row: Row) -> User {
         User(
             id: row["id"], organizationId: row["organization_id"], email: row["email"], name: row["name"],
             role: Role(rawValue: row["role"]) ?? .viewer, passwordHash: row["password_hash"], createdAt: row["created_at"])
     }
 
-    private static func encode(_ list: [String]?) -> String? {
-        guard let list, let data = try? JSONEncoder().encode(list) else { return nil }
-        return String(decoding: data, as: UTF8.self)
+    static func encode(_ list: [String]?) -> String? {
+        list.map(encodeJSON)
     }
 
-    private static func decode(_ text: String?) -> [String]? {
-        guard let text else { return nil }
-        return try? JSONDecoder().decode([String].self, from: Data(text.utf8))
+    static func decode(_ text: String?) -> [String]? {
+        decodeJSON(text)
     }
 }

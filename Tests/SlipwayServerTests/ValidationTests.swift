@@ -128,3 +128,33 @@ struct ValidationTests {
         }
     }
 }
+
+@Suite("What callers send cannot forge log lines or dodge decoding")
+struct RequestHygieneTests {
+    @Test func callerTextIsEscapedInTheLog() async throws {
+        let logs = CapturedLogs()
+        try await withServer(testConfiguration(), logHandler: { logs.handler(label: $0) }) { api in
+            let api = try await api.signIn()
+            let fixture = try await Fixture.make(api)
+            let forged = "x\n2026-11-29T00:00:00+0000 notice slipwayd: FORGED admin login"
+            let reply = try await api.call(
+                .post, "/2022-09-01-00/service/\(fixture.serviceId)/image-config",
+                json: CreateImageConfigRequest(description: "", imageName: forged, serviceEnvironmentId: fixture.environmentId))
+            reply.expectError(.badRequest, "bad_request", containing: "is not a valid image name")
+            let line = try #require(logs.all.first { $0.contains("error=bad_request") })
+            #expect(!line.contains("\n"))
+            #expect(line.contains("x\\n2026-11-29"))
+        }
+    }
+
+    @Test func pathParametersArePercentDecoded() async throws {
+        try await withServer { api in
+            let api = try await api.signIn()
+            let fixture = try await Fixture.make(api)
+            let encoded = fixture.imageConfigId.replacingOccurrences(of: "-", with: "%2D")
+            let reply = try await api.call(.get, "/2022-09-01-00/service/\(fixture.serviceId)/image-config/\(encoded)")
+            #expect(reply.status == .ok)
+            #expect(try reply.decode(DescribeImageConfigResult.self).id == fixture.imageConfigId)
+        }
+    }
+}

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import SlipwayCore
 
@@ -15,8 +16,9 @@ extension Request {
 }
 
 extension SlipwayRequestContext {
-    /// A path parameter that the route guarantees.
+    /// A path parameter that the route guarantees, percent-decoded.
     func path(_ name: String) throws -> String {
-        try parameters.require(name)
+        let raw = try parameters.require(name)
+        return raw.removingPercentEncoding ?? raw
     }
 }

@@ -31,16 +31,29 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     private func log(_ request: Request, status: HTTPResponse.Status, since start: ContinuousClock.Instant, error: GoaError? = nil, cause: String? = nil) {
         let elapsed = ContinuousClock.now - start
         var metadata: Logger.Metadata = [
-            "method": "\(request.method.rawValue)", "path": "\(request.uri.path)", "status": "\(status.code)",
+            "method": "\(request.method.rawValue)", "path": "\(Self.oneLine(request.uri.path))", "status": "\(status.code)",
             "ms": "\(String(format: "%.2f", Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000))",
         ]
         if let error {
             metadata["error_id"] = "\(error.id)"
             metadata["error"] = "\(error.name)"
-            metadata["message"] = "\(error.message)"
+            metadata["message"] = "\(Self.oneLine(error.message))"
         }
-        if let cause { metadata["cause"] = "\(cause)" }
+        if let cause { metadata["cause"] = "\(Self.oneLine(cause))" }
         logger.log(level: status.code >= 500 ? .error : .info, "request", metadata: metadata)
+    }
+
+    /// Text from a caller made safe for a log line: control characters escaped, so nobody can forge lines.
+    static func oneLine(_ text: String) -> String {
+        var result = ""
+        for scalar in text.unicodeScalars {
+            if scalar.properties.generalCategory == .control || scalar == "\u{2028}" || scalar == "\u{2029}" {
+                result += scalar.escaped(asASCII: true)
+            } else {
+                result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
     }
 
     /// The status, body and (for server faults) the hidden cause of an error.

@@ -1,0 +1,58 @@
+import Foundation
+
+/// Durable storage of instances, agents' reports and rollouts. Every transition is one transaction,
+/// so the rollout engine can be driven by what the store says after any crash.
+public protocol FleetStore: Sendable {
+    // MARK: Instances
+
+    /// Registers an instance at `tierVersion` (default: the tier's Preferred version), keeping only the token's hash.
+    func registerInstance(
+        organizationId: String, serviceId: String, environmentId: String, productTierId: String, name: String, tierVersion: String?,
+        agentTokenHash: String, now: Date
+    ) async throws -> Instance
+    func instance(id: String, serviceId: String, environmentId: String, organizationId: String) async throws -> Instance
+    func instances(
+        serviceId: String, environmentId: String, organizationId: String, filter: InstanceFilter, page: PageRequest
+    ) async throws -> Page<Instance>
+    /// 409 while an active rollout drives the instance.
+    func deleteInstance(id: String, serviceId: String, environmentId: String, organizationId: String) async throws
+    /// The instance's part in rollouts, newest first.
+    func upgradeHistory(instanceId: String, limit: Int) async throws -> [RolloutInstance]
+
+    // MARK: Agents
+
+    /// The instance an agent token belongs to.
+    func instance(agentTokenHash: String) async throws -> Instance?
+    func desiredState(instanceId: String) async throws -> DesiredState
+    /// Records a report; returns the id of the rollout it moved, if any, so the engine can advance it.
+    func recordReport(instanceId: String, report: AgentReport, now: Date) async throws -> String?
+
+    // MARK: Rollouts
+
+    /// Plans a rollout of the image config's preferred release and, unless `dryRun`, creates it.
+    /// 409 before any release, or while a rollout of the same config is active.
+    func createRollout(
+        imageConfigId: String, serviceId: String, organizationId: String, policy: RolloutPolicy, createdBy: String, dryRun: Bool, now: Date
+    ) async throws -> (plan: RolloutPlan, rollout: Rollout?)
+    /// The latest rollout of the image config; 404 if it never had one.
+    func latestRollout(imageConfigId: String, serviceId: String, organizationId: String) async throws -> Rollout
+    func rollouts(imageConfigId: String, serviceId: String, organizationId: String, page: PageRequest) async throws -> Page<Rollout>
+    func rolloutInstances(rolloutId: String, page: PageRequest) async throws -> Page<RolloutInstance>
+    func pauseRollout(imageConfigId: String, serviceId: String, organizationId: String, now: Date) async throws -> Rollout
+    func resumeRollout(imageConfigId: String, serviceId: String, organizationId: String, now: Date) async throws -> Rollout
+    func cancelRollout(imageConfigId: String, serviceId: String, organizationId: String, now: Date) async throws -> Rollout
+    /// Runs again every instance of a FAILED or CANCELLED rollout that did not reach its target.
+    func retryRollout(imageConfigId: String, serviceId: String, organizationId: String, now: Date) async throws -> Rollout
+
+    // MARK: The engine
+
+    /// Rollouts that still drive instances.
+    func activeRolloutIDs() async throws -> [String]
+    /// Performs what ``RolloutStateMachine`` decides until it says wait. Returns the instances whose
+    /// desired state changed and when the rollout next needs a look without any report.
+    func advanceRollout(id: String, now: Date) async throws -> (changedInstances: [String], wakeAt: Date?)
+    /// Fails in-flight instances past their deadline; returns the rollouts they belong to.
+    func expireDeadlines(now: Date) async throws -> [String]
+    /// The earliest deadline of an in-flight instance.
+    func nextDeadline() async throws -> Date?
+}

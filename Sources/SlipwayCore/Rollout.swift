@@ -1,0 +1,229 @@
+import Foundation
+
+/// The status of a rollout (an upgrade path `up-…`), as the upstream API names them.
+public enum RolloutStatus: String, Sendable, CaseIterable {
+    case pending = "PENDING"
+    /// Another live rollout holds some of the same instances: queued until it ends.
+    case pendingDependency = "PENDING_DEPENDENCY"
+    case running = "RUNNING"
+    case paused = "PAUSED"
+    case complete = "COMPLETE"
+    case failed = "FAILED"
+    case cancelled = "CANCELLED"
+
+    /// Whether the rollout may still start instances.
+    public var isLive: Bool { [.pending, .pendingDependency, .running, .paused].contains(self) }
+}
+
+/// Where one instance is in a rollout.
+public enum RolloutInstanceStatus: String, Sendable, CaseIterable {
+    case pending = "PENDING"
+    case inProgress = "IN_PROGRESS"
+    case completed = "COMPLETED"
+    case failed = "FAILED"
+    case skipped = "SKIPPED"
+    case rollingBack = "ROLLING_BACK"
+    case rolledBack = "ROLLED_BACK"
+}
+
+/// How a rollout proceeds. Every field has a default, since the upstream SDK sends no body.
+public struct RolloutPolicy: Sendable, Equatable, Codable {
+    /// Instances upgraded at once: the size of each wave after the canary.
+    public var maxConcurrentUpgrades = 10
+    /// Instances in a first wave of their own; 0 for none.
+    public var canaryCount = 0
+    /// Failed instances that halt the rollout.
+    public var failureThreshold = 1
+    /// An instance that does not report success within this many seconds of being told fails.
+    public var instanceTimeoutSeconds = 600
+    /// Pause between waves.
+    public var bakeSeconds = 0
+    /// On a halt, move the instances this rollout upgraded back to their source version.
+    public var autoRollback = false
+
+    public init() {}
+
+    /// Checks the bounds of every field.
+    public func validate() throws {
+        func check(_ value: Int, _ field: String, _ range: ClosedRange<Int>) throws {
+            guard range.contains(value) else {
+                throw SlipwayError.badRequest("\(field) must be from \(range.lowerBound) to \(range.upperBound), got \(value)")
+            }
+        }
+        try check(maxConcurrentUpgrades, "maxConcurrentUpgrades", 1...100_000)
+        try check(canaryCount, "canaryCount", 0...100_000)
+        try check(failureThreshold, "failureThreshold", 1...1_000_000)
+        try check(instanceTimeoutSeconds, "instanceTimeoutSeconds", 1...86_400)
+        try check(bakeSeconds, "bakeSeconds", 0...86_400)
+    }
+
+    /// The wave of the n-th eligible instance (0-based): the canary wave first, then batches.
+    public func wave(ofInstanceAt index: Int) -> Int {
+        if canaryCount > 0 {
+            return index < canaryCount ? 0 : 1 + (index - canaryCount) / maxConcurrentUpgrades
+        }
+        return index / maxConcurrentUpgrades
+    }
+
+    /// How many waves `count` instances take.
+    public func waveCount(instances count: Int) -> Int {
+        count == 0 ? 0 : wave(ofInstanceAt: count - 1) + 1
+    }
+}
+
+/// Counts of a rollout's instances by status, kept up to date by every transition.
+public struct RolloutCounts: Sendable, Equatable {
+    public var total = 0
+    public var pending = 0
+    public var inProgress = 0
+    public var completed = 0
+    public var failed = 0
+    public var skipped = 0
+    public var rollingBack = 0
+    public var rolledBack = 0
+
+    public init() {}
+}
+
+/// Whether a halted rollout is moving instances back.
+public enum RollbackState: String, Sendable {
+    case none, running, done
+}
+
+/// A rollout of one image config to the instances of its environment.
+public struct Rollout: Sendable, Equatable {
+    public var id: String
+    public var organizationId: String
+    public var serviceId: String
+    public var serviceEnvironmentId: String
+    public var imageConfigId: String
+    public var status: RolloutStatus
+    public var policy: RolloutPolicy
+    public var counts: RolloutCounts
+    /// The wave running or last run; -1 before the first.
+    public var currentWave: Int
+    public var totalWaves: Int
+    public var bakeUntil: Date?
+    public var rollback: RollbackState
+    public var sourceVersions: [String]
+    public var targetVersions: [String]
+    public var message: String
+    public var createdBy: String
+    public var createdAt: Date
+    public var startedAt: Date?
+    public var updatedAt: Date
+    public var finishedAt: Date?
+    /// Seconds that completed instances took in all, to estimate what is left.
+    public var completedSeconds: Double
+
+    public init(
+        id: String, organizationId: String, serviceId: String, serviceEnvironmentId: String, imageConfigId: String, status: RolloutStatus,
+        policy: RolloutPolicy, counts: RolloutCounts, currentWave: Int, totalWaves: Int, bakeUntil: Date?, rollback: RollbackState,
+        sourceVersions: [String], targetVersions: [String], message: String, createdBy: String, createdAt: Date, startedAt: Date?,
+        updatedAt: Date, finishedAt: Date?, completedSeconds: Double
+    ) {
+        self.id = id
+        self.organizationId = organizationId
+        self.serviceId = serviceId
+        self.serviceEnvironmentId = serviceEnvironmentId
+        self.imageConfigId = imageConfigId
+        self.status = status
+        self.policy = policy
+        self.counts = counts
+        self.currentWave = currentWave
+        self.totalWaves = totalWaves
+        self.bakeUntil = bakeUntil
+        self.rollback = rollback
+        self.sourceVersions = sourceVersions
+        self.targetVersions = targetVersions
+        self.message = message
+        self.createdBy = createdBy
+        self.createdAt = createdAt
+        self.startedAt = startedAt
+        self.updatedAt = updatedAt
+        self.finishedAt = finishedAt
+        self.completedSeconds = completedSeconds
+    }
+
+    /// Whether the rollout still drives instances: live, or rolling back after a halt.
+    public var isActive: Bool { status.isLive || rollback == .running }
+
+    /// Seconds left, estimated from how long completed instances took; nil until one completed.
+    public func estimatedSecondsRemaining() -> Double? {
+        guard isActive, counts.completed > 0 else { return nil }
+        let perInstance = completedSeconds / Double(counts.completed)
+        let remainingWaves = (counts.pending + policy.maxConcurrentUpgrades - 1) / policy.maxConcurrentUpgrades
+        let inFlight = counts.inProgress > 0 ? perInstance : 0
+        return inFlight + Double(remainingWaves) * (perInstance + Double(policy.bakeSeconds))
+    }
+}
+
+/// One instance's part in a rollout.
+public struct RolloutInstance: Sendable, Equatable {
+    public var rolloutId: String
+    public var instanceId: String
+    public var instanceName: String
+    public var wave: Int
+    public var sourceVersion: String
+    public var targetVersion: String
+    public var status: RolloutInstanceStatus
+    public var startedAt: Date?
+    public var endedAt: Date?
+    public var reason: String?
+
+    public init(
+        rolloutId: String, instanceId: String, instanceName: String, wave: Int, sourceVersion: String, targetVersion: String,
+        status: RolloutInstanceStatus, startedAt: Date?, endedAt: Date?, reason: String?
+    ) {
+        self.rolloutId = rolloutId
+        self.instanceId = instanceId
+        self.instanceName = instanceName
+        self.wave = wave
+        self.sourceVersion = sourceVersion
+        self.targetVersion = targetVersion
+        self.status = status
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.reason = reason
+    }
+}
+
+/// An instance that a rollout would or would not move, for the plan of a dry run.
+public struct RolloutCandidate: Sendable, Equatable {
+    public var instance: Instance
+    public var sourceImage: String?
+    public var targetImage: String?
+    public var targetVersion: String?
+    /// Why the instance is not part of the rollout; nil when it is.
+    public var ineligibleReason: String?
+
+    public init(instance: Instance, sourceImage: String?, targetImage: String?, targetVersion: String?, ineligibleReason: String?) {
+        self.instance = instance
+        self.sourceImage = sourceImage
+        self.targetImage = targetImage
+        self.targetVersion = targetVersion
+        self.ineligibleReason = ineligibleReason
+    }
+}
+
+/// The plan of a rollout: who moves in which wave, and who does not and why.
+public struct RolloutPlan: Sendable {
+    public var imageConfigId: String
+    public var policy: RolloutPolicy
+    public var eligible: [RolloutCandidate]
+    public var ineligible: [RolloutCandidate]
+
+    public init(imageConfigId: String, policy: RolloutPolicy, eligible: [RolloutCandidate], ineligible: [RolloutCandidate]) {
+        self.imageConfigId = imageConfigId
+        self.policy = policy
+        self.eligible = eligible
+        self.ineligible = ineligible
+    }
+
+    /// Instance ids by wave.
+    public var waves: [[String]] {
+        var waves: [[String]] = Array(repeating: [], count: policy.waveCount(instances: eligible.count))
+        for (index, candidate) in eligible.enumerated() { waves[policy.wave(ofInstanceAt: index)].append(candidate.instance.id) }
+        return waves
+    }
+}

@@ -1,0 +1,53 @@
+import Foundation
+
+/// Wakes agents that long-poll for their desired state when it changes, so an idle fleet costs nothing.
+///
+/// Each instance has a counter of notifications. A poller takes a mark before it reads the database
+/// and waits for the counter to move past it, so a change between the read and the wait is not missed.
+public actor DesiredStateNotifier {
+    private var counters: [String: UInt64] = [:]
+    private var waiters: [String: [UUID: CheckedContinuation<Void, Never>]] = [:]
+
+    public init() {}
+
+    /// The current mark of an instance; pass it to ``wait(for:after:timeout:)``.
+    public func mark(_ instanceId: String) -> UInt64 {
+        counters[instanceId, default: 0]
+    }
+
+    /// Wakes whoever waits on these instances.
+    public func notify(_ instanceIds: [String]) {
+        for id in instanceIds {
+            counters[id, default: 0] &+= 1
+            if let waiting = waiters.removeValue(forKey: id) {
+                for continuation in waiting.values { continuation.resume() }
+            }
+        }
+    }
+
+    /// Returns when the instance is notified after `mark`, when `timeout` passes, or when the task is cancelled.
+    public func wait(for instanceId: String, after mark: UInt64, timeout: Duration) async {
+        guard counters[instanceId, default: 0] == mark, timeout > .zero else { return }
+        let token = UUID()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                waiters[instanceId, default: [:]][token] = continuation
+                Task { [weak self] in
+                    try? await Task.sleep(for: timeout)
+                    await self?.resume(instanceId, token)
+                }
+            }
+        } onCancel: {
+            Task { [weak self] in await self?.resume(instanceId, token) }
+        }
+    }
+
+    private func resume(_ instanceId: String, _ token: UUID) {
+        guard let continuation = waiters[instanceId]?.removeValue(forKey: token) else { return }
+        if waiters[instanceId]?.isEmpty == true { waiters[instanceId] = nil }
+        continuation.resume()
+    }
+
+    /// How many agents are waiting right now.
+    public var waitingCount: Int { waiters.values.reduce(0) { $0 + $1.count } }
+}

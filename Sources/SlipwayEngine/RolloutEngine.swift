@@ -1,0 +1,116 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import SlipwayCore
+
+/// The time source of the engine, injectable so deadlines can be tested without waiting on the wall clock.
+public struct EngineClock: Sendable {
+    public var now: @Sendable () -> Date
+
+    public init(now: @escaping @Sendable () -> Date) {
+        self.now = now
+    }
+
+    public static let system = EngineClock { Date() }
+}
+
+/// Drives every active rollout forward: starts waves, expires deadlines, halts, rolls back, completes.
+///
+/// It keeps no rollout state of its own: each tick reads what the store says and performs what
+/// ``RolloutStateMachine`` decides, one transaction per step. After a crash a new engine carries on
+/// from the database. It runs when woken (an agent report, a new rollout, a pause or resume) and at the
+/// next deadline or bake end, never on a fixed scan of the fleet.
+public actor RolloutEngine: ServiceLifecycle.Service {
+    private let store: any FleetStore
+    private let notifier: DesiredStateNotifier
+    private let clock: EngineClock
+    private let logger: Logger
+    private var wakeRequested = true
+    private var sleeper: CheckedContinuation<Void, Never>?
+
+    /// Longest sleep without any wake-up: a safety net, not the way the engine learns of work.
+    private let idleTick: Duration
+
+    public init(store: any FleetStore, notifier: DesiredStateNotifier, clock: EngineClock = .system, logger: Logger, idleTick: Duration = .seconds(30)) {
+        self.store = store
+        self.notifier = notifier
+        self.clock = clock
+        self.logger = logger
+        self.idleTick = idleTick
+    }
+
+    /// Asks for a tick soon; cheap, callable from anywhere.
+    public nonisolated func wake() {
+        Task { await self.requestTick() }
+    }
+
+    private func requestTick() {
+        wakeRequested = true
+        if let sleeper {
+            self.sleeper = nil
+            sleeper.resume()
+        }
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await self.loop()
+        }
+    }
+
+    private func loop() async {
+        while !Task.isCancelled {
+            var wakeAt: Date?
+            do {
+                wakeAt = try await tick()
+            } catch {
+                logger.error("rollout engine tick failed; retrying", metadata: ["error": "\(error)"])
+                wakeAt = clock.now().addingTimeInterval(1)
+            }
+            await sleep(until: wakeAt)
+        }
+    }
+
+    /// One pass: expire deadlines, then advance each active rollout. Returns when the next pass is due without a wake-up.
+    @discardableResult
+    public func tick() async throws -> Date? {
+        wakeRequested = false
+        let now = clock.now()
+        _ = try await store.expireDeadlines(now: now)
+        var wakeAt = try await store.nextDeadline()
+        for id in try await store.activeRolloutIDs() {
+            let (changed, next) = try await store.advanceRollout(id: id, now: now)
+            if !changed.isEmpty {
+                await notifier.notify(changed)
+                logger.info("rollout moved instances", metadata: ["rollout": "\(id)", "instances": "\(changed.count)"])
+            }
+            if let next { wakeAt = min(wakeAt ?? next, next) }
+        }
+        return wakeAt
+    }
+
+    private func sleep(until wakeAt: Date?) async {
+        if wakeRequested { return }
+        var delay = idleTick
+        if let wakeAt {
+            let seconds = max(0, wakeAt.timeIntervalSince(clock.now()))
+            delay = min(delay, .milliseconds(Int64(seconds * 1000) + 1))
+        }
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: delay)
+            await self?.requestTick()
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                if wakeRequested || Task.isCancelled {
+                    continuation.resume()
+                } else {
+                    sleeper = continuation
+                }
+            }
+        } onCancel: {
+            Task { await self.requestTick() }
+        }
+        timer.cancel()
+    }
+}

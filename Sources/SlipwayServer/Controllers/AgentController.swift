@@ -1,0 +1,81 @@
+import Foundation
+import Hummingbird
+import SlipwayCore
+import SlipwayEngine
+import SlipwayWire
+
+/// The agent protocol: agents pull their desired state (long-poll with an ETag) and report results.
+/// Authenticated by the instance's agent token, never by a user token.
+struct AgentController {
+    let fleet: any FleetStore
+    let notifier: DesiredStateNotifier
+    let engine: RolloutEngine
+    /// The longest long-poll an agent may ask for.
+    static let maxWait = 60
+
+    func addRoutes(to router: Router<SlipwayRequestContext>) {
+        let agent = router.group("agent/v1")
+        agent.get("desired-state") { request, _ in
+            let instance = try await authenticate(request)
+            var wait = 0
+            if let text = request.query("wait") {
+                guard let seconds = Int(text), (0...Self.maxWait).contains(seconds) else {
+                    throw SlipwayError.badRequest("wait must be a number of seconds from 0 to \(Self.maxWait), got '\(text.prefix(20))'")
+                }
+                wait = seconds
+            }
+            let known = request.headers[.ifNoneMatch].map(Self.generation(fromETag:))
+            var generation = instance.desiredGeneration
+            if known == generation && wait > 0 {
+                let mark = await notifier.mark(instance.id)
+                // Read again after taking the mark, so a change in between is not missed.
+                generation = try await fleet.desiredState(instanceId: instance.id).generation
+                if generation == known {
+                    await notifier.wait(for: instance.id, after: mark, timeout: .seconds(wait))
+                    generation = try await fleet.desiredState(instanceId: instance.id).generation
+                }
+            }
+            if known == generation {
+                return Response(status: .notModified, headers: [.eTag: Self.etag(generation)])
+            }
+            let state = try await fleet.desiredState(instanceId: instance.id)
+            var response = try JSONBody.response(DesiredStateResult(state))
+            response.headers[.eTag] = Self.etag(state.generation)
+            return response
+        }
+        agent.post("report") { request, _ in
+            let instance = try await authenticate(request)
+            let body = try await JSONBody.decode(AgentReportRequest.self, from: request)
+            guard let status = AgentReportStatus(rawValue: body.status.uppercased()) else {
+                throw SlipwayError.badRequest("status must be one of APPLYING, SUCCEEDED, FAILED, got '\(body.status.prefix(40))'")
+            }
+            try Validate.name(body.tierVersion, field: "tierVersion")
+            let report = AgentReport(
+                tierVersion: body.tierVersion, status: status, message: body.message.map { String($0.prefix(4096)) },
+                health: body.health.map { String($0.prefix(1024)) }, generation: body.generation)
+            if try await fleet.recordReport(instanceId: instance.id, report: report, now: Date()) != nil {
+                engine.wake()
+            }
+            return JSONBody.empty()
+        }
+    }
+
+    private func authenticate(_ request: Request) async throws -> Instance {
+        guard let header = request.headers[.authorization] else {
+            throw SlipwayError.authFailure("missing Authorization header: agents send 'Authorization: Bearer <agentToken>'")
+        }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer",
+            let instance = try await fleet.instance(agentTokenHash: AgentTokens.hash(String(parts[1])))
+        else {
+            throw SlipwayError.authFailure("the agent token is not valid, or its instance was deleted; register the instance for a new token")
+        }
+        return instance
+    }
+
+    static func etag(_ generation: Int) -> String { "\"\(generation)\"" }
+
+    static func generation(fromETag etag: String) -> Int? {
+        Int(etag.replacingOccurrences(of: "W/", with: "").trimmingCharacters(in: CharacterSet(charactersIn: "\" ")))
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import Hummingbird
+import SlipwayCore
+import SlipwayWire
+
+/// Instances: deployed copies of a product tier, each with an agent token.
+struct InstanceController {
+    let store: any SlipwayStore
+    let fleet: any FleetStore
+
+    func addRoutes(to api: RouterGroup<SlipwayRequestContext>) {
+        let base = "service/:serviceId/environment/:environmentId/instance"
+        api.post(RouterPath(base)) { request, context in
+            let identity = try context.requireIdentity()
+            try identity.requireWrite()
+            let body = try await JSONBody.decode(RegisterInstanceRequest.self, from: request)
+            try Validate.name(body.name)
+            if let version = body.tierVersion { try Validate.name(version, field: "tierVersion") }
+            let token = AgentTokens.new()
+            let instance = try await fleet.registerInstance(
+                organizationId: identity.organizationId, serviceId: try context.path("serviceId"), environmentId: try context.path("environmentId"),
+                productTierId: body.productTierId, name: body.name, tierVersion: body.tierVersion, agentTokenHash: token.hash, now: Date())
+            return try JSONBody.response(RegisterInstanceResult(id: instance.id, agentToken: token.token))
+        }
+        api.get(RouterPath(base)) { request, context in
+            let identity = try context.requireIdentity()
+            let status = request.query("status")?.uppercased()
+            if let status, !["APPLYING", "SUCCEEDED", "FAILED", "UNKNOWN"].contains(status) {
+                throw SlipwayError.badRequest("status must be one of APPLYING, SUCCEEDED, FAILED, UNKNOWN, got '\(status.prefix(40))'")
+            }
+            let filter = InstanceFilter(productTierId: request.query("productTierId"), tierVersion: request.query("tierVersion"), status: status)
+            let page = try await fleet.instances(
+                serviceId: try context.path("serviceId"), environmentId: try context.path("environmentId"), organizationId: identity.organizationId,
+                filter: filter, page: try request.pageRequest())
+            return try JSONBody.response(ListInstancesResult(instances: page.items.map { InstanceResult($0) }, nextPageToken: page.nextPageToken))
+        }
+        api.get(RouterPath("\(base)/:instanceId")) { _, context in
+            let identity = try context.requireIdentity()
+            let serviceId = try context.path("serviceId")
+            let instance = try await fleet.instance(
+                id: try context.path("instanceId"), serviceId: serviceId, environmentId: try context.path("environmentId"),
+                organizationId: identity.organizationId)
+            let version = try await store.tierVersion(
+                instance.currentVersion, productTierId: instance.productTierId, serviceId: serviceId, organizationId: identity.organizationId)
+            let history = try await fleet.upgradeHistory(instanceId: instance.id, limit: 50)
+            return try JSONBody.response(InstanceResult(instance, images: version.images, history: history))
+        }
+        api.delete(RouterPath("\(base)/:instanceId")) { _, context in
+            let identity = try context.requireIdentity()
+            try identity.requireWrite()
+            try await fleet.deleteInstance(
+                id: try context.path("instanceId"), serviceId: try context.path("serviceId"), environmentId: try context.path("environmentId"),
+                organizationId: identity.organizationId)
+            return JSONBody.empty()
+        }
+    }
+}
+
+/// Agent tokens: random, shown once, stored as a SHA-256 hash.
+enum AgentTokens {
+    static func new() -> (token: String, hash: String) {
+        let token = "sat-" + Identifiers.random(length: 43)
+        return (token, TokenIssuer.refreshTokenHash(token))
+    }
+
+    static func hash(_ token: String) -> String { TokenIssuer.refreshTokenHash(token) }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import Hummingbird
+import SlipwayCore
+import SlipwayEngine
+import SlipwayWire
+
+/// Rollouts of an image config to the fleet: the upstream start and status, and Slipway's controls.
+struct RolloutController {
+    let fleet: any FleetStore
+    let engine: RolloutEngine
+
+    func addRoutes(to api: RouterGroup<SlipwayRequestContext>) {
+        let base = "service/:serviceId/image-config/:id"
+        api.post(RouterPath("\(base)/rollout")) { request, context in
+            let identity = try context.requireIdentity()
+            try identity.requireWrite()
+            let body = try await JSONBody.decode(RolloutPolicyRequest.self, from: request, emptyAsObject: true)
+            let policy = try RolloutPolicy(body)
+            let dryRun = body.dryRun ?? false
+            let (plan, rollout) = try await fleet.createRollout(
+                imageConfigId: try context.path("id"), serviceId: try context.path("serviceId"), organizationId: identity.organizationId,
+                policy: policy, createdBy: identity.email, dryRun: dryRun, now: Date())
+            guard let rollout else { return try JSONBody.response(RolloutPlanResult(plan)) }
+            engine.wake()
+            return try JSONBody.response(RolloutStatusResult(rollout))
+        }
+        api.get(RouterPath("\(base)/rollout")) { _, context in
+            let identity = try context.requireIdentity()
+            let rollout = try await fleet.latestRollout(
+                imageConfigId: try context.path("id"), serviceId: try context.path("serviceId"), organizationId: identity.organizationId)
+            return try JSONBody.response(RolloutStatusResult(rollout))
+        }
+        api.get(RouterPath("\(base)/rollouts")) { request, context in
+            let identity = try context.requireIdentity()
+            let page = try await fleet.rollouts(
+                imageConfigId: try context.path("id"), serviceId: try context.path("serviceId"), organizationId: identity.organizationId,
+                page: try request.pageRequest())
+            return try JSONBody.response(ListRolloutsResult(rollouts: page.items.map(RolloutStatusResult.init), nextPageToken: page.nextPageToken))
+        }
+        api.get(RouterPath("\(base)/rollout/instances")) { request, context in
+            let identity = try context.requireIdentity()
+            let rollout = try await fleet.latestRollout(
+                imageConfigId: try context.path("id"), serviceId: try context.path("serviceId"), organizationId: identity.organizationId)
+            let page = try await fleet.rolloutInstances(rolloutId: rollout.id, page: try request.pageRequest())
+            return try JSONBody.response(
+                ListRolloutInstancesResult(instances: page.items.map(RolloutInstanceResult.init), nextPageToken: page.nextPageToken))
+        }
+        control("pause") { try await fleet.pauseRollout(imageConfigId: $0, serviceId: $1, organizationId: $2, now: Date()) }
+        control("resume") { try await fleet.resumeRollout(imageConfigId: $0, serviceId: $1, organizationId: $2, now: Date()) }
+        control("cancel") { try await fleet.cancelRollout(imageConfigId: $0, serviceId: $1, organizationId: $2, now: Date()) }
+        control("retry") { try await fleet.retryRollout(imageConfigId: $0, serviceId: $1, organizationId: $2, now: Date()) }
+
+        /// `POST …/rollout/{verb}`: changes the latest rollout, then lets the engine act on it.
+        func control(_ verb: String, _ change: @escaping @Sendable (String, String, String) async throws -> Rollout) {
+            api.post(RouterPath("\(base)/rollout/\(verb)")) { _, context in
+                let identity = try context.requireIdentity()
+                try identity.requireWrite()
+                let rollout = try await change(try context.path("id"), try context.path("serviceId"), identity.organizationId)
+                engine.wake()
+                return try JSONBody.response(RolloutStatusResult(rollout))
+            }
+        }
+    }
+}

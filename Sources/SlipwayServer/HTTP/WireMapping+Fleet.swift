@@ -1,0 +1,93 @@
+import Foundation
+import SlipwayCore
+import SlipwayWire
+
+extension InstanceResult {
+    init(_ instance: Instance, images: [ImageConfigSnapshot]? = nil, history: [RolloutInstance]? = nil) {
+        self.init(
+            id: instance.id, name: instance.name, serviceId: instance.serviceId, serviceEnvironmentId: instance.serviceEnvironmentId,
+            productTierId: instance.productTierId, tierVersion: instance.currentVersion, desiredTierVersion: instance.desiredVersion,
+            desiredGeneration: instance.desiredGeneration,
+            images: images?.map { InstanceImage(imageConfigId: $0.imageConfigId, image: $0.imageReference) },
+            lastReport: instance.lastReportStatus.map { status in
+                InstanceReportResult(
+                    status: status, message: instance.lastReportMessage, generation: instance.reportedGeneration,
+                    reportedAt: (instance.lastReportAt ?? instance.createdAt).rfc3339)
+            },
+            health: instance.health, createdAt: instance.createdAt.rfc3339, upgradeHistory: history?.map(RolloutInstanceResult.init))
+    }
+}
+
+extension DesiredStateResult {
+    init(_ state: DesiredState) {
+        self.init(
+            instanceId: state.instanceId, generation: state.generation, tierVersion: state.tierVersion,
+            images: state.images.map { image in
+                AgentImage(
+                    imageConfigId: image.imageConfigId, image: image.imageReference, registryHost: image.registryHost,
+                    imageName: image.spec.imageName, imageTag: image.spec.imageTag, commands: image.spec.commands, args: image.spec.args,
+                    imageSignaturePublicKeyPEM: image.spec.publicKeyPEM)
+            })
+    }
+}
+
+extension RolloutPolicyResult {
+    init(_ policy: RolloutPolicy) {
+        self.init(
+            maxConcurrentUpgrades: policy.maxConcurrentUpgrades, canaryCount: policy.canaryCount, failureThreshold: policy.failureThreshold,
+            instanceTimeoutSeconds: policy.instanceTimeoutSeconds, bakeSeconds: policy.bakeSeconds, autoRollback: policy.autoRollback)
+    }
+}
+
+extension RolloutPolicy {
+    /// The policy a request asks for, defaults filled in and bounds checked.
+    init(_ request: RolloutPolicyRequest) throws {
+        self.init()
+        if let value = request.maxConcurrentUpgrades { maxConcurrentUpgrades = value }
+        if let value = request.canaryCount { canaryCount = value }
+        if let value = request.failureThreshold { failureThreshold = value }
+        if let value = request.instanceTimeoutSeconds { instanceTimeoutSeconds = value }
+        if let value = request.bakeSeconds { bakeSeconds = value }
+        if let value = request.autoRollback { autoRollback = value }
+        try validate()
+    }
+}
+
+extension RolloutStatusResult {
+    init(_ rollout: Rollout) {
+        let counts = rollout.counts
+        self.init(
+            status: rollout.status.rawValue, id: rollout.id, imageConfigId: rollout.imageConfigId,
+            serviceEnvironmentId: rollout.serviceEnvironmentId, total: counts.total, pending: counts.pending, inProgress: counts.inProgress,
+            completed: counts.completed, failed: counts.failed, skipped: counts.skipped, rollingBack: counts.rollingBack,
+            rolledBack: counts.rolledBack, currentWave: rollout.currentWave + 1, totalWaves: rollout.totalWaves,
+            sourceVersions: rollout.sourceVersions, targetVersions: rollout.targetVersions, message: rollout.message,
+            etaSeconds: rollout.estimatedSecondsRemaining().map { ($0 * 10).rounded() / 10 }, policy: RolloutPolicyResult(rollout.policy),
+            createdBy: rollout.createdBy, createdAt: rollout.createdAt.rfc3339, startedAt: rollout.startedAt?.rfc3339,
+            updatedAt: rollout.updatedAt.rfc3339, finishedAt: rollout.finishedAt?.rfc3339)
+    }
+}
+
+extension RolloutInstanceResult {
+    init(_ entry: RolloutInstance) {
+        self.init(
+            rolloutId: entry.rolloutId, instanceId: entry.instanceId, instanceName: entry.instanceName, wave: entry.wave + 1,
+            status: entry.status.rawValue, sourceVersion: entry.sourceVersion, targetVersion: entry.targetVersion,
+            startedAt: entry.startedAt?.rfc3339, endedAt: entry.endedAt?.rfc3339, reason: entry.reason)
+    }
+}
+
+extension RolloutPlanResult {
+    init(_ plan: RolloutPlan) {
+        let waveOf = Dictionary(uniqueKeysWithValues: plan.waves.enumerated().flatMap { wave, ids in ids.map { ($0, wave + 1) } })
+        func entry(_ candidate: RolloutCandidate) -> RolloutPlanInstance {
+            RolloutPlanInstance(
+                instanceId: candidate.instance.id, instanceName: candidate.instance.name, productTierId: candidate.instance.productTierId,
+                sourceVersion: candidate.instance.currentVersion, targetVersion: candidate.targetVersion, sourceImage: candidate.sourceImage,
+                targetImage: candidate.targetImage, wave: waveOf[candidate.instance.id], reason: candidate.ineligibleReason)
+        }
+        self.init(
+            dryRun: true, imageConfigId: plan.imageConfigId, policy: RolloutPolicyResult(plan.policy), eligible: plan.eligible.map(entry),
+            ineligible: plan.ineligible.map(entry), waves: plan.waves)
+    }
+}

@@ -1,0 +1,172 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import SlipwayWire
+
+/// `slipway-agent`: runs beside a deployed instance, pulls its desired state and applies it.
+@main
+struct SlipwayAgent: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "slipway-agent",
+        abstract: "Applies the images Slipway wants this instance to run, through your own apply command.",
+        discussion: """
+            For each image config whose image changed, runs the apply command with /bin/sh -c and these variables: \
+            SLIPWAY_IMAGE (registry/name:tag), SLIPWAY_IMAGE_CONFIG_ID, SLIPWAY_TIER_VERSION, SLIPWAY_COMMANDS and SLIPWAY_ARGS \
+            (JSON arrays), SLIPWAY_INSTANCE_ID, SLIPWAY_GENERATION. Exit status 0 means applied. Then runs the health command, if any, \
+            and reports. The token may also come from SLIPWAY_AGENT_TOKEN.
+            """)
+
+    @Option(help: "The Slipway server, e.g. http://127.0.0.1:8080.")
+    var server: String
+
+    @Option(help: "The instance's agent token (or SLIPWAY_AGENT_TOKEN).")
+    var token: String?
+
+    @Option(help: "Shell command that applies one image.")
+    var applyCommand: String
+
+    @Option(help: "Shell command that exits 0 when the instance is healthy.")
+    var healthCommand: String?
+
+    @Option(help: "Directory where the agent remembers what it applied.")
+    var stateDir: String = "./slipway-agent-state"
+
+    @Option(help: "Seconds each long-poll may wait for a change (0 to 60).")
+    var wait: Int = 30
+
+    mutating func validate() throws {
+        guard (0...60).contains(wait) else { throw ValidationError("--wait must be from 0 to 60 seconds") }
+        guard server.hasPrefix("http://") || server.hasPrefix("https://") else {
+            throw ValidationError("--server must be an http:// or https:// URL")
+        }
+        if token == nil, ProcessInfo.processInfo.environment["SLIPWAY_AGENT_TOKEN"]?.isEmpty ?? true {
+            throw ValidationError("pass --token or set SLIPWAY_AGENT_TOKEN")
+        }
+    }
+
+    func run() async throws {
+        let token = self.token ?? ProcessInfo.processInfo.environment["SLIPWAY_AGENT_TOKEN"] ?? ""
+        let directory = URL(fileURLWithPath: stateDir, isDirectory: true)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let agent = Agent(
+            client: AgentClient(server: server.hasSuffix("/") ? String(server.dropLast()) : server, token: token, http: HTTPClient.shared),
+            applyCommand: applyCommand, healthCommand: healthCommand, stateFile: directory.appendingPathComponent("state.json"), wait: wait)
+        try await agent.run()
+    }
+}
+
+/// The agent's loop: poll, apply what changed, check health, report; retry with backoff while the server is away.
+struct Agent {
+    let client: AgentClient
+    let applyCommand: String
+    let healthCommand: String?
+    let stateFile: URL
+    let wait: Int
+
+    func log(_ message: String) {
+        FileHandle.standardError.write(Data("slipway-agent: \(message)\n".utf8))
+    }
+
+    func run() async throws {
+        var state = try AgentState.load(from: stateFile)
+        // The last decision may not have reached the server before a restart: say it again.
+        if let last = state.lastReport { try await send(last) }
+        var etag: String?
+        var failures = 0
+        while !Task.isCancelled {
+            do {
+                switch try await client.desiredState(etag: etag, wait: wait) {
+                case .unchanged:
+                    break
+                case .changed(let desired, let newETag):
+                    etag = newETag
+                    if desired.generation != state.generation {
+                        try await apply(desired, state: &state)
+                    }
+                }
+                failures = 0
+            } catch let error as AgentClient.ServerError where error.status == .unauthorized {
+                throw AgentError("the server refused the agent token: \(error.message)")
+            } catch {
+                failures += 1
+                let delay = backoff(failures)
+                log("cannot reach the server (\(error)); retrying in \(String(format: "%.1f", delay)) s")
+                try await Task.sleep(for: .seconds(delay))
+            }
+        }
+    }
+
+    /// Applies one desired state: one apply run per image that changed, saving after each so none runs twice.
+    func apply(_ desired: DesiredStateResult, state: inout AgentState) async throws {
+        log("applying generation \(desired.generation) (tier version \(desired.tierVersion))")
+        try await client.report(AgentReportRequest(tierVersion: desired.tierVersion, status: "APPLYING", generation: desired.generation))
+        for image in desired.images {
+            let wanted = AgentState.Applied(image: image.image, commands: image.commands, args: image.args)
+            if state.applied[image.imageConfigId] == wanted { continue }
+            let outcome = try await ShellCommand.run(
+                applyCommand,
+                environment: [
+                    "SLIPWAY_IMAGE": image.image, "SLIPWAY_IMAGE_CONFIG_ID": image.imageConfigId, "SLIPWAY_TIER_VERSION": desired.tierVersion,
+                    "SLIPWAY_COMMANDS": Self.json(image.commands ?? []), "SLIPWAY_ARGS": Self.json(image.args ?? []),
+                    "SLIPWAY_INSTANCE_ID": desired.instanceId, "SLIPWAY_GENERATION": String(desired.generation),
+                ])
+            guard outcome.succeeded else {
+                let message = "apply command exited \(outcome.exitCode) for \(image.image): \(outcome.output)"
+                try await finish(desired, state: &state, status: "FAILED", message: message, health: nil)
+                return
+            }
+            state.applied[image.imageConfigId] = wanted
+            try state.save(to: stateFile)
+        }
+        let current = Set(desired.images.map(\.imageConfigId))
+        state.applied = state.applied.filter { current.contains($0.key) }
+        if let healthCommand {
+            let health = try await ShellCommand.run(healthCommand, environment: ["SLIPWAY_TIER_VERSION": desired.tierVersion])
+            guard health.succeeded else {
+                try await finish(
+                    desired, state: &state, status: "FAILED", message: "health command exited \(health.exitCode): \(health.output)",
+                    health: "unhealthy")
+                return
+            }
+        }
+        try await finish(desired, state: &state, status: "SUCCEEDED", message: nil, health: "healthy")
+    }
+
+    /// Records the outcome of a generation durably, then reports it.
+    private func finish(_ desired: DesiredStateResult, state: inout AgentState, status: String, message: String?, health: String?) async throws {
+        state.generation = desired.generation
+        state.lastReport = .init(generation: desired.generation, tierVersion: desired.tierVersion, status: status, message: message, health: health)
+        try state.save(to: stateFile)
+        log("generation \(desired.generation): \(status)\(message.map { " — \($0)" } ?? "")")
+        try await send(state.lastReport!)
+    }
+
+    /// Sends a report, retrying with backoff until the server takes it.
+    private func send(_ report: AgentState.Report) async throws {
+        var failures = 0
+        while true {
+            do {
+                try await client.report(
+                    AgentReportRequest(
+                        tierVersion: report.tierVersion, status: report.status, message: report.message, health: report.health,
+                        generation: report.generation))
+                return
+            } catch let error as AgentClient.ServerError where error.status == .unauthorized {
+                throw AgentError("the server refused the agent token: \(error.message)")
+            } catch {
+                failures += 1
+                try await Task.sleep(for: .seconds(backoff(failures)))
+            }
+        }
+    }
+
+    /// Exponential backoff from 0.25 s to 5 s, with jitter so a fleet does not retry in step.
+    private func backoff(_ failures: Int) -> Double {
+        let base = min(5.0, 0.25 * pow(2.0, Double(min(failures, 10) - 1)))
+        return base * Double.random(in: 0.5...1.0)
+    }
+
+    static func json(_ list: [String]) -> String {
+        (try? JSONEncoder().encode(list)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+    }
+}
