@@ -7,6 +7,7 @@ import Foundation
 public actor DesiredStateNotifier {
     private var counters: [String: UInt64] = [:]
     private var waiters: [String: [UUID: CheckedContinuation<Void, Never>]] = [:]
+    private var shuttingDown = false
 
     public init() {}
 
@@ -27,7 +28,7 @@ public actor DesiredStateNotifier {
 
     /// Returns when the instance is notified after `mark`, when `timeout` passes, or when the task is cancelled.
     public func wait(for instanceId: String, after mark: UInt64, timeout: Duration) async {
-        guard counters[instanceId, default: 0] == mark, timeout > .zero else { return }
+        guard counters[instanceId, default: 0] == mark, timeout > .zero, !shuttingDown else { return }
         let token = UUID()
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
@@ -46,6 +47,14 @@ public actor DesiredStateNotifier {
         guard let continuation = waiters[instanceId]?.removeValue(forKey: token) else { return }
         if waiters[instanceId]?.isEmpty == true { waiters[instanceId] = nil }
         continuation.resume()
+    }
+
+    /// Ends every wait now and every later one at once, so a shutting-down server is not held up by long-polls.
+    public func shutdown() {
+        shuttingDown = true
+        let all = waiters
+        waiters = [:]
+        for continuation in all.values.flatMap(\.values) { continuation.resume() }
     }
 
     /// How many agents are waiting right now.

@@ -7,42 +7,37 @@ struct ProcessTests {
     @Test func acknowledgedWritesSurviveSIGKILL() async throws {
         let database = temporaryDatabase()
         let server = try ServerProcess(database: database)
-        let token = try await server.signIn()
-        func create(_ path: String, _ body: String) async throws -> String {
-            let reply = try await server.call(.POST, path, token: token, body: body)
-            #expect(reply.status == 200, "\(reply.body)")
-            return try JSONDecoder().decode(String.self, from: Data(reply.body.utf8))
-        }
-        let service = try await create("/2022-09-01-00/service", "{\"name\":\"db\"}")
-        let environment = try await create("/2022-09-01-00/service/\(service)/environment", "{\"name\":\"prod\"}")
-        _ = try await create("/2022-09-01-00/service/\(service)/product-tier", "{\"name\":\"basic\",\"serviceEnvironmentId\":\"\(environment)\"}")
+        let api = try await server.api.signIn()
+        let service = try await api.create("/2022-09-01-00/service", CreateServiceRequest(name: "db"))
+        let environment = try await api.create("/2022-09-01-00/service/\(service)/environment", CreateServiceEnvironmentRequest(name: "prod"))
+        _ = try await api.create("/2022-09-01-00/service/\(service)/product-tier", CreateProductTierRequest(name: "basic", serviceEnvironmentId: environment))
         var ids: [String] = []
         for index in 0..<20 {
             ids.append(
-                try await create(
+                try await api.create(
                     "/2022-09-01-00/service/\(service)/image-config",
-                    "{\"description\":\"\",\"imageName\":\"app\(index)\",\"serviceEnvironmentId\":\"\(environment)\"}"))
+                    CreateImageConfigRequest(description: "", imageName: "app\(index)", serviceEnvironmentId: environment)))
         }
-        let release = try await server.call(.POST, "/2022-09-01-00/service/\(service)/image-config/\(ids[0])/release", token: token)
-        #expect(release.status == 200)
+        #expect(try await api.call(.post, "/2022-09-01-00/service/\(service)/image-config/\(ids[0])/release").status == .ok)
         // The last acknowledged write, then no chance to flush anything.
-        let update = try await server.call(.PATCH, "/2022-09-01-00/service/\(service)/image-config/\(ids[19])", token: token, body: "{\"imageTag\":\"v2\"}")
-        #expect(update.status == 200)
+        let update = try await api.call(.patch, "/2022-09-01-00/service/\(service)/image-config/\(ids[19])", json: UpdateImageConfigRequest(imageTag: "v2"))
+        #expect(update.status == .ok)
         server.kill(SIGKILL)
 
         let restarted = try ServerProcess(database: database)
         defer { restarted.kill(SIGTERM) }
-        let list = try await restarted.call(.GET, "/2022-09-01-00/service/\(service)/serviceenvironment/\(environment)/image-config", token: token)
-        #expect(try JSONDecoder().decode(ListImageConfigsResult.self, from: Data(list.body.utf8)).ids == ids)
-        let described = try await restarted.call(.GET, "/2022-09-01-00/service/\(service)/image-config/\(ids[19])", token: token)
-        #expect(try JSONDecoder().decode(DescribeImageConfigResult.self, from: Data(described.body.utf8)).imageTag == "v2")
-        let again = try await restarted.call(.POST, "/2022-09-01-00/service/\(service)/image-config/\(ids[0])/release", token: token)
-        #expect(again.status == 409, "the release before the crash is still there")
+        let after = restarted.api.as_(api.token)
+        let list = try await after.call(.get, "/2022-09-01-00/service/\(service)/serviceenvironment/\(environment)/image-config")
+        #expect(try list.decode(ListImageConfigsResult.self).ids == ids)
+        let described = try await after.call(.get, "/2022-09-01-00/service/\(service)/image-config/\(ids[19])")
+        #expect(try described.decode(DescribeImageConfigResult.self).imageTag == "v2")
+        try await after.call(.post, "/2022-09-01-00/service/\(service)/image-config/\(ids[0])/release").expectError(
+            .conflict, "invalid_state", containing: "nothing changed since the last release")
     }
 
     @Test func sigtermShutsDownCleanly() async throws {
         let server = try ServerProcess(database: temporaryDatabase())
-        #expect(try await server.call(.GET, "/healthz").status == 200)
+        #expect(try await server.api.call(.get, "/healthz").status == .ok)
         server.kill(SIGTERM)
         #expect(server.process.terminationReason == .exit)
         #expect(server.process.terminationStatus == 0)
@@ -62,4 +57,48 @@ struct ProcessTests {
         #expect(process.terminationStatus == 78)
         #expect(text.contains("SLIPWAY_JWT_SECRET must be at least 32 bytes long"))
     }
+
+    /// SIGKILL of the server in the middle of a rollout: after a restart it carries on, and every
+    /// instance is upgraded exactly once (each apply script logs its runs).
+    @Test func rolloutSurvivesSIGKILLOfTheServer() async throws {
+        let database = temporaryDatabase()
+        let port = try freeLoopbackPort()
+        var server = try ServerProcess(database: database, port: port)
+        let api = try await server.api.signIn()
+        let fleet = try await Fleet.make(api, instances: 8)
+        let scripts = try ApplyScripts()
+        let apply = try scripts.script(name: "apply.sh", sleep: 0.4)
+        let agents = try fleet.instances.map { try AgentProcess(server: api.serverURL, token: $0.agentToken, applyCommand: apply) }
+        defer { agents.forEach { $0.stop() } }
+        try await eventually("first states applied") { scripts.runs.count == 8 }
+        try await fleet.ship(api, tag: "2")
+        _ = try await api.call(.post, fleet.rolloutPath, json: RolloutPolicyRequest(maxConcurrentUpgrades: 2))
+        try await eventually("the rollout is under way") { try await fleet.status(api).completed >= 2 }
+        server.kill(SIGKILL)
+        try await Task.sleep(for: .milliseconds(500))
+
+        server = try ServerProcess(database: database, port: port)
+        defer { server.kill(SIGTERM) }
+        let done = try await waitForRollout(api, fleet, "COMPLETE", within: 90)
+        #expect(done.completed == 8)
+        #expect(done.failed == 0)
+        for instance in fleet.instances {
+            #expect(scripts.runs(of: instance.id, image: "docker.io/acme/app:2") == 1, "\(instance.id) upgraded exactly once")
+        }
+    }
+}
+
+/// A loopback port nobody listens on right now.
+func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+    guard bound == 0 else { throw ServerProcess.ProcessError(message: "cannot bind a loopback socket") }
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    return Int(UInt16(bigEndian: address.sin_port))
 }

@@ -1,7 +1,4 @@
-import AsyncHTTPClient
 import Foundation
-import NIOCore
-import NIOHTTP1
 import SlipwayWire
 import Testing
 
@@ -17,10 +14,11 @@ final class ServerProcess: @unchecked Sendable {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("slipwayd")
     }
 
-    init(database: String, environment: [String: String] = [:]) throws {
+    /// Starts `slipwayd` on `database`; port 0 picks a free port.
+    init(database: String, port: Int = 0, environment: [String: String] = [:]) throws {
         self.database = database
         process.executableURL = Self.executable
-        process.arguments = ["--port", "0", "--database", database]
+        process.arguments = ["--port", String(port), "--database", database]
         var env = ProcessInfo.processInfo.environment
         env["SLIPWAY_ADMIN_EMAIL"] = adminEmail
         env["SLIPWAY_ADMIN_PASSWORD"] = adminPassword
@@ -29,7 +27,7 @@ final class ServerProcess: @unchecked Sendable {
         process.standardOutput = output
         process.standardError = output
         try process.run()
-        port = try waitForPort()
+        self.port = try waitForPort()
     }
 
     /// Reads the log until the server says where it listens.
@@ -40,7 +38,9 @@ final class ServerProcess: @unchecked Sendable {
             let data = output.fileHandleForReading.availableData
             if data.isEmpty { break }
             seen += String(decoding: data, as: UTF8.self)
-            if let range = seen.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+            if let range = seen.range(of: #"listening on 127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                // Keep draining the log so the server never blocks on a full pipe.
+                output.fileHandleForReading.readabilityHandler = { _ = $0.availableData }
                 return Int(seen[range].split(separator: ":").last!)!
             }
         }
@@ -49,30 +49,12 @@ final class ServerProcess: @unchecked Sendable {
 
     struct ProcessError: Error { var message: String }
 
-    var baseURL: String { "http://127.0.0.1:\(port)" }
+    /// A client of this server, signed out.
+    var api: APIClient { APIClient(baseURL: "http://127.0.0.1:\(port)") }
 
     func kill(_ signal: Int32) {
         Foundation.kill(process.processIdentifier, signal)
         process.waitUntilExit()
-    }
-
-    /// Sends a request with AsyncHTTPClient; returns status and body.
-    func call(_ method: HTTPMethod, _ path: String, token: String? = nil, body: String? = nil) async throws -> (status: Int, body: String) {
-        var request = HTTPClientRequest(url: baseURL + path)
-        request.method = method
-        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: body))
-        }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-        let bytes = try await response.body.collect(upTo: 1 << 20)
-        return (Int(response.status.code), String(buffer: bytes))
-    }
-
-    func signIn() async throws -> String {
-        let reply = try await call(.POST, "/2022-09-01-00/signin", body: "{\"email\":\"\(adminEmail)\",\"password\":\"\(adminPassword)\"}")
-        return try JSONDecoder().decode(SigninResult.self, from: Data(reply.body.utf8)).jwtToken
     }
 
     deinit {

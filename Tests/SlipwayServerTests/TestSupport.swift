@@ -1,4 +1,6 @@
+import AsyncHTTPClient
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
@@ -80,26 +82,56 @@ struct Reply: Sendable {
     }
 }
 
-/// A thin client over the test framework's HTTP client, with a bearer token.
+/// A small API client with a bearer token, over the test framework's client or AsyncHTTPClient.
 struct APIClient: Sendable {
-    let client: any TestClientProtocol
+    typealias Transport = @Sendable (HTTPRequest.Method, String, HTTPFields, ByteBuffer?) async throws -> Reply
+    let transport: Transport
+    /// The server's base URL, for agents.
+    let serverURL: String
     var token: String?
 
+    /// Over the client of an in-process server.
     init(client: any TestClientProtocol, token: String? = nil) {
-        self.client = client
+        transport = { method, path, headers, body in
+            let response = try await client.executeRequest(uri: path, method: method, headers: headers, body: body)
+            return Reply(status: response.status, headers: response.headers, body: String(buffer: response.body))
+        }
+        serverURL = "http://127.0.0.1:\(client.port ?? 0)"
+        self.token = token
+    }
+
+    /// Over AsyncHTTPClient, to a server in another process.
+    init(baseURL: String, token: String? = nil) {
+        transport = { method, path, headers, body in
+            var request = HTTPClientRequest(url: baseURL + path)
+            request.method = .init(rawValue: method.rawValue)
+            for field in headers { request.headers.add(name: field.name.rawName, value: field.value) }
+            if let body { request.body = .bytes(body) }
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+            var fields = HTTPFields()
+            for (name, value) in response.headers { if let name = HTTPField.Name(name) { fields.append(HTTPField(name: name, value: value)) } }
+            let bytes = try await response.body.collect(upTo: 16 << 20)
+            return Reply(status: HTTPResponse.Status(code: Int(response.status.code)), headers: fields, body: String(buffer: bytes))
+        }
+        serverURL = baseURL
+        self.token = token
+    }
+
+    private init(transport: @escaping Transport, serverURL: String, token: String?) {
+        self.transport = transport
+        self.serverURL = serverURL
         self.token = token
     }
 
     /// The same client signed in as another user.
-    func as_(_ token: String?) -> APIClient { APIClient(client: client, token: token) }
+    func as_(_ token: String?) -> APIClient { APIClient(transport: transport, serverURL: serverURL, token: token) }
 
     /// Sends a request; `body` goes out verbatim.
     func call(_ method: HTTPRequest.Method, _ path: String, body: String? = nil, headers: HTTPFields = [:]) async throws -> Reply {
         var headers = headers
         if let token, headers[.authorization] == nil { headers[.authorization] = "Bearer \(token)" }
         if body != nil, headers[.contentType] == nil { headers[.contentType] = "application/json" }
-        let response = try await client.executeRequest(uri: path, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
-        return Reply(status: response.status, headers: response.headers, body: String(buffer: response.body))
+        return try await transport(method, path, headers, body.map { ByteBuffer(string: $0) })
     }
 
     /// Sends `value` as JSON.

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import ServiceLifecycle
 import SlipwayCore
 import SlipwayEngine
 import SlipwayWire
@@ -31,7 +32,11 @@ struct AgentController {
                 // Read again after taking the mark, so a change in between is not missed.
                 generation = try await fleet.desiredState(instanceId: instance.id).generation
                 if generation == known {
-                    await notifier.wait(for: instance.id, after: mark, timeout: .seconds(wait))
+                    await withGracefulShutdownHandler {
+                        await notifier.wait(for: instance.id, after: mark, timeout: .seconds(wait))
+                    } onGracefulShutdown: { [notifier] in
+                        Task { await notifier.shutdown() }
+                    }
                     generation = try await fleet.desiredState(instanceId: instance.id).generation
                 }
             }
