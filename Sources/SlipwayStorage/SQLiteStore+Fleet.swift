@@ -164,6 +164,13 @@ extension SQLiteStore: FleetStore {
                 throw SlipwayError.authFailure("this agent's instance was deleted; register the instance again for a new token")
             }
             let instance = Self.instance(instanceRow)
+            guard try Bool.fetchOne(
+                db, sql: "SELECT EXISTS (SELECT 1 FROM tier_versions WHERE product_tier_id = ? AND version = ?)",
+                arguments: [instance.productTierId, report.tierVersion]) == true
+            else {
+                throw SlipwayError.badRequest(
+                    "tierVersion '\(report.tierVersion.prefix(40))' is not a version of product tier \(instance.productTierId); report the version of the desired state")
+            }
             let aboutCurrentDesire = report.generation == nil || report.generation == instance.desiredGeneration
             try db.execute(
                 sql: """

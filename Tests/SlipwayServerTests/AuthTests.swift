@@ -94,8 +94,12 @@ struct AuthTests {
                 .expectError(.badRequest, "bad_request", message: "role must be one of admin, editor, viewer, got 'owner'")
             try await admin.call(.post, "/2022-09-01-00/user", json: CreateUserRequest(email: "no-at-sign", password: "long-enough", role: "viewer"))
                 .expectError(.badRequest, "bad_request", message: "email must be an email address such as 'ops@example.com'")
+            // Without a name, the email's local part stands in, even for an email longer than a name may be.
+            let longEmail = String(repeating: "l", count: 120) + "@example.com"
+            _ = try await admin.create("/2022-09-01-00/user", CreateUserRequest(email: longEmail, password: "long-enough", role: "viewer"))
             let users = try await admin.call(.get, "/2022-09-01-00/user").decode(ListUsersResult.self)
-            #expect(users.users.map(\.email) == [adminEmail, "viewer@example.com", "editor@example.com"])
+            #expect(users.users.last?.name == String(repeating: "l", count: 100))
+            #expect(users.users.map(\.email) == [adminEmail, "viewer@example.com", "editor@example.com", longEmail])
 
             let viewer = try await api.signIn("viewer@example.com", "viewer-pass")
             #expect(try await viewer.call(.get, fixture.imageConfigPath).status == .ok)

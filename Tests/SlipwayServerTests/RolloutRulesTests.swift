@@ -131,6 +131,9 @@ struct RolloutRulesTests {
                 .badRequest, "bad_request", message: "wait must be a number of seconds from 0 to 60, got '61'")
             try await agent.call(.post, "/agent/v1/report", json: AgentReportRequest(tierVersion: "1.0", status: "DONE")).expectError(
                 .badRequest, "bad_request", message: "status must be one of APPLYING, SUCCEEDED, FAILED, got 'DONE'")
+            try await agent.call(.post, "/agent/v1/report", json: AgentReportRequest(tierVersion: "no-such-version", status: "SUCCEEDED")).expectError(
+                .badRequest, "bad_request",
+                message: "tierVersion 'no-such-version' is not a version of product tier \(fleet.fixture.productTierId); report the version of the desired state")
             #expect(try await agent.call(.post, "/agent/v1/report", json: AgentReportRequest(tierVersion: "1.0", status: "SUCCEEDED", health: "ok", generation: 1)).status == .ok)
             let described = try await api.call(.get, "\(fleet.instancePath)/\(fleet.instances[0].id)").decode(InstanceResult.self)
             #expect(described.lastReport?.status == "SUCCEEDED")

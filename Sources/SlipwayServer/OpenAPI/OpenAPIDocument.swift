@@ -3,7 +3,9 @@ enum OpenAPIDocument {
     static let yaml = ####"""
 # Slipway's own OpenAPI document: the upstream Omnistrate Image Config API (8 operations and Signin,
 # as published upstream, with the same paths, methods,
-# operationIds, parameters, schema names, required fields and defaults) plus Slipway's extensions.
+# operationIds, parameters, schema names, required fields and defaults) plus Slipway's extensions:
+# accounts, services, environments, product tiers, registries, version sets, instances, rollout
+# controls and the agent protocol (/agent/v1, authenticated by an instance's agent token).
 # Schemas follow the wire types in Sources/SlipwayWire field for field: a Swift optional is an
 # optional property, anything else is required. Served by slipwayd at GET /openapi.yaml.
 openapi: 3.0.3
@@ -13,15 +15,22 @@ info:
   description: |
     The Omnistrate Image Config API (api version 2022-09-01-00), implemented wire-for-wire, plus
     Slipway extensions: sign-up, token refresh, users, services, service environments, product
-    tiers, image registries and tier version sets, health and this document.
+    tiers, image registries, tier version sets, instances, rollout controls and history, the agent
+    protocol, health and this document.
 
     The upstream operations keep the upstream paths, methods, operationIds, JSON field names,
     required fields and defaults (`imageTag` defaults to `latest`), so the official Omnistrate SDKs
     work unchanged. Responses may carry extra fields, never fewer; requests with unknown fields are
-    accepted.
+    accepted, and `null` for an optional request field means the same as leaving it out. Two upstream operations grew compatibly: `POST …/image-config/{id}/rollout` takes an
+    optional policy body and answers the rollout's status (or its plan for a dry run), and
+    `GET …/image-config/{id}/rollout` answers `status` plus optional detail fields.
 
     Authentication: `Authorization: Bearer <JWT>` from `POST /2022-09-01-00/signin` on every
-    operation except signin, signup, refresh-token, `/healthz` and `/openapi.yaml`.
+    operation except signin, signup, refresh-token, `/healthz`, `/openapi.yaml` and the agent
+    protocol. The agent protocol (`/agent/v1/…`) takes `Authorization: Bearer <agentToken>`, the
+    token answered once when the instance was registered (security scheme `agent_token`), and
+    never a user JWT. Writes need the role `admin` or `editor` (403 for `viewer`); adding users
+    needs `admin`.
 
     Errors: every failure answers with the goa error body `{name, id, message, temporary, timeout,
     fault}` and the status of its class: 400 `bad_request`, 401 `auth_failure`, 403 `forbidden`,
@@ -32,9 +41,14 @@ info:
     another organization answers 404, exactly as if it did not exist.
 
     Create operations answer 200 with a bare JSON string, the new id (`s-…`, `se-…`, `pt-…`, `ir-…`,
-    `imgc-…`, `u-…`). Update, Delete, Release and Rollout answer 200 with an empty body. Lists take
-    `pageSize` (1..1000, default 1000) and `nextPageToken`; a response's `nextPageToken` is present
-    only when more results follow.
+    `imgc-…`, `u-…`); registering an instance answers its id (`inst-…`) and agent token. Update,
+    Delete and Release answer 200 with an empty body. Lists take `pageSize` (1..1000; default 100,
+    1000 for ListImageConfigs) and `nextPageToken`, oldest first; a response's `nextPageToken` is
+    present only when more results follow. An empty query value counts as absent.
+
+    Input rules: names are 1 to 100 characters on one line, not blank, without control characters;
+    descriptions at most 1024 characters without control characters other than newline, tab and
+    carriage return; new passwords 8 to 1024 characters. Violations answer 400 naming the field.
 servers:
 - url: http://127.0.0.1:8080
 tags:
@@ -56,6 +70,12 @@ tags:
   name: image-registry-api
 - description: 'Slipway extension: tier versions (version sets) of a product tier'
   name: tier-version-set-api
+- description: 'Slipway extension: instances (deployed copies of a product tier) and their agent tokens'
+  name: instance-api
+- description: 'Slipway extension: rollout controls, the instances of a rollout and rollout history'
+  name: rollout-api
+- description: 'Slipway extension: the agent protocol, used by slipway-agent with an instance''s agent token'
+  name: agent-api
 - description: 'Slipway extension: health and the API document'
   name: meta-api
 paths:
@@ -366,8 +386,11 @@ paths:
       operationId: image-config-api#RolloutFleetImageStatus
       summary: RolloutFleetImageStatus image-config-api
       description: >-
-        Answers the status of the latest fleet rollout of this image config. 404 when the service or
-        the image config does not exist, or when it was never rolled out.
+        Answers the status of the latest fleet rollout of this image config: the upstream `status`
+        (`PENDING`, `PENDING_DEPENDENCY`, `RUNNING`, `PAUSED`, `COMPLETE`, `FAILED` or `CANCELLED`)
+        and, as Slipway extensions, the rollout's id, per-status instance counts, waves, source and
+        target versions, policy, ETA and timestamps (see RolloutFleetImageStatusResult). 404 when the
+        service or the image config does not exist, or when it was never rolled out.
       tags:
       - image-config-api
       parameters:
@@ -419,9 +442,14 @@ paths:
       summary: RolloutFleetImageConfig image-config-api
       description: >-
         Starts a fleet rollout: moves every instance of the environment whose image for this config
-        differs from the preferred released one onto the preferred tier version. Follow it with the
-        GET on the same path. 409 before any release, or while a rollout of the same image config is
-        still live. 404 when the service or the image config does not exist.
+        differs from the preferred released one onto the preferred tier version, in waves (an
+        optional canary wave first, then `maxConcurrentUpgrades` at a time). The body is an optional
+        Slipway extension (the upstream SDK sends none): every policy field has a default. Answers
+        the new rollout's RolloutStatusResult; with `dryRun: true` it changes nothing and answers the
+        RolloutPlanResult instead. Follow it with the GET on the same path. 400 for a policy field out
+        of range; 409 when the image config has no release yet, or while a rollout of the same image
+        config is still active (live or rolling back); 404 when the service or the image config does
+        not exist.
       tags:
       - image-config-api
       parameters:
@@ -447,9 +475,23 @@ paths:
           example: imgc-12345678
           type: string
         style: simple
+      requestBody:
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/RolloutPolicyRequest'
+        required: false
       responses:
         '200':
-          description: OK response.
+          content:
+            application/json:
+              schema:
+                oneOf:
+                - $ref: '#/components/schemas/RolloutStatusResult'
+                - $ref: '#/components/schemas/RolloutPlanResult'
+          description: >-
+            OK response: the RolloutStatusResult of the started rollout, or the RolloutPlanResult
+            when `dryRun` is true.
         '400':
           $ref: '#/components/responses/BadRequest'
         '401':
@@ -498,7 +540,7 @@ paths:
           example: se-123456
           type: string
         style: simple
-      - $ref: '#/components/parameters/PageSize'
+      - $ref: '#/components/parameters/ImageConfigPageSize'
       - $ref: '#/components/parameters/NextPageToken'
       responses:
         '200':
@@ -631,8 +673,8 @@ paths:
       summary: CreateUser user-api
       description: >-
         Slipway extension. Adds a user to the caller's organization with the role `admin`, `editor`
-        or `viewer` and answers its id (`u-…`). Admins only: 403 for other roles. 409 when a user
-        with this email already exists.
+        or `viewer` (case-insensitive) and answers its id (`u-…`); `name` defaults to the email.
+        Admins only: 403 for other roles. 409 when a user with this email already exists.
       tags:
       - user-api
       requestBody:
@@ -690,7 +732,9 @@ paths:
     post:
       operationId: service-api#CreateService
       summary: CreateService service-api
-      description: Slipway extension. Creates a service in the caller's organization and answers its id (`s-…`).
+      description: >-
+        Slipway extension. Creates a service in the caller's organization and answers its id (`s-…`).
+        409 when the organization already has a service with this name.
       tags:
       - service-api
       requestBody:
@@ -714,6 +758,8 @@ paths:
           $ref: '#/components/responses/AuthFailure'
         '403':
           $ref: '#/components/responses/Forbidden'
+        '409':
+          $ref: '#/components/responses/InvalidState'
         '500':
           $ref: '#/components/responses/FailedRequest'
       security:
@@ -806,7 +852,8 @@ paths:
       summary: CreateServiceEnvironment service-environment-api
       description: >-
         Slipway extension. Creates a service environment of the service (`type` defaults to `dev`)
-        and answers its id (`se-…`). 404 when the service does not exist.
+        and answers its id (`se-…`). `type` is matched case-insensitively. 404 when the service
+        does not exist; 409 when the service already has an environment with this name.
       tags:
       - service-environment-api
       parameters:
@@ -834,6 +881,8 @@ paths:
           $ref: '#/components/responses/Forbidden'
         '404':
           $ref: '#/components/responses/NotFound'
+        '409':
+          $ref: '#/components/responses/InvalidState'
         '500':
           $ref: '#/components/responses/FailedRequest'
       security:
@@ -931,7 +980,8 @@ paths:
       summary: CreateProductTier product-tier-api
       description: >-
         Slipway extension. Creates a product tier of the service in one of its service environments
-        and answers its id (`pt-…`). 404 when the service or the environment does not exist.
+        and answers its id (`pt-…`). 404 when the service or the environment does not exist; 409
+        when the environment already has a product tier with this name.
       tags:
       - product-tier-api
       parameters:
@@ -959,6 +1009,8 @@ paths:
           $ref: '#/components/responses/Forbidden'
         '404':
           $ref: '#/components/responses/NotFound'
+        '409':
+          $ref: '#/components/responses/InvalidState'
         '500':
           $ref: '#/components/responses/FailedRequest'
       security:
@@ -1024,7 +1076,9 @@ paths:
     delete:
       operationId: product-tier-api#DeleteProductTier
       summary: DeleteProductTier product-tier-api
-      description: Slipway extension. Deletes a product tier. 404 when the service or the product tier does not exist.
+      description: >-
+        Slipway extension. Deletes a product tier. 409 while instances of the tier are registered
+        (delete them first); 404 when the service or the product tier does not exist.
       tags:
       - product-tier-api
       parameters:
@@ -1039,6 +1093,8 @@ paths:
           $ref: '#/components/responses/Forbidden'
         '404':
           $ref: '#/components/responses/NotFound'
+        '409':
+          $ref: '#/components/responses/InvalidState'
         '500':
           $ref: '#/components/responses/FailedRequest'
       security:
@@ -1119,7 +1175,8 @@ paths:
       summary: CreateImageRegistry image-registry-api
       description: >-
         Slipway extension. Adds an image registry (host and optional credentials) to the caller's
-        organization and answers its id (`ir-…`). The password is stored but never returned.
+        organization and answers its id (`ir-…`). The password is stored but never returned; the
+        host is stored lowercased. 409 when the organization already has a registry with this name.
       tags:
       - image-registry-api
       requestBody:
@@ -1143,6 +1200,8 @@ paths:
           $ref: '#/components/responses/AuthFailure'
         '403':
           $ref: '#/components/responses/Forbidden'
+        '409':
+          $ref: '#/components/responses/InvalidState'
         '500':
           $ref: '#/components/responses/FailedRequest'
       security:
@@ -1227,6 +1286,387 @@ paths:
       security:
       - api_key_header_Authorization: []
   # ---------------------------------------------------------------------------------------------
+  # Slipway extensions: instances
+  # ---------------------------------------------------------------------------------------------
+  /2022-09-01-00/service/{serviceId}/environment/{environmentId}/instance:
+    post:
+      operationId: instance-api#RegisterInstance
+      summary: RegisterInstance instance-api
+      description: >-
+        Slipway extension. Registers an instance (`inst-…`) of a product tier of this service
+        environment, running `tierVersion` (default: the tier's Preferred version), and answers its
+        id and its agent token. The token is shown only here (the server keeps a hash); give it to
+        the instance's slipway-agent. 400 for an invalid name or version, or a product tier of
+        another environment; 404 when the service, the environment, the product tier or the
+        version does not exist; 409 when the tier has no released version yet and no `tierVersion`
+        is given, or when the environment already has an instance with this name.
+      tags:
+      - instance-api
+      parameters:
+      - $ref: '#/components/parameters/ServiceId'
+      - $ref: '#/components/parameters/EnvironmentId'
+      requestBody:
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/RegisterInstanceRequest'
+        required: true
+      responses:
+        '200':
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/RegisterInstanceResult'
+          description: OK response.
+        '400':
+          $ref: '#/components/responses/BadRequest'
+        '401':
+          $ref: '#/components/responses/AuthFailure'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '404':
+          $ref: '#/components/responses/NotFound'
+        '409':
+          $ref: '#/components/responses/InvalidState'
+        '500':
+          $ref: '#/components/responses/FailedRequest'
+      security:
+      - api_key_header_Authorization: []
+    get:
+      operationId: instance-api#ListInstances
+      summary: ListInstances instance-api
+      description: >-
+        Slipway extension. Lists the instances of the service environment, oldest first, optionally
+        filtered by product tier, by the tier version they last reported running, and by the status
+        of their last report (`UNKNOWN`: no report yet). `images` and `upgradeHistory` are left out
+        of list entries. 400 for an unknown `status`, a `pageSize` out of range or an invalid
+        `nextPageToken`; 404 when the service or the environment does not exist.
+      tags:
+      - instance-api
+      parameters:
+      - $ref: '#/components/parameters/ServiceId'
+      - $ref: '#/components/parameters/EnvironmentId'
+      - description: Only instances of this product tier
+        example: pt-12345678
+        allowEmptyValue: true
+        in: query
+        name: productTierId
+        required: false
+        schema:
+          type: string
+      - description: Only instances that last reported running this tier version
+        example: '1.0'
+        allowEmptyValue: true
+        in: query
+        name: tierVersion
+        required: false
+        schema:
+          type: string
+      - description: >-
+          Only instances whose last report has this status (case-insensitive); `UNKNOWN` for
+          instances that never reported
+        example: SUCCEEDED
+        allowEmptyValue: true
+        in: query
+        name: status
+        required: false
+        schema:
+          enum:
+          - APPLYING
+          - SUCCEEDED
+          - FAILED
+          - UNKNOWN
+          type: string
+      - $ref: '#/components/parameters/PageSize'
+      - $ref: '#/components/parameters/NextPageToken'
+      responses:
+        '200':
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/ListInstancesResult'
+          description: OK response.
+        '400':
+          $ref: '#/components/responses/BadRequest'
+        '401':
+          $ref: '#/components/responses/AuthFailure'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '404':
+          $ref: '#/components/responses/NotFound'
+        '500':
+          $ref: '#/components/responses/FailedRequest'
+      security:
+      - api_key_header_Authorization: []
+  /2022-09-01-00/service/{serviceId}/environment/{environmentId}/instance/{instanceId}:
+    get:
+      operationId: instance-api#DescribeInstance
+      summary: DescribeInstance instance-api
+      description: >-
+        Slipway extension. Describes an instance: the tier version it runs and the one it is told to
+        run, its desired-state generation, its last agent report and health, the images of its tier
+        version, and its part in the last 50 rollouts (newest first). 404 when the service, the
+        environment or the instance does not exist.
+      tags:
+      - instance-api
+      parameters:
+      - $ref: '#/components/parameters/ServiceId'
+      - $ref: '#/components/parameters/EnvironmentId'
+      - $ref: '#/components/parameters/InstanceId'
+      responses:
+        '200':
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/InstanceResult'
+          description: OK response.
+        '401':
+          $ref: '#/components/responses/AuthFailure'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '404':
+          $ref: '#/components/responses/NotFound'
+        '500':
+          $ref: '#/components/responses/FailedRequest'
+      security:
+      - api_key_header_Authorization: []
+    delete:
+      operationId: instance-api#DeleteInstance
+      summary: DeleteInstance instance-api
+      description: >-
+        Slipway extension. Deletes an instance; its agent token stops working at once (401). 409
+        while a rollout still drives it (in flight, or waiting in a live rollout): cancel the rollout
+        or wait for it. 404 when the service, the environment or the instance does not exist.
+      tags:
+      - instance-api
+      parameters:
+      - $ref: '#/components/parameters/ServiceId'
+      - $ref: '#/components/parameters/EnvironmentId'
+      - $ref: '#/components/parameters/InstanceId'
+      responses:
+        '200':
+          description: OK response.
+        '401':
+          $ref: '#/components/responses/AuthFailure'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '404':
+          $ref: '#/components/responses/NotFound'
+        '409':
+          $ref: '#/components/responses/InvalidState'
+        '500':
+          $ref: '#/components/responses/FailedRequest'
+      security:
+      - api_key_header_Authorization: []
+  # ---------------------------------------------------------------------------------------------
+  # Slipway extensions: rollout controls, rollout instances and history
+  # ---------------------------------------------------------------------------------------------
+  /2022-09-01-00/service/{serviceId}/image-config/{id}/rollout/pause:
+    post:
+      operationId: rollout-api#PauseRollout
+      summary: PauseRollout rollout-api
+      description: >-
+        Slipway extension. Pauses the latest rollout of the image config: no new wave starts
+        until it is resumed; instances in flight finish on their own. 409 unless the rollout
+        is PENDING, PENDING_DEPENDENCY or RUNNING. Answers the rollout's status after the
+        change. 404 when the service or the image config does not exist, or when it was
+        never rolled out.
+      tags:
+      - rollout-api
+      parameters:
+      - $ref: '#/components/parameters/ServiceId'
+      - $ref: '#/components/parameters/ImageConfigId'
+      responses:
+        '200':
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/RolloutStatusResult'
+          description: OK response.
+        '401':
+          $ref: '#/components/responses/AuthFailure'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '404':
+          $ref: '#/components/responses/NotFound'
+        '409':
+          $ref: '#/components/responses/InvalidState'
+        '500':
+          $ref: '#/components/responses/FailedRequest'
+      security:
+      - api_key_header_Authorization: []
+  /2022-09-01-00/service/{serviceId}/image-config/{id}/rollout/resume:
+    post:
+      operationId: rollout-api#ResumeRollout
+      summary: ResumeRollout rollout-api
+      description: >-
+        Slipway extension. Resumes the latest rollout of the image config: RUNNING again, or
+        PENDING_DEPENDENCY when it never started. 409 unless the rollout is PAUSED. Answers
+        the rollout's status after the change. 404 when the service or the image config does
+        not exist, or when it was never rolled out.
+      tags:
+      - rollout-api
+      parameters:
+      - $ref: '#/components/parameters/ServiceId'
+      - $ref: '#/components/parameters/ImageConfigId'
+      responses:
+        '200':
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/RolloutStatusResult'
+          description: OK response.
+        '401':
+          $ref: '#/components/responses/AuthFailure'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '404':
+          $ref: '#/components/responses/NotFound'
+        '409':
+          $ref: '#/components/responses/InvalidState'
+        '500':
+          $ref: '#/components/responses/FailedRequest'
+      security:
+      - api_key_header_Authorization: []
+  /2022-09-01-00/service/{serviceId}/image-config/{id}/rollout/cancel:
+    post:
+      operationId: rollout-api#CancelRollout
+      summary: CancelRollout rollout-api
+      description: >-
+        Slipway extension. Cancels the latest rollout of the image config: instances not yet
+        started are SKIPPED, instances in flight finish on their own, the rollout becomes
+        CANCELLED. 409 unless the rollout is live (PENDING, PENDING_DEPENDENCY, RUNNING or
+        PAUSED). Answers the rollout's status after the change. 404 when the service or the
+        image config does not exist, or when it was never rolled out.
+      tags:
+      - rollout-api
+      parameters:
+      - $ref: '#/components/parameters/ServiceId'
+      - $ref: '#/components/parameters/ImageConfigId'
+      responses:
+        '200':
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/RolloutStatusResult'
+          description: OK response.
+        '401':
+          $ref: '#/components/responses/AuthFailure'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '404':
+          $ref: '#/components/responses/NotFound'
+        '409':
+          $ref: '#/components/responses/InvalidState'
+        '500':
+          $ref: '#/components/responses/FailedRequest'
+      security:
+      - api_key_header_Authorization: []
+  /2022-09-01-00/service/{serviceId}/image-config/{id}/rollout/retry:
+    post:
+      operationId: rollout-api#RetryRollout
+      summary: RetryRollout rollout-api
+      description: >-
+        Slipway extension. Retries the latest rollout of the image config: its FAILED,
+        SKIPPED and ROLLED_BACK instances that are not at their target version go back to
+        PENDING in new waves, and the rollout restarts through PENDING_DEPENDENCY. 409
+        unless the rollout is FAILED or CANCELLED and not rolling back, or when no instance
+        is left to retry. Answers the rollout's status after the change. 404 when the
+        service or the image config does not exist, or when it was never rolled out.
+      tags:
+      - rollout-api
+      parameters:
+      - $ref: '#/components/parameters/ServiceId'
+      - $ref: '#/components/parameters/ImageConfigId'
+      responses:
+        '200':
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/RolloutStatusResult'
+          description: OK response.
+        '401':
+          $ref: '#/components/responses/AuthFailure'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '404':
+          $ref: '#/components/responses/NotFound'
+        '409':
+          $ref: '#/components/responses/InvalidState'
+        '500':
+          $ref: '#/components/responses/FailedRequest'
+      security:
+      - api_key_header_Authorization: []
+  /2022-09-01-00/service/{serviceId}/image-config/{id}/rollout/instances:
+    get:
+      operationId: rollout-api#ListRolloutInstances
+      summary: ListRolloutInstances rollout-api
+      description: >-
+        Slipway extension. Lists the instances of the latest rollout of the image config, in
+        rollout order, each with its wave, status, source and target versions, times and
+        reason. 400 for a `pageSize` out of range or an invalid `nextPageToken`; 404 when
+        the service or the image config does not exist, or when it was never rolled out.
+      tags:
+      - rollout-api
+      parameters:
+      - $ref: '#/components/parameters/ServiceId'
+      - $ref: '#/components/parameters/ImageConfigId'
+      - $ref: '#/components/parameters/PageSize'
+      - $ref: '#/components/parameters/NextPageToken'
+      responses:
+        '200':
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/ListRolloutInstancesResult'
+          description: OK response.
+        '400':
+          $ref: '#/components/responses/BadRequest'
+        '401':
+          $ref: '#/components/responses/AuthFailure'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '404':
+          $ref: '#/components/responses/NotFound'
+        '500':
+          $ref: '#/components/responses/FailedRequest'
+      security:
+      - api_key_header_Authorization: []
+  /2022-09-01-00/service/{serviceId}/image-config/{id}/rollouts:
+    get:
+      operationId: rollout-api#ListRollouts
+      summary: ListRollouts rollout-api
+      description: >-
+        Slipway extension. Lists the rollouts of the image config, oldest first, each as a
+        RolloutStatusResult. 400 for a `pageSize` out of range or an invalid
+        `nextPageToken`; 404 when the service or the image config does not exist.
+      tags:
+      - rollout-api
+      parameters:
+      - $ref: '#/components/parameters/ServiceId'
+      - $ref: '#/components/parameters/ImageConfigId'
+      - $ref: '#/components/parameters/PageSize'
+      - $ref: '#/components/parameters/NextPageToken'
+      responses:
+        '200':
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/ListRolloutsResult'
+          description: OK response.
+        '400':
+          $ref: '#/components/responses/BadRequest'
+        '401':
+          $ref: '#/components/responses/AuthFailure'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '404':
+          $ref: '#/components/responses/NotFound'
+        '500':
+          $ref: '#/components/responses/FailedRequest'
+      security:
+      - api_key_header_Authorization: []
+  # ---------------------------------------------------------------------------------------------
   # Slipway extensions outside the API prefix
   # ---------------------------------------------------------------------------------------------
   /healthz:
@@ -1264,14 +1704,120 @@ paths:
           content:
             application/yaml:
               schema:
-                type: string
+                description: This OpenAPI document
+                type: object
           description: OK response.
       security: []
+  /agent/v1/desired-state:
+    get:
+      operationId: agent-api#DesiredState
+      summary: DesiredState agent-api
+      description: >-
+        Slipway extension, the agent protocol. Answers what the calling instance (named by its agent
+        token) should run: its desired tier version and the images of that version, with the
+        desired-state `generation`, which is bumped whenever the desired state changes and is also
+        sent as the `ETag` header (the generation in double quotes, e.g. `"3"`). Long-poll: with
+        `If-None-Match` set to the current ETag and `wait` > 0, the request is held until the
+        desired state changes or `wait` seconds pass; when the generation still matches, 304 with
+        the ETag and no body. 400 for a `wait` outside 0..60; 401 without a valid agent token, or
+        when the instance was deleted.
+      tags:
+      - agent-api
+      parameters:
+      - description: Seconds to hold the request while the generation still matches `If-None-Match` (0..60, default 0).
+        example: 30
+        allowEmptyValue: true
+        in: query
+        name: wait
+        required: false
+        schema:
+          default: 0
+          maximum: 60
+          minimum: 0
+          type: integer
+      - description: >-
+          The ETag of the desired state the agent already has (`"<generation>"`; a weak `W/` prefix
+          is accepted). Without it the current desired state is answered at once.
+        example: '"1"'
+        in: header
+        name: If-None-Match
+        required: false
+        schema:
+          type: string
+      responses:
+        '200':
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/DesiredStateResult'
+          description: OK response.
+          headers:
+            ETag:
+              $ref: '#/components/headers/DesiredStateETag'
+        '304':
+          description: Not modified; the generation still matches `If-None-Match`. No body.
+          headers:
+            ETag:
+              $ref: '#/components/headers/DesiredStateETag'
+        '400':
+          $ref: '#/components/responses/BadRequest'
+        '401':
+          $ref: '#/components/responses/AuthFailure'
+        '500':
+          $ref: '#/components/responses/FailedRequest'
+      security:
+      - agent_token: []
+  /agent/v1/report:
+    post:
+      operationId: agent-api#Report
+      summary: Report agent-api
+      description: >-
+        Slipway extension, the agent protocol. Records what the calling instance's agent did about a
+        desired state: `APPLYING`, `SUCCEEDED` or `FAILED` (case-insensitive) for `tierVersion` and
+        `generation`, with an optional message (kept up to 4096 characters) and health (up to 1024).
+        `SUCCEEDED` records `tierVersion` as the version the instance runs. For a report about the
+        current generation (or without one) the rollout engine acts on it: `SUCCEEDED` at the
+        rollout's target version completes the instance, `FAILED` fails it. Answers 200 with an
+        empty body. 400 for an unknown status, an invalid `tierVersion` or a malformed body; 401
+        without a valid agent token, or when the instance was deleted.
+      tags:
+      - agent-api
+      requestBody:
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/AgentReportRequest'
+        required: true
+      responses:
+        '200':
+          description: OK response.
+        '400':
+          $ref: '#/components/responses/BadRequest'
+        '401':
+          $ref: '#/components/responses/AuthFailure'
+        '500':
+          $ref: '#/components/responses/FailedRequest'
+      security:
+      - agent_token: []
 components:
   parameters:
     PageSize:
-      description: 'Slipway extension: the most results to return in one page (1..1000, default 1000).'
+      description: 'Slipway extension: the most results to return in one page (1..1000, default 100).'
       example: 100
+      allowEmptyValue: true
+      in: query
+      name: pageSize
+      required: false
+      schema:
+        default: 100
+        format: int32
+        maximum: 1000
+        minimum: 1
+        type: integer
+    ImageConfigPageSize:
+      description: 'Slipway extension: the most ids to return in one page (1..1000, default 1000).'
+      example: 100
+      allowEmptyValue: true
       in: query
       name: pageSize
       required: false
@@ -1283,6 +1829,7 @@ components:
         type: integer
     NextPageToken:
       description: 'Slipway extension: the `nextPageToken` of the previous page; omit it for the first page.'
+      allowEmptyValue: true
       in: query
       name: nextPageToken
       required: false
@@ -1328,6 +1875,36 @@ components:
         description: ID of an Image Registry
         example: ir-12345678
         type: string
+    EnvironmentId:
+      description: The service environment ID
+      example: se-12345678
+      in: path
+      name: environmentId
+      required: true
+      schema:
+        description: ID of a Service Environment
+        example: se-12345678
+        type: string
+    InstanceId:
+      description: The instance ID
+      example: inst-12345678
+      in: path
+      name: instanceId
+      required: true
+      schema:
+        description: ID of an Instance
+        example: inst-12345678
+        type: string
+    ImageConfigId:
+      description: The image configuration ID
+      example: imgc-12345678
+      in: path
+      name: id
+      required: true
+      schema:
+        description: ID of an Image Config
+        example: imgc-12345678
+        type: string
     Version:
       description: The tier version
       example: '1.0'
@@ -1336,6 +1913,12 @@ components:
       required: true
       schema:
         example: '1.0'
+        type: string
+  headers:
+    DesiredStateETag:
+      description: The desired-state generation in double quotes, e.g. `"3"`; send it back as `If-None-Match`.
+      schema:
+        example: '"3"'
         type: string
   responses:
     BadRequest:
@@ -1415,11 +1998,13 @@ components:
         customImageCommandsAndArgs:
           $ref: '#/components/schemas/CustomImageCommandsAndArgs'
         description:
-          description: A brief description of the image configuration
+          description: >-
+            A brief description of the image configuration. At most 1024 characters, no control characters other than newline, tab and carriage return.
           example: A image configuration for my new entity
           type: string
         imageName:
-          description: Name of the container image
+          description: >-
+            Name of the container image. Must be '/'-separated OCI path components, each matching `[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*` (e.g. `mysql` or `acme/api-server`), at most 255 characters in all.
           example: mysql
           minLength: 1
           type: string
@@ -1428,7 +2013,8 @@ components:
           example: ir-12345678
           type: string
         imageSignaturePublicKeyPEM:
-          description: PEM-encoded Public key part of the key used to sign the container image
+          description: >-
+            PEM-encoded Public key part of the key used to sign the container image. At most 16 KiB; must parse as a PEM `PUBLIC KEY` block (EC P-256/P-384/P-521, Ed25519 or RSA). An empty string removes the key.
           example: '-----BEGIN PUBLIC KEY-----
 
             MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAExXBS01nPRugGbKCN8m9sSSTkGvPT
@@ -1441,7 +2027,8 @@ components:
           type: string
         imageTag:
           default: latest
-          description: Tag representing the specific software image version
+          description: >-
+            Tag representing the specific software image version. Must match `^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`.
           example: latest
           type: string
         serviceEnvironmentId:
@@ -1454,7 +2041,9 @@ components:
       - serviceEnvironmentId
       type: object
     CustomImageCommandsAndArgs:
-      description: Commands and arguments to run in the container
+      description: >-
+        Commands and arguments to run in the container. Each list holds at most 64 items of at most
+        4096 characters, without control characters other than newline, tab and carriage return.
       example:
         args:
         - -d
@@ -1642,14 +2231,16 @@ components:
           type: string
       type: object
     RolloutFleetImageStatusResult:
+      description: The upstream rollout status. `status` is the upstream field; every other property is a Slipway extension
+        with the same meaning as in RolloutStatusResult, always sent by Slipway but optional here so that the upstream
+        shape stays valid.
       example:
         status: RUNNING
       properties:
         status:
-          description: >-
-            UpgradeStatus is the status of an upgrade path: PENDING (not started), PENDING_DEPENDENCY
-            (waiting on another rollout), RUNNING, PAUSED (by an operator), COMPLETE, FAILED (halted
-            past the failure threshold) or CANCELLED.
+          description: 'UpgradeStatus is the status of an upgrade path: PENDING (not started), PENDING_DEPENDENCY (queued
+            behind another live rollout that holds some of the same instances), RUNNING, PAUSED (by an operator), COMPLETE,
+            FAILED (halted at the failure threshold) or CANCELLED.'
           enum:
           - PENDING
           - PENDING_DEPENDENCY
@@ -1659,6 +2250,97 @@ components:
           - FAILED
           - CANCELLED
           example: RUNNING
+          type: string
+        id:
+          description: ID of the rollout (upgrade path)
+          example: up-12345678
+          type: string
+        imageConfigId:
+          example: imgc-12345678
+          type: string
+        serviceEnvironmentId:
+          example: se-12345678
+          type: string
+        total:
+          description: Instances in the rollout
+          example: 12
+          type: integer
+        pending:
+          description: Instances not started yet
+          example: 2
+          type: integer
+        inProgress:
+          description: Instances told to upgrade that have not reported the outcome yet
+          example: 4
+          type: integer
+        completed:
+          description: Instances that reported success at the target version
+          example: 6
+          type: integer
+        failed:
+          description: Instances that reported failure or timed out
+          example: 0
+          type: integer
+        skipped:
+          description: Instances left out, e.g. by a cancel
+          example: 0
+          type: integer
+        rollingBack:
+          description: Instances moving back to their source version after a halt
+          example: 0
+          type: integer
+        rolledBack:
+          description: Instances back at their source version
+          example: 0
+          type: integer
+        currentWave:
+          description: The wave running or last run, 1-based; 0 before the first wave
+          example: 2
+          type: integer
+        totalWaves:
+          example: 3
+          type: integer
+        sourceVersions:
+          description: Tier versions the instances ran before
+          items:
+            type: string
+          type: array
+        targetVersions:
+          description: Tier versions the instances move to
+          items:
+            type: string
+          type: array
+        message:
+          description: What the rollout is doing or why it stopped
+          example: wave 2 of 3 running
+          type: string
+        etaSeconds:
+          description: Estimated seconds until the rollout finishes; absent until an instance completed, and once the
+            rollout ended
+          example: 42.5
+          format: double
+          type: number
+        policy:
+          $ref: '#/components/schemas/RolloutPolicyResult'
+        createdBy:
+          description: Email of the user who started the rollout
+          example: ada@example.com
+          type: string
+        createdAt:
+          description: RFC 3339, UTC
+          example: '2025-01-31T12:00:00Z'
+          type: string
+        startedAt:
+          description: RFC 3339, UTC; absent until the rollout started
+          example: '2025-01-31T12:00:00Z'
+          type: string
+        updatedAt:
+          description: RFC 3339, UTC
+          example: '2025-01-31T12:00:00Z'
+          type: string
+        finishedAt:
+          description: RFC 3339, UTC; absent while the rollout is live
+          example: '2025-01-31T12:00:00Z'
           type: string
       required:
       - status
@@ -1709,11 +2391,13 @@ components:
         customImageCommandsAndArgs:
           $ref: '#/components/schemas/CustomImageCommandsAndArgs'
         description:
-          description: A brief description of the image configuration
+          description: >-
+            A brief description of the image configuration. At most 1024 characters, no control characters other than newline, tab and carriage return.
           example: An image configuration for my new entity
           type: string
         imageName:
-          description: Name of the container image
+          description: >-
+            Name of the container image. Must be '/'-separated OCI path components, each matching `[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*` (e.g. `mysql` or `acme/api-server`), at most 255 characters in all.
           example: mysql
           minLength: 1
           type: string
@@ -1722,7 +2406,8 @@ components:
           example: ir-12345678
           type: string
         imageSignaturePublicKeyPEM:
-          description: PEM-encoded Public key part of the key used to sign the container image
+          description: >-
+            PEM-encoded Public key part of the key used to sign the container image. At most 16 KiB; must parse as a PEM `PUBLIC KEY` block (EC P-256/P-384/P-521, Ed25519 or RSA). An empty string removes the key.
           example: '-----BEGIN PUBLIC KEY-----
 
             MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAExXBS01nPRugGbKCN8m9sSSTkGvPT
@@ -1734,7 +2419,8 @@ components:
             '
           type: string
         imageTag:
-          description: Tag representing the software image version that is currently preferred
+          description: >-
+            Tag representing the software image version that is currently preferred. Must match `^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`.
           example: v1
           type: string
       type: object
@@ -1755,17 +2441,27 @@ components:
         name:
           description: Name of the first admin
           example: Ada Lovelace
+          maxLength: 100
+          minLength: 1
+          pattern: '^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$'
           type: string
         email:
+          description: An email address (at most 254 characters, `local@domain` without spaces), compared case-insensitively
           example: ada@example.com
-          format: email
+          maxLength: 254
+          pattern: '^[^\s@]+@[^\s@]+$'
           type: string
         password:
           example: correct horse battery staple
+          maxLength: 1024
+          minLength: 8
           type: string
         companyName:
           description: Name of the new organization
           example: Example Inc.
+          maxLength: 100
+          minLength: 1
+          pattern: '^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$'
           type: string
       required:
       - name
@@ -1789,12 +2485,18 @@ components:
     CreateUserRequest:
       properties:
         email:
+          description: An email address (at most 254 characters, `local@domain` without spaces), compared case-insensitively
           example: bob@example.com
-          format: email
+          maxLength: 254
+          pattern: '^[^\s@]+@[^\s@]+$'
           type: string
         password:
+          example: correct horse battery staple
+          maxLength: 1024
+          minLength: 8
           type: string
         role:
+          description: admin, editor or viewer (case-insensitive)
           enum:
           - admin
           - editor
@@ -1802,7 +2504,12 @@ components:
           example: editor
           type: string
         name:
+          description: Defaults to the email, which must then also satisfy the name rules (at most 100 characters)
           example: Bob
+          maxLength: 100
+          minLength: 1
+          nullable: true
+          pattern: '^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$'
           type: string
       required:
       - email
@@ -1850,10 +2557,17 @@ components:
     CreateServiceRequest:
       properties:
         name:
+          description: Unique within the organization
           example: mysql
+          maxLength: 100
+          minLength: 1
+          pattern: '^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$'
           type: string
         description:
           example: Managed MySQL
+          maxLength: 1024
+          nullable: true
+          pattern: '^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$'
           type: string
       required:
       - name
@@ -1894,12 +2608,20 @@ components:
     CreateServiceEnvironmentRequest:
       properties:
         name:
+          description: Unique within the service
           example: Production
+          maxLength: 100
+          minLength: 1
+          pattern: '^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$'
           type: string
         description:
+          maxLength: 1024
+          nullable: true
+          pattern: '^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$'
           type: string
         type:
           default: dev
+          description: dev, qa, staging, canary, prod or private (case-insensitive); defaults to dev
           enum:
           - dev
           - qa
@@ -1908,6 +2630,7 @@ components:
           - prod
           - private
           example: prod
+          nullable: true
           type: string
       required:
       - name
@@ -1956,9 +2679,16 @@ components:
     CreateProductTierRequest:
       properties:
         name:
+          description: Unique within the service environment
           example: Premium
+          maxLength: 100
+          minLength: 1
+          pattern: '^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$'
           type: string
         description:
+          maxLength: 1024
+          nullable: true
+          pattern: '^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$'
           type: string
         serviceEnvironmentId:
           description: The service environment the product tier belongs to
@@ -2015,16 +2745,30 @@ components:
     CreateImageRegistryRequest:
       properties:
         name:
+          description: Unique within the organization
           example: GitHub Container Registry
+          maxLength: 100
+          minLength: 1
+          pattern: '^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$'
           type: string
         host:
-          description: Host and optional port, e.g. ghcr.io or 127.0.0.1:5000
+          description: >-
+            Host and optional port (1..65535), e.g. ghcr.io or 127.0.0.1:5000: dot-separated labels of
+            letters, digits and inner dashes. Stored lowercased.
           example: ghcr.io
+          maxLength: 255
+          pattern: '^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?$'
           type: string
         username:
+          maxLength: 4096
+          nullable: true
+          pattern: '^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$'
           type: string
         password:
           description: Stored, never returned
+          maxLength: 4096
+          nullable: true
+          pattern: '^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$'
           type: string
       required:
       - name
@@ -2165,10 +2909,654 @@ components:
       required:
       - tierVersionSets
       type: object
+    RolloutPolicyRequest:
+      description: The optional body of RolloutFleetImageConfig (a Slipway extension). Every field has a default; an
+        empty or absent body means all defaults.
+      properties:
+        maxConcurrentUpgrades:
+          description: 'Instances upgraded at once: the size of each wave after the canary (1..100000, default 10)'
+          example: 10
+          nullable: true
+          type: integer
+          minimum: 1
+          maximum: 100000
+        canaryCount:
+          description: Instances in a first wave of their own; 0 for none (0..100000, default 0)
+          example: 1
+          nullable: true
+          type: integer
+          minimum: 0
+          maximum: 100000
+        failureThreshold:
+          description: Failed instances that halt the rollout as FAILED (1..1000000, default 1)
+          example: 1
+          nullable: true
+          type: integer
+          minimum: 1
+          maximum: 1000000
+        instanceTimeoutSeconds:
+          description: Seconds an instance has to report success at the target version before it fails (1..86400, default
+            600)
+          example: 600
+          nullable: true
+          type: integer
+          minimum: 1
+          maximum: 86400
+        bakeSeconds:
+          description: Seconds to wait after a wave before the next (0..86400, default 0)
+          example: 0
+          nullable: true
+          type: integer
+          minimum: 0
+          maximum: 86400
+        autoRollback:
+          description: On a halt, move the instances this rollout upgraded back to their source version (default false)
+          example: false
+          nullable: true
+          type: boolean
+        dryRun:
+          description: Answer the plan (RolloutPlanResult) and change nothing (default false)
+          example: false
+          nullable: true
+          type: boolean
+      type: object
+    RolloutPolicyResult:
+      description: The policy a rollout runs with, every field resolved.
+      properties:
+        maxConcurrentUpgrades:
+          description: 'Instances upgraded at once: the size of each wave after the canary (1..100000, default 10)'
+          example: 10
+          type: integer
+        canaryCount:
+          description: Instances in a first wave of their own; 0 for none (0..100000, default 0)
+          example: 1
+          type: integer
+        failureThreshold:
+          description: Failed instances that halt the rollout as FAILED (1..1000000, default 1)
+          example: 1
+          type: integer
+        instanceTimeoutSeconds:
+          description: Seconds an instance has to report success at the target version before it fails (1..86400, default
+            600)
+          example: 600
+          type: integer
+        bakeSeconds:
+          description: Seconds to wait after a wave before the next (0..86400, default 0)
+          example: 0
+          type: integer
+        autoRollback:
+          description: On a halt, move the instances this rollout upgraded back to their source version (default false)
+          example: false
+          type: boolean
+      required:
+      - maxConcurrentUpgrades
+      - canaryCount
+      - failureThreshold
+      - instanceTimeoutSeconds
+      - bakeSeconds
+      - autoRollback
+      type: object
+    RolloutStatusResult:
+      description: 'A rollout (upgrade path `up-…`) of an image config: the upstream `status` and the detail behind
+        it.'
+      properties:
+        status:
+          description: 'UpgradeStatus is the status of an upgrade path: PENDING (not started), PENDING_DEPENDENCY (queued
+            behind another live rollout that holds some of the same instances), RUNNING, PAUSED (by an operator), COMPLETE,
+            FAILED (halted at the failure threshold) or CANCELLED.'
+          enum:
+          - PENDING
+          - PENDING_DEPENDENCY
+          - RUNNING
+          - PAUSED
+          - COMPLETE
+          - FAILED
+          - CANCELLED
+          example: RUNNING
+          type: string
+        id:
+          description: ID of the rollout (upgrade path)
+          example: up-12345678
+          type: string
+        imageConfigId:
+          example: imgc-12345678
+          type: string
+        serviceEnvironmentId:
+          example: se-12345678
+          type: string
+        total:
+          description: Instances in the rollout
+          example: 12
+          type: integer
+        pending:
+          description: Instances not started yet
+          example: 2
+          type: integer
+        inProgress:
+          description: Instances told to upgrade that have not reported the outcome yet
+          example: 4
+          type: integer
+        completed:
+          description: Instances that reported success at the target version
+          example: 6
+          type: integer
+        failed:
+          description: Instances that reported failure or timed out
+          example: 0
+          type: integer
+        skipped:
+          description: Instances left out, e.g. by a cancel
+          example: 0
+          type: integer
+        rollingBack:
+          description: Instances moving back to their source version after a halt
+          example: 0
+          type: integer
+        rolledBack:
+          description: Instances back at their source version
+          example: 0
+          type: integer
+        currentWave:
+          description: The wave running or last run, 1-based; 0 before the first wave
+          example: 2
+          type: integer
+        totalWaves:
+          example: 3
+          type: integer
+        sourceVersions:
+          description: Tier versions the instances ran before
+          items:
+            type: string
+          type: array
+        targetVersions:
+          description: Tier versions the instances move to
+          items:
+            type: string
+          type: array
+        message:
+          description: What the rollout is doing or why it stopped
+          example: wave 2 of 3 running
+          type: string
+        etaSeconds:
+          description: Estimated seconds until the rollout finishes; absent until an instance completed, and once the
+            rollout ended
+          example: 42.5
+          format: double
+          type: number
+        policy:
+          $ref: '#/components/schemas/RolloutPolicyResult'
+        createdBy:
+          description: Email of the user who started the rollout
+          example: ada@example.com
+          type: string
+        createdAt:
+          description: RFC 3339, UTC
+          example: '2025-01-31T12:00:00Z'
+          type: string
+        startedAt:
+          description: RFC 3339, UTC; absent until the rollout started
+          example: '2025-01-31T12:00:00Z'
+          type: string
+        updatedAt:
+          description: RFC 3339, UTC
+          example: '2025-01-31T12:00:00Z'
+          type: string
+        finishedAt:
+          description: RFC 3339, UTC; absent while the rollout is live
+          example: '2025-01-31T12:00:00Z'
+          type: string
+      required:
+      - status
+      - id
+      - imageConfigId
+      - serviceEnvironmentId
+      - total
+      - pending
+      - inProgress
+      - completed
+      - failed
+      - skipped
+      - rollingBack
+      - rolledBack
+      - currentWave
+      - totalWaves
+      - sourceVersions
+      - targetVersions
+      - message
+      - policy
+      - createdBy
+      - createdAt
+      - updatedAt
+      type: object
+    ListRolloutsResult:
+      properties:
+        rollouts:
+          items:
+            $ref: '#/components/schemas/RolloutStatusResult'
+          type: array
+        nextPageToken:
+          description: Token to use to get the next page of results; absent on the last page
+          type: string
+      required:
+      - rollouts
+      type: object
+    RolloutInstanceResult:
+      description: One instance's part in a rollout.
+      properties:
+        rolloutId:
+          example: up-12345678
+          type: string
+        instanceId:
+          example: inst-12345678
+          type: string
+        instanceName:
+          example: eu-west-1
+          type: string
+        wave:
+          description: 1-based; with a canary the first wave is the canary
+          example: 1
+          type: integer
+        status:
+          enum:
+          - PENDING
+          - IN_PROGRESS
+          - COMPLETED
+          - FAILED
+          - SKIPPED
+          - ROLLING_BACK
+          - ROLLED_BACK
+          example: COMPLETED
+          type: string
+        sourceVersion:
+          example: '1.0'
+          type: string
+        targetVersion:
+          example: '2.0'
+          type: string
+        startedAt:
+          description: RFC 3339, UTC; absent until the instance was told to upgrade
+          example: '2025-01-31T12:00:00Z'
+          type: string
+        endedAt:
+          description: RFC 3339, UTC; absent until its part ended
+          example: '2025-01-31T12:00:00Z'
+          type: string
+        reason:
+          description: Why it failed, was skipped or rolled back
+          example: 'the agent reported failure: apply command exited 1'
+          type: string
+      required:
+      - rolloutId
+      - instanceId
+      - instanceName
+      - wave
+      - status
+      - sourceVersion
+      - targetVersion
+      type: object
+    ListRolloutInstancesResult:
+      properties:
+        instances:
+          items:
+            $ref: '#/components/schemas/RolloutInstanceResult'
+          type: array
+        nextPageToken:
+          description: Token to use to get the next page of results; absent on the last page
+          type: string
+      required:
+      - instances
+      type: object
+    RolloutPlanInstance:
+      description: An instance in the plan of a dry run.
+      properties:
+        instanceId:
+          example: inst-12345678
+          type: string
+        instanceName:
+          example: eu-west-1
+          type: string
+        productTierId:
+          example: pt-12345678
+          type: string
+        sourceVersion:
+          description: The tier version the instance runs
+          example: '1.0'
+          type: string
+        targetVersion:
+          description: The tier version it would move to
+          example: '2.0'
+          type: string
+        sourceImage:
+          description: Its image for this config now
+          example: docker.io/library/mysql:8.0
+          type: string
+        targetImage:
+          description: Its image for this config after the rollout
+          example: docker.io/library/mysql:8.4
+          type: string
+        wave:
+          description: 1-based; absent for an instance the rollout leaves alone
+          example: 1
+          type: integer
+        reason:
+          description: Why the rollout leaves it alone
+          example: already runs the preferred image
+          type: string
+      required:
+      - instanceId
+      - instanceName
+      - productTierId
+      - sourceVersion
+      type: object
+    RolloutPlanResult:
+      description: 'The answer of a dry run: what a rollout would do, changing nothing.'
+      properties:
+        dryRun:
+          description: Always true
+          enum:
+          - true
+          example: true
+          type: boolean
+        imageConfigId:
+          example: imgc-12345678
+          type: string
+        policy:
+          $ref: '#/components/schemas/RolloutPolicyResult'
+        eligible:
+          description: Instances the rollout would move, in order
+          items:
+            $ref: '#/components/schemas/RolloutPlanInstance'
+          type: array
+        ineligible:
+          description: Instances it would leave alone, each with a reason
+          items:
+            $ref: '#/components/schemas/RolloutPlanInstance'
+          type: array
+        waves:
+          description: Instance ids by wave; with a canary, the first wave is the canary
+          items:
+            items:
+              type: string
+            type: array
+          type: array
+      required:
+      - dryRun
+      - imageConfigId
+      - policy
+      - eligible
+      - ineligible
+      - waves
+      type: object
+    RegisterInstanceRequest:
+      properties:
+        productTierId:
+          description: The product tier the instance deploys; it must belong to the environment
+          example: pt-12345678
+          type: string
+        name:
+          description: Unique within the environment
+          example: eu-west-1
+          maxLength: 100
+          minLength: 1
+          pattern: ^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$
+          type: string
+        tierVersion:
+          description: The tier version the instance runs now; defaults to the tier's Preferred version
+          example: '1.0'
+          maxLength: 100
+          minLength: 1
+          nullable: true
+          pattern: ^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$
+          type: string
+      required:
+      - productTierId
+      - name
+      type: object
+    RegisterInstanceResult:
+      properties:
+        id:
+          example: inst-12345678
+          type: string
+        agentToken:
+          description: The bearer token of the instance's agent for /agent/v1. Shown only here; the server keeps its
+            hash.
+          example: sat-3kZ0yXb7QvN1mW8pR2sT6uV9aC4dE5fG7hJ0kL1mN2o
+          type: string
+      required:
+      - id
+      - agentToken
+      type: object
+    InstanceImage:
+      description: The image an instance runs (or should run) for one image config.
+      properties:
+        imageConfigId:
+          example: imgc-12345678
+          type: string
+        image:
+          description: The full reference, registryHost/imageName:imageTag
+          example: docker.io/library/mysql:8.4
+          type: string
+      required:
+      - imageConfigId
+      - image
+      type: object
+    InstanceReportResult:
+      description: The last thing an instance's agent reported.
+      properties:
+        status:
+          enum:
+          - APPLYING
+          - SUCCEEDED
+          - FAILED
+          example: SUCCEEDED
+          type: string
+        message:
+          example: 'apply command exited 1 for docker.io/library/mysql:8.4: pull failed'
+          type: string
+        generation:
+          description: The desired-state generation the report was about
+          example: 2
+          type: integer
+          format: int64
+        reportedAt:
+          description: RFC 3339, UTC
+          example: '2025-01-31T12:00:00Z'
+          type: string
+      required:
+      - status
+      - reportedAt
+      type: object
+    InstanceResult:
+      description: 'An instance `inst-…`: a deployed copy of a product tier, reached through its agent.'
+      properties:
+        id:
+          example: inst-12345678
+          type: string
+        name:
+          example: eu-west-1
+          type: string
+        serviceId:
+          example: s-12345678
+          type: string
+        serviceEnvironmentId:
+          example: se-12345678
+          type: string
+        productTierId:
+          example: pt-12345678
+          type: string
+        tierVersion:
+          description: The tier version the instance last reported running
+          example: '1.0'
+          type: string
+        desiredTierVersion:
+          description: The tier version it is told to run
+          example: '2.0'
+          type: string
+        desiredGeneration:
+          description: Bumped whenever its desired state changes; the agent's ETag
+          example: 2
+          type: integer
+          format: int64
+        images:
+          description: The images of tierVersion, one per image config (describe only)
+          items:
+            $ref: '#/components/schemas/InstanceImage'
+          type: array
+        lastReport:
+          $ref: '#/components/schemas/InstanceReportResult'
+        health:
+          description: Free-form health from the last report, e.g. healthy
+          example: healthy
+          type: string
+        createdAt:
+          description: RFC 3339, UTC
+          example: '2025-01-31T12:00:00Z'
+          type: string
+        upgradeHistory:
+          description: The instance's part in its last 50 rollouts, newest first (describe only)
+          items:
+            $ref: '#/components/schemas/RolloutInstanceResult'
+          type: array
+      required:
+      - id
+      - name
+      - serviceId
+      - serviceEnvironmentId
+      - productTierId
+      - tierVersion
+      - desiredTierVersion
+      - desiredGeneration
+      - createdAt
+      type: object
+    ListInstancesResult:
+      properties:
+        instances:
+          items:
+            $ref: '#/components/schemas/InstanceResult'
+          type: array
+        nextPageToken:
+          description: Token to use to get the next page of results; absent on the last page
+          type: string
+      required:
+      - instances
+      type: object
+    AgentImage:
+      description: One image an agent must run, with everything its apply command needs.
+      properties:
+        imageConfigId:
+          example: imgc-12345678
+          type: string
+        image:
+          description: The full reference, registryHost/imageName:imageTag
+          example: docker.io/library/mysql:8.4
+          type: string
+        registryHost:
+          example: docker.io
+          type: string
+        imageName:
+          example: library/mysql
+          type: string
+        imageTag:
+          example: '8.4'
+          type: string
+        commands:
+          description: Commands to run in the container
+          items:
+            type: string
+          type: array
+        args:
+          description: Arguments to pass to the container
+          items:
+            type: string
+          type: array
+        imageSignaturePublicKeyPEM:
+          description: PEM public key to verify the image signature with
+          type: string
+      required:
+      - imageConfigId
+      - image
+      - registryHost
+      - imageName
+      - imageTag
+      type: object
+    DesiredStateResult:
+      description: What an instance should run. Its ETag is the generation in double quotes.
+      properties:
+        instanceId:
+          example: inst-12345678
+          type: string
+        generation:
+          description: Bumped whenever the desired state changes
+          example: 2
+          type: integer
+          format: int64
+        tierVersion:
+          description: The tier version to run
+          example: '2.0'
+          type: string
+        images:
+          description: One per image config of the tier version
+          items:
+            $ref: '#/components/schemas/AgentImage'
+          type: array
+      required:
+      - instanceId
+      - generation
+      - tierVersion
+      - images
+      type: object
+    AgentReportRequest:
+      properties:
+        tierVersion:
+          description: The tier version the report is about (on SUCCEEDED, the one the instance now runs)
+          example: '2.0'
+          maxLength: 100
+          minLength: 1
+          pattern: ^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$
+          type: string
+        status:
+          description: APPLYING, SUCCEEDED or FAILED (case-insensitive)
+          enum:
+          - APPLYING
+          - SUCCEEDED
+          - FAILED
+          example: SUCCEEDED
+          type: string
+        message:
+          description: What happened, e.g. the tail of a failed command's output; kept up to 4096 characters
+          example: applied
+          nullable: true
+          type: string
+        health:
+          description: Free-form health, e.g. healthy or the health command's output; kept up to 1024 characters
+          example: healthy
+          nullable: true
+          type: string
+        generation:
+          description: The desired-state generation this report is about; a report about an older generation is recorded
+            but does not move a rollout
+          example: 2
+          nullable: true
+          type: integer
+          format: int64
+          minimum: -9223372036854775808
+          maximum: 9223372036854775807
+      required:
+      - tierVersion
+      - status
+      type: object
   securitySchemes:
     api_key_header_Authorization:
       bearerFormat: JWT
       description: Secures endpoints by requiring a JWT token
+      scheme: bearer
+      type: http
+    agent_token:
+      bearerFormat: opaque agent token (sat-…)
+      description: >-
+        The agent protocol only: `Authorization: Bearer <agentToken>`, the token answered once by
+        RegisterInstance. The server stores only its hash; a deleted instance's token answers 401.
+        A user JWT is never accepted here, nor an agent token elsewhere.
       scheme: bearer
       type: http
 """####
