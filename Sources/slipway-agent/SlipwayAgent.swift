@@ -79,10 +79,11 @@ struct Agent {
                 case .unchanged:
                     break
                 case .changed(let desired, let newETag):
-                    etag = newETag
                     if desired.generation != state.generation {
                         try await apply(desired, state: &state)
                     }
+                    // Only once the state is handled: a poll with this ETag would never show it again.
+                    etag = newETag
                 }
                 failures = 0
             } catch let error as AgentClient.ServerError where error.status == .unauthorized {
@@ -99,7 +100,12 @@ struct Agent {
     /// Applies one desired state: one apply run per image that changed, saving after each so none runs twice.
     func apply(_ desired: DesiredStateResult, state: inout AgentState) async throws {
         log("applying generation \(desired.generation) (tier version \(desired.tierVersion))")
-        try await client.report(AgentReportRequest(tierVersion: desired.tierVersion, status: "APPLYING", generation: desired.generation))
+        do {
+            try await client.report(AgentReportRequest(tierVersion: desired.tierVersion, status: "APPLYING", generation: desired.generation))
+        } catch {
+            // Informational only: the outcome report that follows is the one that must arrive.
+            log("could not report APPLYING (\(error)); applying anyway")
+        }
         for image in desired.images {
             let wanted = AgentState.Applied(image: image.image, commands: image.commands, args: image.args)
             if state.applied[image.imageConfigId] == wanted { continue }
