@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .executable(name: "slipwayd", targets: ["slipwayd"]),
         .executable(name: "slipway-agent", targets: ["slipway-agent"]),
+        .library(name: "Slipway", targets: ["Slipway"]),
+        .executable(name: "slipway", targets: ["SlipwayCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
@@ -68,6 +70,20 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
+        // The Swift SDK: a typed async client of every operation.
+        .target(
+            name: "Slipway",
+            dependencies: [
+                "SlipwayWire",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]
+        ),
+        // The `slipway` command line, on the SDK.
+        .executableTarget(
+            name: "SlipwayCLI",
+            dependencies: ["Slipway", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         // The reference data-plane agent.
         .executableTarget(
             name: "slipway-agent",
@@ -81,7 +97,7 @@ let package = Package(
         .testTarget(
             name: "SlipwayServerTests",
             dependencies: [
-                "SlipwayServer", "SlipwayCore", "SlipwayWire", "slipwayd", "slipway-agent",
+                "SlipwayServer", "SlipwayCore", "SlipwayWire", "Slipway", "SlipwayCLI", "slipwayd", "slipway-agent",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -1,0 +1,60 @@
+import Foundation
+import SlipwayWire
+
+/// Every failure of a Slipway call: an error the server answered (with its goa fields), or a transport failure.
+public struct SlipwayError: Error, Sendable, CustomStringConvertible {
+    /// What kind of failure this is.
+    public enum Kind: Sendable, Equatable {
+        /// The server answered with an error body.
+        case api
+        /// The request never got an answer: connection refused, reset, timed out.
+        case transport
+        /// The server answered something this client cannot read.
+        case invalidResponse
+    }
+
+    public var kind: Kind
+    /// The HTTP status, when the server answered.
+    public var status: Int?
+    /// The goa error class: `bad_request`, `auth_failure`, `forbidden`, `not_found`, `invalid_state`, `failed_request`.
+    public var name: String
+    /// The server's id of this occurrence, to quote to the operator.
+    public var id: String?
+    public var message: String
+    public var temporary: Bool
+    public var timeout: Bool
+    public var fault: Bool
+
+    init(status: Int, error: GoaError) {
+        kind = .api
+        self.status = status
+        name = error.name
+        id = error.id
+        message = error.message
+        temporary = error.temporary
+        timeout = error.timeout
+        fault = error.fault
+    }
+
+    init(kind: Kind, status: Int? = nil, message: String, temporary: Bool = false, timeout: Bool = false) {
+        self.kind = kind
+        self.status = status
+        name = kind == .transport ? "transport" : "invalid_response"
+        id = nil
+        self.message = message
+        self.temporary = temporary
+        self.timeout = timeout
+        fault = false
+    }
+
+    public var description: String {
+        switch kind {
+        case .api: "\(name) (\(status ?? 0)): \(message)" + (id.map { " [error id \($0)]" } ?? "")
+        case .transport: "cannot reach the server: \(message)"
+        case .invalidResponse: "unexpected answer\(status.map { " (\($0))" } ?? ""): \(message)"
+        }
+    }
+
+    /// Whether repeating the same idempotent call may succeed.
+    public var isRetryable: Bool { kind == .transport || temporary || timeout }
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+import Slipway
+
+struct Login: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Sign in and keep the token in ~/.config/slipway/credentials (mode 0600).",
+        discussion: "The password comes from SLIPWAY_PASSWORD, from standard input with --password-stdin, or from a prompt.")
+
+    @Option(help: "The Slipway server, e.g. http://127.0.0.1:8080 (or SLIPWAY_URL).")
+    var url: String?
+
+    @Option(help: "Your email.")
+    var email: String
+
+    @Flag(help: "Read the password from standard input.")
+    var passwordStdin = false
+
+    func run() async throws {
+        guard let url = url ?? ProcessInfo.processInfo.environment["SLIPWAY_URL"] else {
+            throw CLIError.usage("pass --url (or set SLIPWAY_URL) to say which server to sign in to")
+        }
+        let password: String
+        if let fromEnvironment = ProcessInfo.processInfo.environment["SLIPWAY_PASSWORD"] {
+            password = fromEnvironment
+        } else if passwordStdin || isatty(STDIN_FILENO) == 0 {
+            password = readLine(strippingNewline: true) ?? ""
+        } else {
+            password = getpass("Password for \(email): ").map { String(cString: $0) } ?? ""
+        }
+        let client = SlipwayClient(serverURL: url)
+        let session = try await client.signIn(email: email, password: password)
+        try StoredCredentials(url: url, email: email, token: session.jwtToken, refreshToken: session.refreshToken).save()
+        print("Signed in to \(url) as \(email).")
+    }
+}
+
+struct Logout: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Forget the stored credentials.")
+
+    func run() async throws {
+        try StoredCredentials.remove()
+        print("Signed out.")
+    }
+}
