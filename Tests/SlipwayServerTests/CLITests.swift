@@ -1,0 +1,170 @@
+import Foundation
+import Slipway
+import Testing
+
+@testable import SlipwayCLI
+
+/// The built `slipway` binary, run as a process.
+struct CLI {
+    let home: URL
+    var environment: [String: String] = [:]
+
+    init() throws {
+        home = FileManager.default.temporaryDirectory.appendingPathComponent("cli-home-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+    }
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    func run(_ arguments: [String], stdin: String? = nil) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("slipway")
+        process.arguments = arguments
+        process.environment = ["HOME": home.path, "PATH": "/usr/bin:/bin"].merging(environment) { $1 }
+        let out = Pipe()
+        let err = Pipe()
+        let input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// Runs, expects success, returns stdout without the trailing newline.
+    func ok(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+        let result = try run(arguments)
+        #expect(result.status == 0, "slipway \(arguments.joined(separator: " ")): \(result.stderr)", sourceLocation: sourceLocation)
+        return result.stdout.trimmingCharacters(in: .newlines)
+    }
+}
+
+@Suite("The slipway CLI, run as a process")
+struct CLITests {
+    @Test func loginThenAServiceThroughToARollout() async throws {
+        try await withServer { api in
+            var cli = try CLI()
+            // Usage errors exit 2, before any server is involved.
+            let usage = try cli.run(["service", "create"])
+            #expect(usage.status == 2)
+            #expect(usage.stderr.contains("Missing expected argument '--name <name>'"))
+            let notSignedIn = try cli.run(["service", "list"])
+            #expect(notSignedIn.status == 2)
+            #expect(notSignedIn.stderr.contains("no server: run `slipway login"))
+
+            let login = try cli.run(["login", "--url", api.serverURL, "--email", adminEmail, "--password-stdin"], stdin: adminPassword + "\n")
+            #expect(login.status == 0, "\(login.stderr)")
+            let file = cli.home.appendingPathComponent(".config/slipway/credentials")
+            let mode = try FileManager.default.attributesOfItem(atPath: file.path)[.posixPermissions] as? NSNumber
+            #expect(mode?.intValue == 0o600)
+            let badLogin = try cli.run(["login", "--url", api.serverURL, "--email", adminEmail, "--password-stdin"], stdin: "nope\n")
+            #expect(badLogin.status == 1)
+            #expect(badLogin.stderr.hasPrefix("error: wrong email or password (error id "))
+
+            let service = try cli.ok(["service", "create", "--name", "pg", "--description", "Postgres"])
+            #expect(service.hasPrefix("s-"))
+            let environment = try cli.ok(["environment", "create", "--service", service, "--name", "prod", "--type", "prod"])
+            let tier = try cli.ok(["product-tier", "create", "--service", service, "--environment", environment, "--name", "basic"])
+            let config = try cli.ok(["image-config", "create", "--service", service, "--environment", environment, "--image", "acme/app", "--tag", "1"])
+            #expect(config.hasPrefix("imgc-"))
+
+            // Tables for people, JSON for scripts.
+            let table = try cli.ok(["service", "list"])
+            #expect(table.split(separator: "\n").first?.hasPrefix("ID") == true)
+            #expect(table.contains("pg") && table.contains("Postgres"))
+            let json = try cli.ok(["service", "list", "--json"])
+            let services = try JSONDecoder().decode([ServiceResult].self, from: Data(json.utf8))
+            #expect(services.map(\.id) == [service])
+            let described = try JSONDecoder().decode(
+                DescribeImageConfigResult.self, from: Data(try cli.ok(["image-config", "describe", "--service", service, config, "--json"]).utf8))
+            #expect(described.imageTag == "1")
+
+            // API errors exit 1 with the server's message.
+            let missing = try cli.run(["service", "describe", "s-nope"])
+            #expect(missing.status == 1)
+            #expect(missing.stderr.hasPrefix("error: service s-nope not found (error id "))
+
+            _ = try cli.ok(["image-config", "release", "--service", service, config])
+            let registered = try JSONDecoder().decode(
+                RegisterInstanceResult.self,
+                from: Data(
+                    try cli.ok(["instance", "register", "--service", service, "--environment", environment, "--product-tier", tier, "--name", "db-1", "--json"])
+                        .utf8))
+            let scripts = try ApplyScripts()
+            let agent = try AgentProcess(server: api.serverURL, token: registered.agentToken, applyCommand: try scripts.script(name: "apply.sh"))
+            defer { agent.stop() }
+
+            // The whole "ship a new tag" flow in one command; not a terminal, so plain lines.
+            let ship = try cli.run(["image-config", "update", "--service", service, config, "--tag", "2", "--release", "--rollout", "--watch"])
+            #expect(ship.status == 0, "\(ship.stdout)\(ship.stderr)")
+            #expect(ship.stdout.contains("Updated \(config)."))
+            #expect(ship.stdout.contains("Released \(config)."))
+            #expect(ship.stdout.contains("COMPLETE wave 1/1: 1 completed, 0 failed, 0 in progress, 0 pending of 1"))
+            #expect(ship.stdout.hasSuffix("complete: 1 instance(s) upgraded to 2.0\n"))
+            #expect(!ship.stdout.contains("\u{1B}"), "no terminal control codes when stdout is not a terminal")
+            #expect(scripts.runs(of: registered.id, image: "docker.io/acme/app:2") == 1)
+
+            let versions = try cli.ok(["version-set", "list", "--service", service, "--product-tier", tier])
+            #expect(versions.contains("1.0") && versions.contains("2.0") && versions.contains("Preferred"))
+            let instances = try cli.ok(["rollout", "instances", "--service", service, config])
+            #expect(instances.contains("COMPLETED"))
+
+            // A rollout that fails: watch exits 3.
+            let failing = try AgentProcess(
+                server: api.serverURL,
+                token: try JSONDecoder().decode(
+                    RegisterInstanceResult.self,
+                    from: Data(
+                        try cli.ok([
+                            "instance", "register", "--service", service, "--environment", environment, "--product-tier", tier, "--name", "db-2", "--json",
+                        ]).utf8)
+                ).agentToken,
+                applyCommand: try scripts.script(name: "fail.sh", failOnSuffix: ":3"))
+            defer { failing.stop() }
+            let failed = try cli.run(["image-config", "update", "--service", service, config, "--tag", "3", "--release", "--rollout", "--watch"])
+            #expect(failed.status == 3, "\(failed.stdout)\(failed.stderr)")
+            #expect(failed.stdout.contains("FAILED"))
+
+            // SLIPWAY_TOKEN overrides the stored credentials.
+            cli.environment["SLIPWAY_URL"] = api.serverURL
+            cli.environment["SLIPWAY_TOKEN"] = "not-a-token"
+            let overridden = try cli.run(["service", "list"])
+            #expect(overridden.status == 1)
+            #expect(overridden.stderr.contains("the bearer token is not a valid Slipway token"))
+        }
+    }
+
+    @Test func progressBarAsAFunctionOfTheStatus() {
+        let policy = RolloutPolicyResult(
+            maxConcurrentUpgrades: 2, canaryCount: 0, failureThreshold: 1, instanceTimeoutSeconds: 600, bakeSeconds: 0, autoRollback: false)
+        var status = RolloutStatusResult(
+            status: "RUNNING", id: "up-1", imageConfigId: "imgc-1", serviceEnvironmentId: "se-1", total: 10, pending: 4, inProgress: 2,
+            completed: 3, failed: 1, skipped: 0, rollingBack: 0, rolledBack: 0, currentWave: 3, totalWaves: 5, sourceVersions: ["1.0"],
+            targetVersions: ["2.0"], message: "", etaSeconds: 75, policy: policy, createdBy: "a@b.c", createdAt: "", startedAt: nil, updatedAt: "",
+            finishedAt: nil)
+        #expect(RolloutProgress.bar(status, width: 10) == "RUNNING [████░░░░░░] 4/10  ✔ 3  ✘ 1  ⟳ 2  wave 3/5  ETA 1m15s")
+        #expect(RolloutProgress.line(status) == "RUNNING wave 3/5: 3 completed, 1 failed, 2 in progress, 4 pending of 10, ETA 1m15s")
+        status.status = "COMPLETE"
+        status.completed = 10
+        status.failed = 0
+        status.inProgress = 0
+        status.pending = 0
+        status.etaSeconds = nil
+        #expect(RolloutProgress.bar(status, width: 10) == "COMPLETE [██████████] 10/10  ✔ 10  ✘ 0  ⟳ 0  wave 3/5")
+        status.total = 0
+        status.completed = 0
+        status.totalWaves = 0
+        #expect(RolloutProgress.bar(status, width: 4) == "COMPLETE [████] 0/0  ✔ 0  ✘ 0  ⟳ 0")
+        #expect(RolloutProgress.duration(9.2) == "10s")
+        #expect(RolloutProgress.duration(3725) == "1h02m")
+    }
+}
