@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "slipway-agent", targets: ["slipway-agent"]),
         .library(name: "Slipway", targets: ["Slipway"]),
         .executable(name: "slipway", targets: ["SlipwayCLI"]),
+        .executable(name: "slipway-bench", targets: ["slipway-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
@@ -22,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // Wire types of the API, shared by the server and the SDK.
@@ -83,6 +85,19 @@ let package = Package(
         .executableTarget(
             name: "SlipwayCLI",
             dependencies: ["Slipway", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        // The load tool of scripts/bench.sh.
+        .executableTarget(
+            name: "slipway-bench",
+            dependencies: [
+                "Slipway",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]
         ),
         // The reference data-plane agent.
         .executableTarget(

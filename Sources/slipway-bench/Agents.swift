@@ -1,0 +1,201 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+import Slipway
+
+/// A simulated agent: the real protocol (long-poll with ETag, reports), with a fixed apply time instead of a command.
+struct SimulatedAgent: Sendable {
+    let server: String
+    let token: String
+    let client: HTTPClient
+    let applyTime: Duration
+
+    /// Polls and applies until cancelled; calls `applied` after each successful report.
+    func run(applied: @escaping @Sendable (Int) -> Void) async {
+        var etag: String?
+        var appliedGeneration = 0
+        while !Task.isCancelled {
+            do {
+                var request = HTTPClientRequest(url: "\(server)/agent/v1/desired-state?wait=30")
+                request.headers.add(name: "Authorization", value: "Bearer \(token)")
+                if let etag { request.headers.add(name: "If-None-Match", value: etag) }
+                let response = try await client.execute(request, timeout: .seconds(60))
+                let body = try await response.body.collect(upTo: 1 << 20)
+                guard response.status == .ok else { continue }
+                let state = try JSONDecoder().decode(DesiredStateResult.self, from: Data(buffer: body))
+                if state.generation != appliedGeneration {
+                    try await Task.sleep(for: applyTime)
+                    try await report(AgentReportRequest(tierVersion: state.tierVersion, status: "SUCCEEDED", health: "healthy", generation: state.generation))
+                    appliedGeneration = state.generation
+                    applied(state.generation)
+                }
+                etag = response.headers.first(name: "ETag")
+            } catch {
+                if Task.isCancelled { return }
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        }
+    }
+
+    func report(_ report: AgentReportRequest) async throws {
+        var request = HTTPClientRequest(url: "\(server)/agent/v1/report")
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(report)))
+        let response = try await client.execute(request, timeout: .seconds(60))
+        _ = try await response.body.collect(upTo: 1 << 20)
+    }
+}
+
+/// Counts agents that applied something.
+final class AppliedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+
+    func add() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
+}
+
+/// Starts `tokens.count` simulated agents and waits until each applied its first state.
+func startFleet(_ tokens: [String], server: String, applyTime: Duration, client: HTTPClient, group: inout ThrowingTaskGroup<Void, Error>, applied: AppliedCounter)
+    async throws
+{
+    for token in tokens {
+        let agent = SimulatedAgent(server: server, token: token, client: client, applyTime: applyTime)
+        group.addTask { await agent.run { _ in applied.add() } }
+    }
+    let deadline = Date().addingTimeInterval(600)
+    while applied.value < tokens.count {
+        guard Date() < deadline else { throw ValidationError("only \(applied.value) of \(tokens.count) agents came up") }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+}
+
+struct Fleet: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "A fleet of simulated agents: the server's cost while they idle on long-polls, and while they report.")
+    @OptionGroup var server: ServerOptions
+    @Option var agents = 10_000
+    @Option var duration = 10.0
+    @Option(help: "Seconds between each agent's reports in the reporting phase.") var reportInterval = 10.0
+
+    func run() async throws {
+        let slipway = server.client()
+        let fixture = try await Fixture.make(slipway)
+        let tokens = try await fixture.register(agents, slipway: slipway)
+        let client = makeClient(connections: agents + 64)
+        let applied = AppliedCounter()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            try await startFleet(tokens, server: server.server, applyTime: .zero, client: client, group: &group, applied: applied)
+            // Idle: every agent holds a long-poll open.
+            try await Task.sleep(for: .seconds(2))
+            let before = server.pid.flatMap(ProcessSample.of)
+            try await Task.sleep(for: .seconds(duration))
+            let after = server.pid.flatMap(ProcessSample.of)
+            var idle = Measurement(scenario: "fleet-idle@\(agents)")
+            idle.seconds = duration
+            if let before, let after {
+                idle.extra["serverCpuPercent"] = (after.cpuSeconds - before.cpuSeconds) / duration * 100
+                idle.extra["serverRssMiB"] = after.rssMiB
+            }
+            idle.print()
+
+            // Reporting: each agent reports once every reportInterval seconds, spread evenly.
+            let rate = Double(agents) / reportInterval
+            let total = Int(rate * duration)
+            let reportBefore = server.pid.flatMap(ProcessSample.of)
+            let started = monotonicMicros()
+            let results = await withTaskGroup(of: (Latencies, Int).self) { reporters in
+                let workers = min(256, total)
+                for worker in 0..<workers {
+                    reporters.addTask {
+                        var latencies = newLatencies()
+                        var errors = 0
+                        for index in stride(from: worker, to: total, by: workers) {
+                            // Open loop: each report goes at its scheduled time, whatever the last one took.
+                            let due = started + UInt64(Double(index) / rate * 1_000_000)
+                            let now = monotonicMicros()
+                            if due > now { try? await Task.sleep(for: .microseconds(Int64(due - now))) }
+                            let agent = SimulatedAgent(server: server.server, token: tokens[index % tokens.count], client: client, applyTime: .zero)
+                            let began = monotonicMicros()
+                            do {
+                                try await agent.report(AgentReportRequest(tierVersion: "1.0", status: "SUCCEEDED", health: "healthy"))
+                                _ = latencies.record(monotonicMicros() - began)
+                            } catch {
+                                errors += 1
+                            }
+                        }
+                        return (latencies, errors)
+                    }
+                }
+                var merged = newLatencies()
+                var errors = 0
+                for await (latencies, e) in reporters {
+                    merged.add(latencies)
+                    errors += e
+                }
+                return (merged, errors)
+            }
+            let elapsed = Double(monotonicMicros() - started) / 1_000_000
+            let reportAfter = server.pid.flatMap(ProcessSample.of)
+            var reporting = Measurement(scenario: "fleet-report@\(agents)", latencies: results.0, requests: Int(results.0.totalCount), errors: results.1, seconds: elapsed)
+            if let reportBefore, let reportAfter {
+                reporting.extra["serverCpuPercent"] = (reportAfter.cpuSeconds - reportBefore.cpuSeconds) / elapsed * 100
+                reporting.extra["serverRssMiB"] = reportAfter.rssMiB
+            }
+            reporting.print()
+            group.cancelAll()
+        }
+        try await client.shutdown()
+    }
+}
+
+struct Rollout: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "A rollout to simulated instances that each take a fixed time to apply, against the ideal.")
+    @OptionGroup var server: ServerOptions
+    @Option var instances = 1000
+    @Option var applyMs = 200
+    @Option var maxConcurrent = 500
+
+    func run() async throws {
+        let slipway = server.client()
+        let fixture = try await Fixture.make(slipway)
+        let tokens = try await fixture.register(instances, slipway: slipway)
+        let client = makeClient(connections: instances + 64)
+        let applied = AppliedCounter()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            try await startFleet(tokens, server: server.server, applyTime: .milliseconds(applyMs), client: client, group: &group, applied: applied)
+            try await slipway.updateImageConfig(serviceId: fixture.service, id: fixture.imageConfig, UpdateImageConfigRequest(imageTag: "2"))
+            try await slipway.releaseImageConfig(serviceId: fixture.service, id: fixture.imageConfig)
+            var peakRss = server.pid.flatMap(ProcessSample.of)?.rssMiB ?? 0
+            let cpuBefore = server.pid.flatMap(ProcessSample.of)?.cpuSeconds ?? 0
+            let started = monotonicMicros()
+            let status = try await slipway.rolloutFleetImageConfig(
+                serviceId: fixture.service, id: fixture.imageConfig, policy: RolloutPolicyRequest(maxConcurrentUpgrades: maxConcurrent))
+            var last = status
+            while !["COMPLETE", "FAILED", "CANCELLED"].contains(last.status) {
+                try await Task.sleep(for: .milliseconds(20))
+                last = try await slipway.rolloutFleetImageStatus(serviceId: fixture.service, id: fixture.imageConfig)
+                if let sample = server.pid.flatMap(ProcessSample.of) { peakRss = max(peakRss, sample.rssMiB) }
+            }
+            let wall = Double(monotonicMicros() - started) / 1_000_000
+            let waves = (instances + maxConcurrent - 1) / maxConcurrent
+            let ideal = Double(waves) * Double(applyMs) / 1000
+            var measurement = Measurement(scenario: "rollout@\(instances)")
+            measurement.seconds = wall
+            measurement.requests = last.completed
+            measurement.errors = last.failed
+            measurement.extra = [
+                "wallSeconds": wall, "idealSeconds": ideal, "ratio": wall / ideal, "waves": Double(waves),
+                "overheadMsPerInstance": (wall - ideal) * 1000 / Double(instances), "serverPeakRssMiB": peakRss,
+                "serverCpuSeconds": (server.pid.flatMap(ProcessSample.of)?.cpuSeconds ?? 0) - cpuBefore,
+            ]
+            measurement.print()
+            group.cancelAll()
+        }
+        try await client.shutdown()
+    }
+}

@@ -1,0 +1,207 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import GRDB
+import Hummingbird
+import NIOCore
+import NIOHTTP1
+import Slipway
+
+/// `slipway-bench`: the load tool behind `scripts/bench.sh`. Each scenario prints one JSON line.
+@main
+struct SlipwayBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "slipway-bench", abstract: "Measures Slipway: reads, durable writes, a fleet of agents, rollouts.",
+        subcommands: [Ceiling.self, Reads.self, Writes.self, SQLiteInserts.self, Fleet.self, Rollout.self])
+}
+
+/// Where the server is and who the bench signs in as.
+struct ServerOptions: ParsableArguments {
+    @Option(help: "The slipwayd under test.") var server = "http://127.0.0.1:8080"
+    @Option var email = "bench@example.com"
+    @Option var password = "bench-password-1"
+    @Option(help: "slipwayd's pid, to sample its CPU and memory.") var pid: Int32?
+
+    func client() -> SlipwayClient {
+        SlipwayClient(serverURL: server, credentials: .password(email: email, password: password))
+    }
+}
+
+/// A service, environment, tier and released image config to measure against.
+struct Fixture {
+    var service: String
+    var environment: String
+    var tier: String
+    var imageConfig: String
+
+    static func make(_ slipway: SlipwayClient) async throws -> Fixture {
+        let name = "bench-\(UUID().uuidString.prefix(8))"
+        let service = try await slipway.createService(CreateServiceRequest(name: name))
+        let environment = try await slipway.createEnvironment(serviceId: service, CreateServiceEnvironmentRequest(name: "prod", type: "prod"))
+        let tier = try await slipway.createProductTier(serviceId: service, CreateProductTierRequest(name: "basic", serviceEnvironmentId: environment))
+        let imageConfig = try await slipway.createImageConfig(
+            serviceId: service,
+            CreateImageConfigRequest(
+                description: "the benchmark's image", imageName: "acme/app", serviceEnvironmentId: environment, imageTag: "1",
+                customImageCommandsAndArgs: .init(args: ["--port", "5432"], commands: ["app"])))
+        try await slipway.releaseImageConfig(serviceId: service, id: imageConfig)
+        return Fixture(service: service, environment: environment, tier: tier, imageConfig: imageConfig)
+    }
+
+    /// Registers `count` instances, `parallel` at a time; returns their agent tokens.
+    func register(_ count: Int, slipway: SlipwayClient, parallel: Int = 32) async throws -> [String] {
+        try await withThrowingTaskGroup(of: [String].self) { group in
+            for worker in 0..<parallel {
+                group.addTask {
+                    var tokens: [String] = []
+                    for index in stride(from: worker, to: count, by: parallel) {
+                        let result = try await slipway.registerInstance(
+                            serviceId: service, environmentId: environment, RegisterInstanceRequest(productTierId: tier, name: "node-\(index)"))
+                        tokens.append(result.agentToken)
+                    }
+                    return tokens
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+    }
+}
+
+struct Ceiling: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "A bare Hummingbird server that answers fixed JSON bytes: the framework's ceiling.")
+    @Option var port = 8090
+    @Option(help: "File with the bytes GET /describe answers.") var describeFile: String
+    @Option(help: "File with the bytes GET /list answers.") var listFile: String
+
+    func run() async throws {
+        let describe = ByteBuffer(bytes: try Data(contentsOf: URL(fileURLWithPath: describeFile)))
+        let list = ByteBuffer(bytes: try Data(contentsOf: URL(fileURLWithPath: listFile)))
+        let router = Router()
+        router.get("describe") { _, _ in Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: describe)) }
+        router.get("list") { _, _ in Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: list)) }
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)))
+        try await app.runService()
+    }
+}
+
+struct Reads: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Describe and List at several connection counts, and the ceiling's same bytes.")
+    @OptionGroup var server: ServerOptions
+    @Option(help: "The ceiling server's base URL.") var ceiling = "http://127.0.0.1:8090"
+    @Option(parsing: .upToNextOption) var connections: [Int] = [1, 16, 64, 256]
+    @Option var warmup = 2.0
+    @Option var duration = 10.0
+    @Option(help: "Write the Describe and List bodies here, for the ceiling.") var saveBodiesTo: String?
+
+    func run() async throws {
+        let slipway = server.client()
+        let fixture = try await Fixture.make(slipway)
+        let token = try await slipway.currentToken() ?? ""
+        let describeURL = "\(server.server)/2022-09-01-00/service/\(fixture.service)/image-config/\(fixture.imageConfig)"
+        let listURL = "\(server.server)/2022-09-01-00/service/\(fixture.service)/serviceenvironment/\(fixture.environment)/image-config"
+        if let saveBodiesTo {
+            // The ceiling answers exactly what the real operations answer.
+            let probe = makeClient(connections: 1)
+            for (url, name) in [(describeURL, "describe.json"), (listURL, "list.json")] {
+                var request = HTTPClientRequest(url: url)
+                request.headers.add(name: "Authorization", value: "Bearer \(token)")
+                let body = try await probe.execute(request, timeout: .seconds(10)).body.collect(upTo: 1 << 20)
+                try Data(buffer: body).write(to: URL(fileURLWithPath: saveBodiesTo).appendingPathComponent(name))
+            }
+            try await probe.shutdown()
+            return
+        }
+        for count in connections {
+            for (name, url, auth) in [
+                ("describe", describeURL, true), ("ceiling-describe", "\(ceiling)/describe", false), ("list", listURL, true),
+                ("ceiling-list", "\(ceiling)/list", false),
+            ] {
+                let client = makeClient(connections: count)
+                var request = HTTPClientRequest(url: url)
+                if auth { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+                let fixed = request
+                var measurement = await closedLoop(
+                    scenario: "\(name)@\(count)", client: client, connections: count, warmup: warmup, duration: duration) { _ in fixed }
+                measurement.extra["connections"] = Double(count)
+                measurement.print()
+                try await client.shutdown()
+            }
+        }
+    }
+}
+
+struct Writes: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Durable Create and Update throughput.")
+    @OptionGroup var server: ServerOptions
+    @Option var connections = 16
+    @Option var warmup = 2.0
+    @Option var duration = 10.0
+
+    func run() async throws {
+        let slipway = server.client()
+        let fixture = try await Fixture.make(slipway)
+        let token = try await slipway.currentToken() ?? ""
+        let client = makeClient(connections: connections)
+        let base = "\(server.server)/2022-09-01-00/service/\(fixture.service)/image-config"
+        let create = await closedLoop(scenario: "create", client: client, connections: connections, warmup: warmup, duration: duration) { n in
+            var request = HTTPClientRequest(url: base)
+            request.method = .POST
+            request.headers.add(name: "Authorization", value: "Bearer \(token)")
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(
+                ByteBuffer(string: #"{"description":"bench","imageName":"acme/app-\#(n)","imageTag":"v1","serviceEnvironmentId":"\#(fixture.environment)"}"#))
+            return request
+        }
+        create.print()
+        let update = await closedLoop(scenario: "update", client: client, connections: connections, warmup: warmup, duration: duration) { n in
+            var request = HTTPClientRequest(url: "\(base)/\(fixture.imageConfig)")
+            request.method = .PATCH
+            request.headers.add(name: "Authorization", value: "Bearer \(token)")
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: #"{"imageTag":"v\#(n)"}"#))
+            return request
+        }
+        update.print()
+        try await client.shutdown()
+    }
+}
+
+struct SQLiteInserts: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sqlite-inserts",
+        abstract: "Raw SQLite inserts, one transaction each, with slipwayd's journal and sync settings (WAL, synchronous=FULL).")
+    @Option var path: String
+    @Option var warmup = 2.0
+    @Option var duration = 10.0
+
+    func run() async throws {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        try await pool.write { db in
+            try db.execute(sql: "CREATE TABLE IF NOT EXISTS rows (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE, name TEXT, tag TEXT, body TEXT)")
+        }
+        let start = monotonicMicros()
+        let measureFrom = start + UInt64(warmup * 1_000_000)
+        let end = measureFrom + UInt64(duration * 1_000_000)
+        var latencies = newLatencies()
+        var count = 0
+        var n = 0
+        while true {
+            let began = monotonicMicros()
+            if began >= end { break }
+            n += 1
+            let row = n
+            try await pool.write { db in
+                try db.execute(
+                    sql: "INSERT INTO rows (id, name, tag, body) VALUES (?, ?, ?, ?)",
+                    arguments: ["imgc-\(UUID().uuidString.prefix(12))", "acme/app-\(row)", "v1", String(repeating: "x", count: 200)])
+            }
+            if began >= measureFrom {
+                _ = latencies.record(monotonicMicros() - began)
+                count += 1
+            }
+        }
+        Measurement(scenario: "sqlite-insert", latencies: latencies, requests: count, errors: 0, seconds: duration).print()
+    }
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Turns slipway-bench's JSON lines into the tables of docs/BENCHMARKS.md, with the ratios."""
+import json
+import sys
+
+rows = {}
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if line.startswith("{"):
+        m = json.loads(line)
+        rows[m["scenario"]] = m
+
+def get(name, key, default=0.0):
+    m = rows.get(name, {})
+    return m.get(key, m.get("extra", {}).get(key, default))
+
+print("### Reads: Slipway against the bare framework serving the same bytes")
+print("| operation | connections | Slipway req/s | ceiling req/s | ratio | p50 ms | p99 ms | p99.9 ms | ceiling p99 ms | p99 ratio |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for op in ("describe", "list"):
+    for name in sorted((n for n in rows if n.startswith(op + "@")), key=lambda n: int(n.split("@")[1])):
+        c = name.split("@")[1]
+        ceil = f"ceiling-{op}@{c}"
+        r, cr = get(name, "requestsPerSecond"), get(ceil, "requestsPerSecond")
+        p99, cp99 = get(name, "p99Ms"), get(ceil, "p99Ms")
+        print(f"| {op} | {c} | {r:,.0f} | {cr:,.0f} | {r / cr if cr else 0:.2f} | {get(name, 'p50Ms'):.2f} | {p99:.2f} | {get(name, 'p999Ms'):.2f} | {cp99:.2f} | {p99 / cp99 if cp99 else 0:.2f} |")
+
+print()
+print("### Durable writes: Slipway against raw SQLite inserts (WAL, synchronous=FULL, a transaction each)")
+print("| operation | req/s | p50 ms | p99 ms | ratio to raw inserts |")
+print("|---|---|---|---|---|")
+raw = get("sqlite-insert", "requestsPerSecond")
+for op in ("create", "update", "sqlite-insert"):
+    r = get(op, "requestsPerSecond")
+    print(f"| {op} | {r:,.0f} | {get(op, 'p50Ms'):.2f} | {get(op, 'p99Ms'):.2f} | {r / raw if raw else 0:.2f} |")
+
+print()
+print("### Rollouts: simulated instances that take 200 ms each to apply, maxConcurrentUpgrades 500")
+print("| instances | waves | wall s | ideal s | ratio | overhead ms/instance | server CPU s | server peak RSS MiB |")
+print("|---|---|---|---|---|---|---|---|")
+for name in sorted((n for n in rows if n.startswith("rollout@")), key=lambda n: int(n.split("@")[1])):
+    print(f"| {name.split('@')[1]} | {get(name, 'waves'):.0f} | {get(name, 'wallSeconds'):.2f} | {get(name, 'idealSeconds'):.2f} | {get(name, 'ratio'):.3f} | {get(name, 'overheadMsPerInstance'):.3f} | {get(name, 'serverCpuSeconds'):.1f} | {get(name, 'serverPeakRssMiB'):.0f} |")
+
+print()
+print("### A fleet of agents on long-poll")
+print("| phase | agents | reports/s | report p50 ms | report p99 ms | server CPU % of one core | server RSS MiB |")
+print("|---|---|---|---|---|---|---|")
+for name in sorted(n for n in rows if n.startswith("fleet-")):
+    phase, agents = name.split("@")
+    print(f"| {phase.replace('fleet-', '')} | {agents} | {get(name, 'requestsPerSecond'):,.0f} | {get(name, 'p50Ms'):.2f} | {get(name, 'p99Ms'):.2f} | {get(name, 'serverCpuPercent'):.1f} | {get(name, 'serverRssMiB'):.0f} |")
+
+print()
+print("### Memory")
+print(f"| slipwayd RSS idle | {get('memory-idle', 'serverRssMiB'):.0f} MiB |")
+print("|---|---|")
+print(f"| slipwayd RSS after all scenarios, {get('memory-after', 'instances'):.0f} instances registered | {get('memory-after', 'serverRssMiB'):.0f} MiB |")

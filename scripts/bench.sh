@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Builds release binaries, starts slipwayd on a temporary database (and a bare Hummingbird ceiling
+# server beside it), runs every scenario of slipway-bench, and prints one table.
+#   BENCH_DURATION=10 (seconds measured per read/write scenario, after a 2 s warm-up)
+#   BENCH_ROLLOUTS="1000 10000 50000"   BENCH_AGENTS=10000   BENCH_CONNECTIONS="1 16 64 256"
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+duration=${BENCH_DURATION:-10}
+rollouts=${BENCH_ROLLOUTS:-1000 10000 50000}
+agents=${BENCH_AGENTS:-10000}
+connections=${BENCH_CONNECTIONS:-1 16 64 256}
+port=18180
+ceiling_port=18190
+
+swift build -c release --product slipwayd >&2
+swift build -c release --product slipway-bench >&2
+bin=.build/release
+
+# Every simulated agent holds a connection; both ends live on this machine.
+ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+work=$(mktemp -d)
+results="$work/results.jsonl"
+cleanup() { kill "${server_pid:-}" "${ceiling_pid:-}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+SLIPWAY_ADMIN_EMAIL=bench@example.com SLIPWAY_ADMIN_PASSWORD=bench-password-1 \
+    "$bin/slipwayd" --port $port --database "$work/slipway.sqlite" > "$work/slipwayd.log" 2>&1 &
+server_pid=$!
+until curl -sf "http://127.0.0.1:$port/healthz" > /dev/null; do sleep 0.2; done
+sleep 1
+rss() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+echo "{\"scenario\":\"memory-idle\",\"extra\":{\"serverRssMiB\":$(rss $server_pid)}}" >> "$results"
+
+bench=("$bin/slipway-bench")
+server_args=(--server "http://127.0.0.1:$port" --pid "$server_pid")
+
+# The ceiling answers the very bytes Describe and List answer.
+"${bench[@]}" reads "${server_args[@]}" --save-bodies-to "$work"
+"$bin/slipway-bench" ceiling --port $ceiling_port --describe-file "$work/describe.json" --list-file "$work/list.json" > /dev/null 2>&1 &
+ceiling_pid=$!
+until curl -sf "http://127.0.0.1:$ceiling_port/list" > /dev/null; do sleep 0.2; done
+
+echo "reads…" >&2
+# shellcheck disable=SC2086
+"${bench[@]}" reads "${server_args[@]}" --ceiling "http://127.0.0.1:$ceiling_port" --connections $connections --duration "$duration" >> "$results"
+echo "writes…" >&2
+"${bench[@]}" writes "${server_args[@]}" --duration "$duration" >> "$results"
+"${bench[@]}" sqlite-inserts --path "$work/raw.sqlite" --duration "$duration" >> "$results"
+for n in $rollouts; do
+    echo "rollout of $n…" >&2
+    "${bench[@]}" rollout "${server_args[@]}" --instances "$n" >> "$results"
+done
+echo "fleet of $agents agents…" >&2
+"${bench[@]}" fleet "${server_args[@]}" --agents "$agents" --duration "$duration" >> "$results"
+instances=$(sqlite3 "$work/slipway.sqlite" "SELECT COUNT(*) FROM instances" 2>/dev/null || echo "?")
+echo "{\"scenario\":\"memory-after\",\"extra\":{\"serverRssMiB\":$(rss $server_pid),\"instances\":${instances:-0}}}" >> "$results"
+
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; results in $results" >&2
+python3 scripts/bench-table.py "$results"
