@@ -102,12 +102,7 @@ let package = Package(
         // The reference data-plane agent.
         .executableTarget(
             name: "slipway-agent",
-            dependencies: [
-                "SlipwayWire",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOFoundationCompat", package: "swift-nio"),
-            ]
+            dependencies: ["Slipway", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(
             name: "SlipwayServerTests",

@@ -1,7 +1,6 @@
 import ArgumentParser
-import AsyncHTTPClient
 import Foundation
-import SlipwayWire
+import Slipway
 
 /// `slipway-agent`: runs beside a deployed instance, pulls its desired state and applies it.
 @main
@@ -49,7 +48,7 @@ struct SlipwayAgent: AsyncParsableCommand {
         let directory = URL(fileURLWithPath: stateDir, isDirectory: true)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let agent = Agent(
-            client: AgentClient(server: server.hasSuffix("/") ? String(server.dropLast()) : server, token: token, http: HTTPClient.shared),
+            client: AgentClient(serverURL: server, agentToken: token),
             applyCommand: applyCommand, healthCommand: healthCommand, stateFile: directory.appendingPathComponent("state.json"), wait: wait)
         try await agent.run()
     }
@@ -86,7 +85,7 @@ struct Agent {
                     etag = newETag
                 }
                 failures = 0
-            } catch let error as AgentClient.ServerError where error.status == .unauthorized {
+            } catch let error as SlipwayError where error.status == 401 {
                 throw AgentError("the server refused the agent token: \(error.message)")
             } catch {
                 failures += 1
@@ -157,7 +156,7 @@ struct Agent {
                         tierVersion: report.tierVersion, status: report.status, message: report.message, health: report.health,
                         generation: report.generation))
                 return
-            } catch let error as AgentClient.ServerError where error.status == .unauthorized {
+            } catch let error as SlipwayError where error.status == 401 {
                 throw AgentError("the server refused the agent token: \(error.message)")
             } catch {
                 failures += 1

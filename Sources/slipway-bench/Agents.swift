@@ -8,10 +8,13 @@ import Slipway
 
 /// A simulated agent: the real protocol (long-poll with ETag, reports), with a fixed apply time instead of a command.
 struct SimulatedAgent: Sendable {
-    let server: String
-    let token: String
-    let client: HTTPClient
+    let agent: AgentClient
     let applyTime: Duration
+
+    init(server: String, token: String, client: HTTPClient, applyTime: Duration) {
+        agent = AgentClient(serverURL: server, agentToken: token, httpClient: client)
+        self.applyTime = applyTime
+    }
 
     /// Polls and applies until cancelled; calls `applied` after each successful report.
     func run(applied: @escaping @Sendable (Int) -> Void) async {
@@ -19,20 +22,14 @@ struct SimulatedAgent: Sendable {
         var appliedGeneration = 0
         while !Task.isCancelled {
             do {
-                var request = HTTPClientRequest(url: "\(server)/agent/v1/desired-state?wait=30")
-                request.headers.add(name: "Authorization", value: "Bearer \(token)")
-                if let etag { request.headers.add(name: "If-None-Match", value: etag) }
-                let response = try await client.execute(request, timeout: .seconds(60))
-                let body = try await response.body.collect(upTo: 1 << 20)
-                guard response.status == .ok else { continue }
-                let state = try JSONDecoder().decode(DesiredStateResult.self, from: Data(buffer: body))
+                guard case .changed(let state, let newETag) = try await agent.desiredState(etag: etag, wait: 30) else { continue }
                 if state.generation != appliedGeneration {
                     try await Task.sleep(for: applyTime)
                     try await report(AgentReportRequest(tierVersion: state.tierVersion, status: "SUCCEEDED", health: "healthy", generation: state.generation))
                     appliedGeneration = state.generation
                     applied(state.generation)
                 }
-                etag = response.headers.first(name: "ETag")
+                etag = newETag
             } catch {
                 if Task.isCancelled { return }
                 try? await Task.sleep(for: .milliseconds(200))
@@ -41,13 +38,7 @@ struct SimulatedAgent: Sendable {
     }
 
     func report(_ report: AgentReportRequest) async throws {
-        var request = HTTPClientRequest(url: "\(server)/agent/v1/report")
-        request.method = .POST
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(report)))
-        let response = try await client.execute(request, timeout: .seconds(60))
-        _ = try await response.body.collect(upTo: 1 << 20)
+        try await agent.report(report)
     }
 }
 
