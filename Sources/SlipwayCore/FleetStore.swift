@@ -24,8 +24,9 @@ public protocol FleetStore: Sendable {
     /// The instance an agent token belongs to.
     func instance(agentTokenHash: String) async throws -> Instance?
     func desiredState(instanceId: String) async throws -> DesiredState
-    /// Records a report; returns the id of the rollout it moved, if any, so the engine can advance it.
-    func recordReport(instanceId: String, report: AgentReport, now: Date) async throws -> String?
+    /// Records reports in one transaction (one fsync for all: group commit). For each report, in order: the id of
+    /// a rollout whose current wave it finished (the engine has work there), nil, or why the report was refused.
+    func recordReports(_ reports: [(instanceId: String, report: AgentReport)], now: Date) async throws -> [Result<String?, SlipwayError>]
 
     // MARK: Rollouts
 

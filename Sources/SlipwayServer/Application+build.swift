@@ -49,7 +49,7 @@ func buildRouter(
     VersionSetController(store: store).addRoutes(to: secured)
     InstanceController(store: store, fleet: store).addRoutes(to: secured)
     RolloutController(fleet: store, engine: engine).addRoutes(to: secured)
-    AgentController(fleet: store, notifier: notifier, engine: engine).addRoutes(to: router)
+    AgentController(fleet: store, notifier: notifier, engine: engine, reports: ReportBatcher(store: store)).addRoutes(to: router)
     return router
 }
 

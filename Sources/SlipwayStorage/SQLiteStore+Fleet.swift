@@ -158,66 +158,86 @@ extension SQLiteStore: FleetStore {
         }
     }
 
-    public func recordReport(instanceId: String, report: AgentReport, now: Date) async throws -> String? {
+    public func recordReports(_ reports: [(instanceId: String, report: AgentReport)], now: Date) async throws -> [Result<String?, SlipwayError>] {
         try await pool.write { db in
-            guard let instanceRow = try Row.fetchOne(db, sql: "SELECT * FROM instances WHERE id = ?", arguments: [instanceId]) else {
-                throw SlipwayError.authFailure("this agent's instance was deleted; register the instance again for a new token")
+            try reports.map { instanceId, report in
+                do {
+                    var moved: String?
+                    // A savepoint each: one refused report must not undo the others of the batch.
+                    try db.inSavepoint {
+                        moved = try Self.recordReport(instanceId: instanceId, report: report, now: now, db)
+                        return .commit
+                    }
+                    return .success(moved)
+                } catch let error as SlipwayError {
+                    return .failure(error)
+                }
             }
-            let instance = Self.instance(instanceRow)
-            guard try Bool.fetchOne(
-                db, sql: "SELECT EXISTS (SELECT 1 FROM tier_versions WHERE product_tier_id = ? AND version = ?)",
-                arguments: [instance.productTierId, report.tierVersion]) == true
-            else {
-                throw SlipwayError.badRequest(
-                    "tierVersion '\(report.tierVersion.prefix(40))' is not a version of product tier \(instance.productTierId); report the version of the desired state")
-            }
-            let aboutCurrentDesire = report.generation == nil || report.generation == instance.desiredGeneration
-            try db.execute(
-                sql: """
-                    UPDATE instances SET last_report_status = ?, last_report_message = ?, last_report_at = ?, health = ?,
-                        reported_generation = COALESCE(?, reported_generation),
-                        current_version = CASE WHEN ? THEN ? ELSE current_version END
-                    WHERE id = ?
-                    """,
-                arguments: [
-                    report.status.rawValue, report.message, now, report.health, report.generation,
-                    report.status == .succeeded, report.tierVersion, instanceId,
-                ])
-            guard aboutCurrentDesire, report.status != .applying,
-                let row = try Row.fetchOne(
-                    db, sql: "SELECT * FROM rollout_instances WHERE instance_id = ? AND status IN ('IN_PROGRESS', 'ROLLING_BACK')",
-                    arguments: [instanceId])
-            else { return nil }
-            let rolloutId: String = row["rollout_id"]
-            let rollingBack = (row["status"] as String) == RolloutInstanceStatus.rollingBack.rawValue
-            let expected: String = rollingBack ? row["source_version"] : row["target_version"]
-            let startedAt: Double = row["started_at"] ?? now.timeIntervalSince1970
-            let message = (report.message ?? "").prefix(500)
-            switch (report.status, rollingBack) {
-            case (.succeeded, false) where report.tierVersion == expected:
-                try Self.finish(row, as: .completed, reason: nil, now: now, db)
-                try db.execute(
-                    sql: "UPDATE rollouts SET in_progress = in_progress - 1, completed = completed + 1, completed_seconds = completed_seconds + ?, updated_at = ? WHERE id = ?",
-                    arguments: [now.timeIntervalSince1970 - startedAt, now, rolloutId])
-            case (.succeeded, true) where report.tierVersion == expected:
-                try Self.finish(row, as: .rolledBack, reason: "rolled back to \(expected)", now: now, db)
-                try db.execute(
-                    sql: "UPDATE rollouts SET rolling_back = rolling_back - 1, rolled_back = rolled_back + 1, updated_at = ? WHERE id = ?",
-                    arguments: [now, rolloutId])
-            case (.failed, false):
-                try Self.finish(row, as: .failed, reason: "the agent reported failure: \(message)", now: now, db)
-                try db.execute(
-                    sql: "UPDATE rollouts SET in_progress = in_progress - 1, failed = failed + 1, updated_at = ? WHERE id = ?", arguments: [now, rolloutId])
-            case (.failed, true):
-                try Self.finish(row, as: .failed, reason: "rollback failed: \(message)", now: now, db)
-                try db.execute(
-                    sql: "UPDATE rollouts SET rolling_back = rolling_back - 1, failed = failed + 1, updated_at = ? WHERE id = ?",
-                    arguments: [now, rolloutId])
-            default:
-                return nil
-            }
-            return rolloutId
         }
+    }
+
+    /// Records one report: the instance's last report and version, and its rollout's progress.
+    static func recordReport(instanceId: String, report: AgentReport, now: Date, _ db: Database) throws -> String? {
+        guard let instanceRow = try Row.fetchOne(db, sql: "SELECT * FROM instances WHERE id = ?", arguments: [instanceId]) else {
+            throw SlipwayError.authFailure("this agent's instance was deleted; register the instance again for a new token")
+        }
+        let instance = Self.instance(instanceRow)
+        guard try Bool.fetchOne(
+            db, sql: "SELECT EXISTS (SELECT 1 FROM tier_versions WHERE product_tier_id = ? AND version = ?)",
+            arguments: [instance.productTierId, report.tierVersion]) == true
+        else {
+            throw SlipwayError.badRequest(
+                "tierVersion '\(report.tierVersion.prefix(40))' is not a version of product tier \(instance.productTierId); report the version of the desired state")
+        }
+        let aboutCurrentDesire = report.generation == nil || report.generation == instance.desiredGeneration
+        try db.execute(
+            sql: """
+                UPDATE instances SET last_report_status = ?, last_report_message = ?, last_report_at = ?, health = ?,
+                    reported_generation = COALESCE(?, reported_generation),
+                    current_version = CASE WHEN ? THEN ? ELSE current_version END
+                WHERE id = ?
+                """,
+            arguments: [
+                report.status.rawValue, report.message, now, report.health, report.generation,
+                report.status == .succeeded, report.tierVersion, instanceId,
+            ])
+        guard aboutCurrentDesire, report.status != .applying,
+            let row = try Row.fetchOne(
+                db, sql: "SELECT * FROM rollout_instances WHERE instance_id = ? AND status IN ('IN_PROGRESS', 'ROLLING_BACK')",
+                arguments: [instanceId])
+        else { return nil }
+        let rolloutId: String = row["rollout_id"]
+        let rollingBack = (row["status"] as String) == RolloutInstanceStatus.rollingBack.rawValue
+        let expected: String = rollingBack ? row["source_version"] : row["target_version"]
+        let startedAt: Double = row["started_at"] ?? now.timeIntervalSince1970
+        let message = (report.message ?? "").prefix(500)
+        switch (report.status, rollingBack) {
+        case (.succeeded, false) where report.tierVersion == expected:
+            try Self.finish(row, as: .completed, reason: nil, now: now, db)
+            try db.execute(
+                sql: "UPDATE rollouts SET in_progress = in_progress - 1, completed = completed + 1, completed_seconds = completed_seconds + ?, updated_at = ? WHERE id = ?",
+                arguments: [now.timeIntervalSince1970 - startedAt, now, rolloutId])
+        case (.succeeded, true) where report.tierVersion == expected:
+            try Self.finish(row, as: .rolledBack, reason: "rolled back to \(expected)", now: now, db)
+            try db.execute(
+                sql: "UPDATE rollouts SET rolling_back = rolling_back - 1, rolled_back = rolled_back + 1, updated_at = ? WHERE id = ?",
+                arguments: [now, rolloutId])
+        case (.failed, false):
+            try Self.finish(row, as: .failed, reason: "the agent reported failure: \(message)", now: now, db)
+            try db.execute(
+                sql: "UPDATE rollouts SET in_progress = in_progress - 1, failed = failed + 1, updated_at = ? WHERE id = ?", arguments: [now, rolloutId])
+        case (.failed, true):
+            try Self.finish(row, as: .failed, reason: "rollback failed: \(message)", now: now, db)
+            try db.execute(
+                sql: "UPDATE rollouts SET rolling_back = rolling_back - 1, failed = failed + 1, updated_at = ? WHERE id = ?",
+                arguments: [now, rolloutId])
+        default:
+            return nil
+        }
+        // The engine has work only once the wave (or the rollback) has nothing left in flight.
+        let left = try Int.fetchOne(
+            db, sql: "SELECT \(rollingBack ? "rolling_back" : "in_progress") FROM rollouts WHERE id = ?", arguments: [rolloutId]) ?? 0
+        return left == 0 ? rolloutId : nil
     }
 
     /// Ends one instance's part in a rollout.

@@ -11,6 +11,7 @@ struct AgentController {
     let fleet: any FleetStore
     let notifier: DesiredStateNotifier
     let engine: RolloutEngine
+    let reports: ReportBatcher
     /// The longest long-poll an agent may ask for.
     static let maxWait = 60
 
@@ -58,7 +59,7 @@ struct AgentController {
             let report = AgentReport(
                 tierVersion: body.tierVersion, status: status, message: body.message.map { String($0.prefix(4096)) },
                 health: body.health.map { String($0.prefix(1024)) }, generation: body.generation)
-            if try await fleet.recordReport(instanceId: instance.id, report: report, now: Date()) != nil {
+            if try await reports.submit(instanceId: instance.id, report: report) != nil {
                 engine.wake()
             }
             return JSONBody.empty()
