@@ -21,8 +21,7 @@ extension SQLiteStore: FleetStore {
             }
             let version: String
             if let tierVersion {
-                guard try Bool.fetchOne(
-                    db, sql: "SELECT EXISTS (SELECT 1 FROM tier_versions WHERE product_tier_id = ? AND version = ?)",
+                guard try db.cachedValue(Bool.self, sql: "SELECT EXISTS (SELECT 1 FROM tier_versions WHERE product_tier_id = ? AND version = ?)",
                     arguments: [productTierId, tierVersion]) == true
                 else { throw SlipwayError.notFound("product tier \(productTierId) has no version '\(tierVersion.prefix(40))'") }
                 version = tierVersion
@@ -37,8 +36,7 @@ extension SQLiteStore: FleetStore {
                 id: Identifiers.new(.instance), organizationId: organizationId, serviceId: serviceId, serviceEnvironmentId: environmentId,
                 productTierId: productTierId, name: name, currentVersion: version, desiredVersion: version, desiredGeneration: 1, createdAt: now)
             do {
-                try db.execute(
-                    sql: """
+                try db.cachedExecute(sql: """
                         INSERT INTO instances (id, organization_id, service_id, service_environment_id, product_tier_id, name, agent_token_hash,
                             current_version, desired_version, desired_generation, created_at)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -66,8 +64,7 @@ extension SQLiteStore: FleetStore {
     static func instance(id: String, serviceId: String, environmentId: String, organizationId: String, _ db: Database) throws -> Instance {
         _ = try environment(id: environmentId, serviceId: serviceId, organizationId: organizationId, db)
         guard
-            let row = try Row.fetchOne(
-                db, sql: "SELECT * FROM instances WHERE id = ? AND service_environment_id = ?", arguments: [id, environmentId])
+            let row = try db.cachedRow(sql: "SELECT * FROM instances WHERE id = ? AND service_environment_id = ?", arguments: [id, environmentId])
         else { throw SlipwayError.notFound(.instance, id) }
         return instance(row)
     }
@@ -108,10 +105,10 @@ extension SQLiteStore: FleetStore {
     public func deleteInstance(id: String, serviceId: String, environmentId: String, organizationId: String) async throws {
         try await pool.write { db in
             _ = try Self.instance(id: id, serviceId: serviceId, environmentId: environmentId, organizationId: organizationId, db)
-            if let holder = try String.fetchOne(db, sql: "\(Self.holdingRolloutSQL) LIMIT 1", arguments: [id]) {
+            if let holder = try db.cachedValue(String.self, sql: "\(Self.holdingRolloutSQL) LIMIT 1", arguments: [id]) {
                 throw SlipwayError.invalidState("instance \(id) is part of rollout \(holder), which is still driving it; cancel the rollout or wait for it")
             }
-            try db.execute(sql: "DELETE FROM instances WHERE id = ?", arguments: [id])
+            try db.cachedExecute(sql: "DELETE FROM instances WHERE id = ?", arguments: [id])
         }
     }
 
@@ -124,8 +121,7 @@ extension SQLiteStore: FleetStore {
 
     public func upgradeHistory(instanceId: String, limit: Int) async throws -> [RolloutInstance] {
         try await pool.read { db in
-            try Row.fetchAll(
-                db,
+            try db.cachedRows(
                 sql: """
                     SELECT ri.*, i.name AS instance_name FROM rollout_instances ri JOIN instances i ON i.id = ri.instance_id
                     JOIN rollouts r ON r.id = ri.rollout_id
@@ -140,20 +136,31 @@ extension SQLiteStore: FleetStore {
 
     public func instance(agentTokenHash: String) async throws -> Instance? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM instances WHERE agent_token_hash = ?", arguments: [agentTokenHash]).map(Self.instance)
+            try db.cachedRow(sql: "SELECT * FROM instances WHERE agent_token_hash = ?", arguments: [agentTokenHash]).map(Self.instance)
         }
     }
 
     public func desiredState(instanceId: String) async throws -> DesiredState {
         try await pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM instances WHERE id = ?", arguments: [instanceId]) else {
+            guard let row = try db.cachedRow(sql: "SELECT * FROM instances WHERE id = ?", arguments: [instanceId]) else {
                 throw SlipwayError.authFailure("this agent's instance was deleted; register the instance again for a new token")
             }
             let instance = Self.instance(row)
-            let versions = try Row.fetchAll(
-                db, sql: "SELECT * FROM tier_versions WHERE product_tier_id = ? AND version = ?",
-                arguments: [instance.productTierId, instance.desiredVersion])
-            let images = try Self.tierVersions(versions, serviceId: instance.serviceId, db).first?.images ?? []
+            // A tier version never changes once released, so its images are read once and kept.
+            let key = "\(instance.productTierId)|\(instance.desiredVersion)"
+            let images: [ImageConfigSnapshot]
+            if let known = releasedImages.withLock({ $0[key] }) {
+                images = known
+            } else {
+                let versions = try db.cachedRows(
+                    sql: "SELECT * FROM tier_versions WHERE product_tier_id = ? AND version = ?",
+                    arguments: [instance.productTierId, instance.desiredVersion])
+                images = try Self.tierVersions(versions, serviceId: instance.serviceId, db).first?.images ?? []
+                releasedImages.withLock { cache in
+                    if cache.count >= 10_000 { cache.removeAll(keepingCapacity: true) }
+                    cache[key] = images
+                }
+            }
             return DesiredState(instanceId: instance.id, generation: instance.desiredGeneration, tierVersion: instance.desiredVersion, images: images)
         }
     }
@@ -178,20 +185,18 @@ extension SQLiteStore: FleetStore {
 
     /// Records one report: the instance's last report and version, and its rollout's progress.
     static func recordReport(instanceId: String, report: AgentReport, now: Date, _ db: Database) throws -> String? {
-        guard let instanceRow = try Row.fetchOne(db, sql: "SELECT * FROM instances WHERE id = ?", arguments: [instanceId]) else {
+        guard let instanceRow = try db.cachedRow(sql: "SELECT * FROM instances WHERE id = ?", arguments: [instanceId]) else {
             throw SlipwayError.authFailure("this agent's instance was deleted; register the instance again for a new token")
         }
         let instance = Self.instance(instanceRow)
-        guard try Bool.fetchOne(
-            db, sql: "SELECT EXISTS (SELECT 1 FROM tier_versions WHERE product_tier_id = ? AND version = ?)",
+        guard try db.cachedValue(Bool.self, sql: "SELECT EXISTS (SELECT 1 FROM tier_versions WHERE product_tier_id = ? AND version = ?)",
             arguments: [instance.productTierId, report.tierVersion]) == true
         else {
             throw SlipwayError.badRequest(
                 "tierVersion '\(report.tierVersion.prefix(40))' is not a version of product tier \(instance.productTierId); report the version of the desired state")
         }
         let aboutCurrentDesire = report.generation == nil || report.generation == instance.desiredGeneration
-        try db.execute(
-            sql: """
+        try db.cachedExecute(sql: """
                 UPDATE instances SET last_report_status = ?, last_report_message = ?, last_report_at = ?, health = ?,
                     reported_generation = COALESCE(?, reported_generation),
                     current_version = CASE WHEN ? THEN ? ELSE current_version END
@@ -202,8 +207,7 @@ extension SQLiteStore: FleetStore {
                 report.status == .succeeded, report.tierVersion, instanceId,
             ])
         guard aboutCurrentDesire, report.status != .applying,
-            let row = try Row.fetchOne(
-                db, sql: "SELECT * FROM rollout_instances WHERE instance_id = ? AND status IN ('IN_PROGRESS', 'ROLLING_BACK')",
+            let row = try db.cachedRow(sql: "SELECT * FROM rollout_instances WHERE instance_id = ? AND status IN ('IN_PROGRESS', 'ROLLING_BACK')",
                 arguments: [instanceId])
         else { return nil }
         let rolloutId: String = row["rollout_id"]
@@ -214,36 +218,30 @@ extension SQLiteStore: FleetStore {
         switch (report.status, rollingBack) {
         case (.succeeded, false) where report.tierVersion == expected:
             try Self.finish(row, as: .completed, reason: nil, now: now, db)
-            try db.execute(
-                sql: "UPDATE rollouts SET in_progress = in_progress - 1, completed = completed + 1, completed_seconds = completed_seconds + ?, updated_at = ? WHERE id = ?",
+            try db.cachedExecute(sql: "UPDATE rollouts SET in_progress = in_progress - 1, completed = completed + 1, completed_seconds = completed_seconds + ?, updated_at = ? WHERE id = ?",
                 arguments: [now.timeIntervalSince1970 - startedAt, now, rolloutId])
         case (.succeeded, true) where report.tierVersion == expected:
             try Self.finish(row, as: .rolledBack, reason: "rolled back to \(expected)", now: now, db)
-            try db.execute(
-                sql: "UPDATE rollouts SET rolling_back = rolling_back - 1, rolled_back = rolled_back + 1, updated_at = ? WHERE id = ?",
+            try db.cachedExecute(sql: "UPDATE rollouts SET rolling_back = rolling_back - 1, rolled_back = rolled_back + 1, updated_at = ? WHERE id = ?",
                 arguments: [now, rolloutId])
         case (.failed, false):
             try Self.finish(row, as: .failed, reason: "the agent reported failure: \(message)", now: now, db)
-            try db.execute(
-                sql: "UPDATE rollouts SET in_progress = in_progress - 1, failed = failed + 1, updated_at = ? WHERE id = ?", arguments: [now, rolloutId])
+            try db.cachedExecute(sql: "UPDATE rollouts SET in_progress = in_progress - 1, failed = failed + 1, updated_at = ? WHERE id = ?", arguments: [now, rolloutId])
         case (.failed, true):
             try Self.finish(row, as: .failed, reason: "rollback failed: \(message)", now: now, db)
-            try db.execute(
-                sql: "UPDATE rollouts SET rolling_back = rolling_back - 1, failed = failed + 1, updated_at = ? WHERE id = ?",
+            try db.cachedExecute(sql: "UPDATE rollouts SET rolling_back = rolling_back - 1, failed = failed + 1, updated_at = ? WHERE id = ?",
                 arguments: [now, rolloutId])
         default:
             return nil
         }
         // The engine has work only once the wave (or the rollback) has nothing left in flight.
-        let left = try Int.fetchOne(
-            db, sql: "SELECT \(rollingBack ? "rolling_back" : "in_progress") FROM rollouts WHERE id = ?", arguments: [rolloutId]) ?? 0
+        let left = try db.cachedValue(Int.self, sql: "SELECT \(rollingBack ? "rolling_back" : "in_progress") FROM rollouts WHERE id = ?", arguments: [rolloutId]) ?? 0
         return left == 0 ? rolloutId : nil
     }
 
     /// Ends one instance's part in a rollout.
     static func finish(_ row: Row, as status: RolloutInstanceStatus, reason: String?, now: Date, _ db: Database) throws {
-        try db.execute(
-            sql: "UPDATE rollout_instances SET status = ?, ended_at = ?, deadline = NULL, reason = ? WHERE rollout_id = ? AND instance_id = ?",
+        try db.cachedExecute(sql: "UPDATE rollout_instances SET status = ?, ended_at = ?, deadline = NULL, reason = ? WHERE rollout_id = ? AND instance_id = ?",
             arguments: [status.rawValue, now.timeIntervalSince1970, reason, row["rollout_id"] as String, row["instance_id"] as String])
     }
 
@@ -254,15 +252,12 @@ extension SQLiteStore: FleetStore {
     ) async throws -> (plan: RolloutPlan, rollout: Rollout?) {
         let work = { @Sendable (db: Database) throws -> (RolloutPlan, Rollout?) in
             let config = try Self.imageConfig(id: imageConfigId, serviceId: serviceId, organizationId: organizationId, db)
-            guard try Bool.fetchOne(
-                db, sql: "SELECT EXISTS (SELECT 1 FROM tier_version_images WHERE image_config_id = ?)", arguments: [imageConfigId]) == true
+            guard try db.cachedValue(Bool.self, sql: "SELECT EXISTS (SELECT 1 FROM tier_version_images WHERE image_config_id = ?)", arguments: [imageConfigId]) == true
             else {
                 throw SlipwayError.invalidState(
                     "image config \(imageConfigId) has not been released yet; release it with POST …/image-config/\(imageConfigId)/release first")
             }
-            if let active = try Row.fetchOne(
-                db,
-                sql: """
+            if let active = try db.cachedRow(sql: """
                     SELECT id, status FROM rollouts WHERE image_config_id = ?
                     AND (status IN ('PENDING', 'PENDING_DEPENDENCY', 'RUNNING', 'PAUSED') OR rollback = 'running') ORDER BY seq DESC LIMIT 1
                     """,
@@ -286,8 +281,7 @@ extension SQLiteStore: FleetStore {
         func snapshot(tier: String, version: String) throws -> ImageConfigSnapshot? {
             let key = "\(tier)|\(version)"
             if let cached = snapshots[key] { return cached }
-            let rows = try Row.fetchAll(
-                db, sql: "SELECT * FROM tier_versions WHERE product_tier_id = ? AND version = ?", arguments: [tier, version])
+            let rows = try db.cachedRows( sql: "SELECT * FROM tier_versions WHERE product_tier_id = ? AND version = ?", arguments: [tier, version])
             let found = try tierVersions(rows, serviceId: config.serviceId, db).first?.images.first { $0.imageConfigId == config.id }
             snapshots[key] = .some(found)
             return found
@@ -295,14 +289,12 @@ extension SQLiteStore: FleetStore {
         var preferred: [String: String?] = [:]
         var eligible: [RolloutCandidate] = []
         var ineligible: [RolloutCandidate] = []
-        let rows = try Row.fetchAll(
-            db, sql: "SELECT * FROM instances WHERE service_environment_id = ? ORDER BY seq", arguments: [config.serviceEnvironmentId])
+        let rows = try db.cachedRows( sql: "SELECT * FROM instances WHERE service_environment_id = ? ORDER BY seq", arguments: [config.serviceEnvironmentId])
         for row in rows {
             let instance = Self.instance(row)
             if preferred[instance.productTierId] == nil {
                 preferred[instance.productTierId] = .some(
-                    try String.fetchOne(
-                        db, sql: "SELECT version FROM tier_versions WHERE product_tier_id = ? AND status = 'Preferred'",
+                    try db.cachedValue(String.self, sql: "SELECT version FROM tier_versions WHERE product_tier_id = ? AND status = 'Preferred'",
                         arguments: [instance.productTierId]))
             }
             let source = try snapshot(tier: instance.productTierId, version: instance.currentVersion)
@@ -342,8 +334,7 @@ extension SQLiteStore: FleetStore {
             empty
             ? "no instance needs a change: \(plan.ineligible.count) instance(s) already run the preferred image or cannot take it"
             : "\(eligible.count) instance(s) to upgrade in \(plan.policy.waveCount(instances: eligible.count)) wave(s)"
-        try db.execute(
-            sql: """
+        try db.cachedExecute(sql: """
                 INSERT INTO rollouts (id, organization_id, service_id, service_environment_id, image_config_id, status, policy, total, pending,
                     current_wave, total_waves, rollback, source_versions, target_versions, message, created_by, created_at, updated_at, finished_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, -1, ?, 'none', ?, ?, ?, ?, ?, ?, ?)
@@ -355,8 +346,7 @@ extension SQLiteStore: FleetStore {
                 empty ? now : nil,
             ])
         for (index, candidate) in eligible.enumerated() {
-            try db.execute(
-                sql: """
+            try db.cachedExecute(sql: """
                     INSERT INTO rollout_instances (rollout_id, instance_id, seq, wave, source_version, target_version, status)
                     VALUES (?, ?, ?, ?, ?, ?, 'PENDING')
                     """,
@@ -364,8 +354,7 @@ extension SQLiteStore: FleetStore {
                     candidate.targetVersion])
         }
         if !empty, try dependencyLive(rolloutId: id, db) {
-            try db.execute(
-                sql: "UPDATE rollouts SET status = 'PENDING_DEPENDENCY', message = ? WHERE id = ?",
+            try db.cachedExecute(sql: "UPDATE rollouts SET status = 'PENDING_DEPENDENCY', message = ? WHERE id = ?",
                 arguments: ["waiting for an earlier rollout that holds some of the same instances; " + message, id])
         }
         return try rollout(id: id, db)
@@ -373,8 +362,7 @@ extension SQLiteStore: FleetStore {
 
     /// Whether an earlier live rollout holds any instance this rollout still has to start.
     static func dependencyLive(rolloutId: String, _ db: Database) throws -> Bool {
-        try Bool.fetchOne(
-            db,
+        try db.cachedValue(Bool.self,
             sql: """
                 SELECT EXISTS (
                     SELECT 1 FROM rollout_instances mine
@@ -411,7 +399,7 @@ extension SQLiteStore: FleetStore {
     }
 
     static func rollout(id: String, _ db: Database) throws -> Rollout {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM rollouts WHERE id = ?", arguments: [id]) else {
+        guard let row = try db.cachedRow(sql: "SELECT * FROM rollouts WHERE id = ?", arguments: [id]) else {
             throw SlipwayError.notFound(.rollout, id)
         }
         return rollout(row)
@@ -419,7 +407,7 @@ extension SQLiteStore: FleetStore {
 
     static func latestRollout(imageConfigId: String, serviceId: String, organizationId: String, _ db: Database) throws -> Rollout {
         _ = try imageConfig(id: imageConfigId, serviceId: serviceId, organizationId: organizationId, db)
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM rollouts WHERE image_config_id = ? ORDER BY seq DESC LIMIT 1", arguments: [imageConfigId])
+        guard let row = try db.cachedRow(sql: "SELECT * FROM rollouts WHERE image_config_id = ? ORDER BY seq DESC LIMIT 1", arguments: [imageConfigId])
         else { throw SlipwayError.notFound("image config \(imageConfigId) has never been rolled out; start with POST …/image-config/\(imageConfigId)/rollout") }
         return rollout(row)
     }
@@ -470,8 +458,7 @@ extension SQLiteStore: FleetStore {
             guard [.pending, .pendingDependency, .running].contains(rollout.status) else {
                 throw SlipwayError.invalidState("rollout \(rollout.id) is \(rollout.status.rawValue); only a PENDING or RUNNING rollout can be paused")
             }
-            try db.execute(
-                sql: "UPDATE rollouts SET status = 'PAUSED', message = ?, updated_at = ? WHERE id = ?",
+            try db.cachedExecute(sql: "UPDATE rollouts SET status = 'PAUSED', message = ?, updated_at = ? WHERE id = ?",
                 arguments: ["paused: no new wave starts until resumed; \(rollout.counts.inProgress) instance(s) in flight finish on their own", now, rollout.id])
         }
     }
@@ -483,8 +470,7 @@ extension SQLiteStore: FleetStore {
             }
             // One that never started checks its dependencies again first.
             let status: RolloutStatus = rollout.startedAt == nil ? .pendingDependency : .running
-            try db.execute(
-                sql: "UPDATE rollouts SET status = ?, message = 'resumed', updated_at = ? WHERE id = ?", arguments: [status.rawValue, now, rollout.id])
+            try db.cachedExecute(sql: "UPDATE rollouts SET status = ?, message = 'resumed', updated_at = ? WHERE id = ?", arguments: [status.rawValue, now, rollout.id])
         }
     }
 
@@ -494,8 +480,7 @@ extension SQLiteStore: FleetStore {
                 throw SlipwayError.invalidState("rollout \(rollout.id) is already \(rollout.status.rawValue); only a live rollout can be cancelled")
             }
             let skipped = try Self.skipPending(rolloutId: rollout.id, reason: "the rollout was cancelled before this instance started", now: now, db)
-            try db.execute(
-                sql: "UPDATE rollouts SET status = 'CANCELLED', finished_at = ?, updated_at = ?, message = ? WHERE id = ?",
+            try db.cachedExecute(sql: "UPDATE rollouts SET status = 'CANCELLED', finished_at = ?, updated_at = ?, message = ? WHERE id = ?",
                 arguments: [
                     now, now,
                     "cancelled: \(skipped) instance(s) were not started; \(rollout.counts.inProgress) in flight finish on their own",
@@ -511,8 +496,7 @@ extension SQLiteStore: FleetStore {
                     "rollout \(rollout.id) is \(rollout.status.rawValue)\(rollout.rollback == .running ? " and rolling back" : ""); "
                         + "only a FAILED or CANCELLED rollout that has settled can be retried")
             }
-            let rows = try Row.fetchAll(
-                db,
+            let rows = try db.cachedRows(
                 sql: """
                     SELECT ri.instance_id, ri.status FROM rollout_instances ri JOIN instances i ON i.id = ri.instance_id
                     WHERE ri.rollout_id = ? AND ri.status IN ('FAILED', 'SKIPPED', 'ROLLED_BACK') AND i.current_version != ri.target_version
@@ -530,15 +514,13 @@ extension SQLiteStore: FleetStore {
                 case .skipped: counts.skipped += 1
                 default: counts.rolledBack += 1
                 }
-                try db.execute(
-                    sql: """
+                try db.cachedExecute(sql: """
                         UPDATE rollout_instances SET status = 'PENDING', wave = ?, started_at = NULL, ended_at = NULL, deadline = NULL, reason = NULL
                         WHERE rollout_id = ? AND instance_id = ?
                         """,
                     arguments: [firstWave + rollout.policy.wave(ofInstanceAt: index), rollout.id, row["instance_id"] as String])
             }
-            try db.execute(
-                sql: """
+            try db.cachedExecute(sql: """
                     UPDATE rollouts SET status = 'PENDING_DEPENDENCY', rollback = 'none', finished_at = NULL, bake_until = NULL, updated_at = ?,
                         pending = pending + ?, failed = failed - ?, skipped = skipped - ?, rolled_back = rolled_back - ?,
                         total_waves = ?, message = ?
@@ -553,12 +535,10 @@ extension SQLiteStore: FleetStore {
 
     /// Marks every not-yet-started instance of a rollout SKIPPED; returns how many.
     static func skipPending(rolloutId: String, reason: String, now: Date, _ db: Database) throws -> Int {
-        try db.execute(
-            sql: "UPDATE rollout_instances SET status = 'SKIPPED', ended_at = ?, reason = ? WHERE rollout_id = ? AND status = 'PENDING'",
+        try db.cachedExecute(sql: "UPDATE rollout_instances SET status = 'SKIPPED', ended_at = ?, reason = ? WHERE rollout_id = ? AND status = 'PENDING'",
             arguments: [now.timeIntervalSince1970, reason, rolloutId])
         let skipped = db.changesCount
-        try db.execute(
-            sql: "UPDATE rollouts SET pending = pending - ?, skipped = skipped + ? WHERE id = ?", arguments: [skipped, skipped, rolloutId])
+        try db.cachedExecute(sql: "UPDATE rollouts SET pending = pending - ?, skipped = skipped + ? WHERE id = ?", arguments: [skipped, skipped, rolloutId])
         return skipped
     }
 
@@ -566,8 +546,7 @@ extension SQLiteStore: FleetStore {
 
     public func activeRolloutIDs() async throws -> [String] {
         try await pool.read { db in
-            try String.fetchAll(
-                db,
+            try db.cachedValues(String.self,
                 sql: """
                     SELECT id FROM rollouts WHERE status IN ('PENDING', 'PENDING_DEPENDENCY', 'RUNNING', 'PAUSED') OR rollback = 'running'
                     ORDER BY seq
@@ -587,12 +566,10 @@ extension SQLiteStore: FleetStore {
                 case .waitForDependency:
                     return (changed, nil)
                 case .start:
-                    try db.execute(
-                        sql: "UPDATE rollouts SET status = 'RUNNING', started_at = COALESCE(started_at, ?), updated_at = ? WHERE id = ?",
+                    try db.cachedExecute(sql: "UPDATE rollouts SET status = 'RUNNING', started_at = COALESCE(started_at, ?), updated_at = ? WHERE id = ?",
                         arguments: [now, now, id])
                 case .bake(let until):
-                    try db.execute(
-                        sql: "UPDATE rollouts SET bake_until = ?, message = ?, updated_at = ? WHERE id = ?",
+                    try db.cachedExecute(sql: "UPDATE rollouts SET bake_until = ?, message = ?, updated_at = ? WHERE id = ?",
                         arguments: [
                             until.timeIntervalSince1970, "baking \(rollout.policy.bakeSeconds) s after wave \(rollout.currentWave + 1) before the next", now, id,
                         ])
@@ -600,8 +577,7 @@ extension SQLiteStore: FleetStore {
                 case .startWave(let wave):
                     changed += try Self.startWave(wave, of: rollout, now: now, db)
                 case .complete:
-                    try db.execute(
-                        sql: "UPDATE rollouts SET status = 'COMPLETE', finished_at = ?, updated_at = ?, message = ? WHERE id = ?",
+                    try db.cachedExecute(sql: "UPDATE rollouts SET status = 'COMPLETE', finished_at = ?, updated_at = ?, message = ? WHERE id = ?",
                         arguments: [
                             now, now,
                             "complete: \(rollout.counts.completed) instance(s) upgraded to \(rollout.targetVersions.joined(separator: ", "))"
@@ -611,10 +587,8 @@ extension SQLiteStore: FleetStore {
                 case .halt:
                     changed += try Self.halt(rollout, now: now, db)
                 case .finishRollback:
-                    let failedRollbacks = try Int.fetchOne(
-                        db, sql: "SELECT COUNT(*) FROM rollout_instances WHERE rollout_id = ? AND reason LIKE 'rollback failed:%'", arguments: [id]) ?? 0
-                    try db.execute(
-                        sql: "UPDATE rollouts SET rollback = 'done', updated_at = ?, message = ? WHERE id = ?",
+                    let failedRollbacks = try db.cachedValue(Int.self, sql: "SELECT COUNT(*) FROM rollout_instances WHERE rollout_id = ? AND reason LIKE 'rollback failed:%'", arguments: [id]) ?? 0
+                    try db.cachedExecute(sql: "UPDATE rollouts SET rollback = 'done', updated_at = ?, message = ? WHERE id = ?",
                         arguments: [
                             now,
                             rollout.message.replacingOccurrences(of: "; rolling back", with: "; rolled back")
@@ -628,8 +602,7 @@ extension SQLiteStore: FleetStore {
 
     /// Tells the instances of a wave to move to their target version; returns the ones told.
     static func startWave(_ wave: Int, of rollout: Rollout, now: Date, _ db: Database) throws -> [String] {
-        let rows = try Row.fetchAll(
-            db,
+        let rows = try db.cachedRows(
             sql: """
                 SELECT ri.instance_id, ri.target_version, i.current_version, i.desired_version FROM rollout_instances ri
                 JOIN instances i ON i.id = ri.instance_id
@@ -643,22 +616,18 @@ extension SQLiteStore: FleetStore {
             let instanceId: String = row["instance_id"]
             let target: String = row["target_version"]
             if (row["current_version"] as String) == target && (row["desired_version"] as String) == target {
-                try db.execute(
-                    sql: "UPDATE rollout_instances SET status = 'SKIPPED', ended_at = ?, reason = ? WHERE rollout_id = ? AND instance_id = ?",
+                try db.cachedExecute(sql: "UPDATE rollout_instances SET status = 'SKIPPED', ended_at = ?, reason = ? WHERE rollout_id = ? AND instance_id = ?",
                     arguments: [now.timeIntervalSince1970, "already at version \(target) when its wave started", rollout.id, instanceId])
                 skipped += 1
                 continue
             }
-            try db.execute(
-                sql: "UPDATE instances SET desired_version = ?, desired_generation = desired_generation + 1 WHERE id = ?", arguments: [target, instanceId])
-            try db.execute(
-                sql: "UPDATE rollout_instances SET status = 'IN_PROGRESS', started_at = ?, deadline = ? WHERE rollout_id = ? AND instance_id = ?",
+            try db.cachedExecute(sql: "UPDATE instances SET desired_version = ?, desired_generation = desired_generation + 1 WHERE id = ?", arguments: [target, instanceId])
+            try db.cachedExecute(sql: "UPDATE rollout_instances SET status = 'IN_PROGRESS', started_at = ?, deadline = ? WHERE rollout_id = ? AND instance_id = ?",
                 arguments: [now.timeIntervalSince1970, deadline, rollout.id, instanceId])
             started.append(instanceId)
         }
         let isCanary = rollout.policy.canaryCount > 0 && wave == 0
-        try db.execute(
-            sql: """
+        try db.cachedExecute(sql: """
                 UPDATE rollouts SET current_wave = ?, bake_until = NULL, pending = pending - ?, in_progress = in_progress + ?, skipped = skipped + ?,
                     updated_at = ?, message = ?
                 WHERE id = ?
@@ -677,17 +646,14 @@ extension SQLiteStore: FleetStore {
         if skipped > 0 { message += "; \(skipped) instance(s) were not started" }
         var rolledBack: [String] = []
         if rollout.policy.autoRollback {
-            let rows = try Row.fetchAll(
-                db, sql: "SELECT instance_id, source_version FROM rollout_instances WHERE rollout_id = ? AND status = 'COMPLETED'",
+            let rows = try db.cachedRows( sql: "SELECT instance_id, source_version FROM rollout_instances WHERE rollout_id = ? AND status = 'COMPLETED'",
                 arguments: [rollout.id])
             let deadline = now.timeIntervalSince1970 + Double(rollout.policy.instanceTimeoutSeconds)
             for row in rows {
                 let instanceId: String = row["instance_id"]
-                try db.execute(
-                    sql: "UPDATE instances SET desired_version = ?, desired_generation = desired_generation + 1 WHERE id = ?",
+                try db.cachedExecute(sql: "UPDATE instances SET desired_version = ?, desired_generation = desired_generation + 1 WHERE id = ?",
                     arguments: [row["source_version"] as String, instanceId])
-                try db.execute(
-                    sql: "UPDATE rollout_instances SET status = 'ROLLING_BACK', started_at = ?, ended_at = NULL, deadline = ? WHERE rollout_id = ? AND instance_id = ?",
+                try db.cachedExecute(sql: "UPDATE rollout_instances SET status = 'ROLLING_BACK', started_at = ?, ended_at = NULL, deadline = ? WHERE rollout_id = ? AND instance_id = ?",
                     arguments: [now.timeIntervalSince1970, deadline, rollout.id, instanceId])
                 rolledBack.append(instanceId)
             }
@@ -695,8 +661,7 @@ extension SQLiteStore: FleetStore {
         } else if rollout.counts.completed > 0 {
             message += "; \(rollout.counts.completed) upgraded instance(s) stay on the target version (autoRollback is off)"
         }
-        try db.execute(
-            sql: """
+        try db.cachedExecute(sql: """
                 UPDATE rollouts SET status = 'FAILED', finished_at = ?, updated_at = ?, message = ?, rollback = ?,
                     completed = completed - ?, rolling_back = rolling_back + ?
                 WHERE id = ?
@@ -707,22 +672,19 @@ extension SQLiteStore: FleetStore {
 
     public func expireDeadlines(now: Date) async throws -> [String] {
         try await pool.write { db in
-            let rows = try Row.fetchAll(
-                db, sql: "SELECT * FROM rollout_instances WHERE deadline IS NOT NULL AND deadline <= ?", arguments: [now.timeIntervalSince1970])
+            let rows = try db.cachedRows( sql: "SELECT * FROM rollout_instances WHERE deadline IS NOT NULL AND deadline <= ?", arguments: [now.timeIntervalSince1970])
             var rollouts: Set<String> = []
             for row in rows {
                 let rolloutId: String = row["rollout_id"]
                 let rollout = try Self.rollout(id: rolloutId, db)
                 if (row["status"] as String) == RolloutInstanceStatus.rollingBack.rawValue {
                     try Self.finish(row, as: .failed, reason: "rollback failed: no report within \(rollout.policy.instanceTimeoutSeconds) s", now: now, db)
-                    try db.execute(
-                        sql: "UPDATE rollouts SET rolling_back = rolling_back - 1, failed = failed + 1, updated_at = ? WHERE id = ?", arguments: [now, rolloutId])
+                    try db.cachedExecute(sql: "UPDATE rollouts SET rolling_back = rolling_back - 1, failed = failed + 1, updated_at = ? WHERE id = ?", arguments: [now, rolloutId])
                 } else {
                     try Self.finish(
                         row, as: .failed, reason: "no successful report within \(rollout.policy.instanceTimeoutSeconds) s (instanceTimeoutSeconds)",
                         now: now, db)
-                    try db.execute(
-                        sql: "UPDATE rollouts SET in_progress = in_progress - 1, failed = failed + 1, updated_at = ? WHERE id = ?", arguments: [now, rolloutId])
+                    try db.cachedExecute(sql: "UPDATE rollouts SET in_progress = in_progress - 1, failed = failed + 1, updated_at = ? WHERE id = ?", arguments: [now, rolloutId])
                 }
                 rollouts.insert(rolloutId)
             }
@@ -732,7 +694,7 @@ extension SQLiteStore: FleetStore {
 
     public func nextDeadline() async throws -> Date? {
         try await pool.read { db in
-            try Double.fetchOne(db, sql: "SELECT MIN(deadline) FROM rollout_instances WHERE deadline IS NOT NULL").map(Date.init(timeIntervalSince1970:))
+            try db.cachedValue(Double.self, sql: "SELECT MIN(deadline) FROM rollout_instances WHERE deadline IS NOT NULL").map(Date.init(timeIntervalSince1970:))
         }
     }
 }

@@ -1,11 +1,14 @@
 import Foundation
 import GRDB
 import SlipwayCore
+import Synchronization
 
 /// The embedded default store: one SQLite file in WAL mode, foreign keys on, `synchronous=FULL` so that
 /// an acknowledged write survives a crash of the process or the machine.
 public final class SQLiteStore: SlipwayStore {
     let pool: DatabasePool
+    /// The images of released tier versions, by "tier|version": immutable once released.
+    let releasedImages = Mutex<[String: [ImageConfigSnapshot]]>([:])
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     public init(path: String) throws {
@@ -13,7 +16,7 @@ public final class SQLiteStore: SlipwayStore {
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.cachedExecute(sql: "PRAGMA synchronous = FULL")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try Migrations.migrator.migrate(pool)
@@ -22,24 +25,23 @@ public final class SQLiteStore: SlipwayStore {
     // MARK: Settings and bootstrap
 
     public func setting(_ key: String) async throws -> String? {
-        try await pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = ?", arguments: [key]) }
+        try await pool.read { db in try db.cachedValue(String.self, sql: "SELECT value FROM settings WHERE key = ?", arguments: [key]) }
     }
 
     public func insertSettingIfAbsent(_ key: String, value: String) async throws -> String {
         try await pool.write { db in
-            try db.execute(sql: "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", arguments: [key, value])
-            return try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = ?", arguments: [key]) ?? value
+            try db.cachedExecute(sql: "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", arguments: [key, value])
+            return try db.cachedValue(String.self, sql: "SELECT value FROM settings WHERE key = ?", arguments: [key]) ?? value
         }
     }
 
     public func hasOrganizations() async throws -> Bool {
-        try await pool.read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM organizations)") ?? false }
+        try await pool.read { db in try db.cachedValue(Bool.self, sql: "SELECT EXISTS (SELECT 1 FROM organizations)") ?? false }
     }
 
     public func createOrganization(_ organization: Organization, admin: User, defaultRegistry: ImageRegistry) async throws {
         try await pool.write { db in
-            try db.execute(
-                sql: "INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)",
+            try db.cachedExecute(sql: "INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)",
                 arguments: [organization.id, organization.name, organization.createdAt])
             try Self.insertUser(admin, db)
             try Self.insertRegistry(defaultRegistry, db)
@@ -54,8 +56,7 @@ public final class SQLiteStore: SlipwayStore {
 
     static func insertUser(_ user: User, _ db: Database) throws {
         do {
-            try db.execute(
-                sql: """
+            try db.cachedExecute(sql: """
                     INSERT INTO users (id, organization_id, email, name, role, password_hash, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """,
@@ -67,36 +68,35 @@ public final class SQLiteStore: SlipwayStore {
 
     public func user(email: String) async throws -> User? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM users WHERE email = ?", arguments: [email]).map(Self.user)
+            try db.cachedRow(sql: "SELECT * FROM users WHERE email = ?", arguments: [email]).map(Self.user)
         }
     }
 
     public func user(id: String) async throws -> User? {
-        try await pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id]).map(Self.user) }
+        try await pool.read { db in try db.cachedRow(sql: "SELECT * FROM users WHERE id = ?", arguments: [id]).map(Self.user) }
     }
 
     public func users(organizationId: String) async throws -> [User] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM users WHERE organization_id = ? ORDER BY seq", arguments: [organizationId]).map(Self.user)
+            try db.cachedRows(sql: "SELECT * FROM users WHERE organization_id = ? ORDER BY seq", arguments: [organizationId]).map(Self.user)
         }
     }
 
     public func saveRefreshToken(hash: String, userId: String, expiresAt: Date) async throws {
         try await pool.write { db in
-            try db.execute(
-                sql: "INSERT INTO refresh_tokens (token_hash, user_id, expires_at) VALUES (?, ?, ?)", arguments: [hash, userId, expiresAt])
+            try db.cachedExecute(sql: "INSERT INTO refresh_tokens (token_hash, user_id, expires_at) VALUES (?, ?, ?)", arguments: [hash, userId, expiresAt])
         }
     }
 
     public func takeRefreshToken(hash: String, now: Date) async throws -> User? {
         try await pool.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM refresh_tokens WHERE token_hash = ?", arguments: [hash]) else {
+            guard let row = try db.cachedRow(sql: "SELECT * FROM refresh_tokens WHERE token_hash = ?", arguments: [hash]) else {
                 return nil
             }
-            try db.execute(sql: "DELETE FROM refresh_tokens WHERE token_hash = ? OR expires_at < ?", arguments: [hash, now])
+            try db.cachedExecute(sql: "DELETE FROM refresh_tokens WHERE token_hash = ? OR expires_at < ?", arguments: [hash, now])
             let expiresAt: Date = row["expires_at"]
             guard expiresAt > now else { return nil }
-            return try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [row["user_id"] as String]).map(Self.user)
+            return try db.cachedRow(sql: "SELECT * FROM users WHERE id = ?", arguments: [row["user_id"] as String]).map(Self.user)
         }
     }
 
@@ -105,8 +105,7 @@ public final class SQLiteStore: SlipwayStore {
     public func createService(_ service: Service) async throws {
         try await pool.write { db in
             do {
-                try db.execute(
-                    sql: "INSERT INTO services (id, organization_id, name, description, created_at) VALUES (?, ?, ?, ?, ?)",
+                try db.cachedExecute(sql: "INSERT INTO services (id, organization_id, name, description, created_at) VALUES (?, ?, ?, ?, ?)",
                     arguments: [service.id, service.organizationId, service.name, service.description, service.createdAt])
             } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
                 throw SlipwayError.invalidState("a service named '\(service.name)' already exists; choose another name")
@@ -119,7 +118,7 @@ public final class SQLiteStore: SlipwayStore {
     }
 
     static func service(id: String, organizationId: String, _ db: Database) throws -> Service {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM services WHERE id = ? AND organization_id = ?", arguments: [id, organizationId])
+        guard let row = try db.cachedRow(sql: "SELECT * FROM services WHERE id = ? AND organization_id = ?", arguments: [id, organizationId])
         else { throw SlipwayError.notFound(.service, id) }
         return Service(
             id: row["id"], organizationId: row["organization_id"], name: row["name"], description: row["description"],
@@ -139,12 +138,12 @@ public final class SQLiteStore: SlipwayStore {
     public func deleteService(id: String, organizationId: String) async throws {
         try await pool.write { db in
             _ = try Self.service(id: id, organizationId: organizationId, db)
-            let environments = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM service_environments WHERE service_id = ?", arguments: [id]) ?? 0
+            let environments = try db.cachedValue(Int.self, sql: "SELECT COUNT(*) FROM service_environments WHERE service_id = ?", arguments: [id]) ?? 0
             guard environments == 0 else {
                 throw SlipwayError.invalidState(
                     "service \(id) still has \(environments) service environment(s); delete them before deleting the service")
             }
-            try db.execute(sql: "DELETE FROM services WHERE id = ?", arguments: [id])
+            try db.cachedExecute(sql: "DELETE FROM services WHERE id = ?", arguments: [id])
         }
     }
 
@@ -154,8 +153,7 @@ public final class SQLiteStore: SlipwayStore {
         try await pool.write { db in
             _ = try Self.service(id: environment.serviceId, organizationId: organizationId, db)
             do {
-                try db.execute(
-                    sql: "INSERT INTO service_environments (id, service_id, name, description, type, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                try db.cachedExecute(sql: "INSERT INTO service_environments (id, service_id, name, description, type, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                     arguments: [
                         environment.id, environment.serviceId, environment.name, environment.description, environment.type.rawValue,
                         environment.createdAt,
@@ -173,7 +171,7 @@ public final class SQLiteStore: SlipwayStore {
 
     static func environment(id: String, serviceId: String, organizationId: String, _ db: Database) throws -> ServiceEnvironment {
         _ = try service(id: serviceId, organizationId: organizationId, db)
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM service_environments WHERE id = ? AND service_id = ?", arguments: [id, serviceId])
+        guard let row = try db.cachedRow(sql: "SELECT * FROM service_environments WHERE id = ? AND service_id = ?", arguments: [id, serviceId])
         else { throw SlipwayError.notFound(.serviceEnvironment, id) }
         return try environment(row)
     }
@@ -196,13 +194,13 @@ public final class SQLiteStore: SlipwayStore {
     public func deleteEnvironment(id: String, serviceId: String, organizationId: String) async throws {
         try await pool.write { db in
             _ = try Self.environment(id: id, serviceId: serviceId, organizationId: organizationId, db)
-            let tiers = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM product_tiers WHERE service_environment_id = ?", arguments: [id]) ?? 0
-            let configs = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM image_configs WHERE service_environment_id = ?", arguments: [id]) ?? 0
+            let tiers = try db.cachedValue(Int.self, sql: "SELECT COUNT(*) FROM product_tiers WHERE service_environment_id = ?", arguments: [id]) ?? 0
+            let configs = try db.cachedValue(Int.self, sql: "SELECT COUNT(*) FROM image_configs WHERE service_environment_id = ?", arguments: [id]) ?? 0
             guard tiers == 0 && configs == 0 else {
                 throw SlipwayError.invalidState(
                     "service environment \(id) is still used by \(tiers) product tier(s) and \(configs) image config(s); delete them first")
             }
-            try db.execute(sql: "DELETE FROM service_environments WHERE id = ?", arguments: [id])
+            try db.cachedExecute(sql: "DELETE FROM service_environments WHERE id = ?", arguments: [id])
         }
     }
 
@@ -212,8 +210,7 @@ public final class SQLiteStore: SlipwayStore {
         try await pool.write { db in
             _ = try Self.environment(id: tier.serviceEnvironmentId, serviceId: tier.serviceId, organizationId: organizationId, db)
             do {
-                try db.execute(
-                    sql: """
+                try db.cachedExecute(sql: """
                         INSERT INTO product_tiers (id, service_id, service_environment_id, name, description, created_at)
                         VALUES (?, ?, ?, ?, ?, ?)
                         """,
@@ -236,7 +233,7 @@ public final class SQLiteStore: SlipwayStore {
 
     static func productTier(id: String, serviceId: String, organizationId: String, _ db: Database) throws -> ProductTier {
         _ = try service(id: serviceId, organizationId: organizationId, db)
-        guard let row = try Row.fetchOne(db, sql: "\(productTierColumns) WHERE id = ? AND service_id = ?", arguments: [id, serviceId]) else {
+        guard let row = try db.cachedRow(sql: "\(productTierColumns) WHERE id = ? AND service_id = ?", arguments: [id, serviceId]) else {
             throw SlipwayError.notFound(.productTier, id)
         }
         return productTier(row)
@@ -260,11 +257,11 @@ public final class SQLiteStore: SlipwayStore {
     public func deleteProductTier(id: String, serviceId: String, organizationId: String) async throws {
         try await pool.write { db in
             _ = try Self.productTier(id: id, serviceId: serviceId, organizationId: organizationId, db)
-            let instances = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM instances WHERE product_tier_id = ?", arguments: [id]) ?? 0
+            let instances = try db.cachedValue(Int.self, sql: "SELECT COUNT(*) FROM instances WHERE product_tier_id = ?", arguments: [id]) ?? 0
             guard instances == 0 else {
                 throw SlipwayError.invalidState("product tier \(id) still has \(instances) instance(s); delete them before deleting the tier")
             }
-            try db.execute(sql: "DELETE FROM product_tiers WHERE id = ?", arguments: [id])
+            try db.cachedExecute(sql: "DELETE FROM product_tiers WHERE id = ?", arguments: [id])
         }
     }
 
@@ -276,8 +273,7 @@ public final class SQLiteStore: SlipwayStore {
 
     static func insertRegistry(_ registry: ImageRegistry, _ db: Database) throws {
         do {
-            try db.execute(
-                sql: """
+            try db.cachedExecute(sql: """
                     INSERT INTO image_registries (id, organization_id, name, host, username, password, is_default, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """,
@@ -298,8 +294,7 @@ public final class SQLiteStore: SlipwayStore {
 
     static func registry(id: String, organizationId: String, _ db: Database) throws -> ImageRegistry {
         guard
-            let row = try Row.fetchOne(
-                db, sql: "SELECT * FROM image_registries WHERE id = ? AND organization_id = ?", arguments: [id, organizationId])
+            let row = try db.cachedRow(sql: "SELECT * FROM image_registries WHERE id = ? AND organization_id = ?", arguments: [id, organizationId])
         else { throw SlipwayError.notFound(.imageRegistry, id) }
         return registry(row)
     }
@@ -311,8 +306,7 @@ public final class SQLiteStore: SlipwayStore {
     public func defaultImageRegistry(organizationId: String) async throws -> ImageRegistry {
         try await pool.read { db in
             guard
-                let row = try Row.fetchOne(
-                    db, sql: "SELECT * FROM image_registries WHERE organization_id = ? AND is_default", arguments: [organizationId])
+                let row = try db.cachedRow(sql: "SELECT * FROM image_registries WHERE organization_id = ? AND is_default", arguments: [organizationId])
             else { throw SlipwayError.invalidState("the organization has no default image registry; pass imageRegistryId") }
             return Self.registry(row)
         }
@@ -332,12 +326,12 @@ public final class SQLiteStore: SlipwayStore {
             guard !registry.isDefault else {
                 throw SlipwayError.invalidState("image registry \(id) is the organization's default registry and cannot be deleted")
             }
-            let users = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM image_configs WHERE image_registry_id = ?", arguments: [id]) ?? 0
+            let users = try db.cachedValue(Int.self, sql: "SELECT COUNT(*) FROM image_configs WHERE image_registry_id = ?", arguments: [id]) ?? 0
             guard users == 0 else {
                 throw SlipwayError.invalidState(
                     "image registry \(id) is used by \(users) image config(s); point them at another registry or delete them first")
             }
-            try db.execute(sql: "DELETE FROM image_registries WHERE id = ?", arguments: [id])
+            try db.cachedExecute(sql: "DELETE FROM image_registries WHERE id = ?", arguments: [id])
         }
     }
 
@@ -347,8 +341,7 @@ public final class SQLiteStore: SlipwayStore {
         try await pool.write { db in
             _ = try Self.environment(id: config.serviceEnvironmentId, serviceId: config.serviceId, organizationId: organizationId, db)
             _ = try Self.registry(id: config.spec.imageRegistryId, organizationId: organizationId, db)
-            try db.execute(
-                sql: """
+            try db.cachedExecute(sql: """
                     INSERT INTO image_configs (id, service_id, service_environment_id, image_registry_id, description, image_name, image_tag,
                         public_key_pem, commands, args, revision, created_at, updated_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -366,9 +359,7 @@ public final class SQLiteStore: SlipwayStore {
     }
 
     static func imageConfig(id: String, serviceId: String, organizationId: String, _ db: Database) throws -> ImageConfig {
-        let row = try Row.fetchOne(
-            db,
-            sql: """
+        let row = try db.cachedRow(sql: """
                 SELECT c.* FROM image_configs c JOIN services s ON s.id = c.service_id
                 WHERE c.id = ? AND c.service_id = ? AND s.organization_id = ?
                 """,
@@ -405,8 +396,7 @@ public final class SQLiteStore: SlipwayStore {
             config.spec = spec
             config.revision += 1
             config.updatedAt = now
-            try db.execute(
-                sql: """
+            try db.cachedExecute(sql: """
                     UPDATE image_configs SET image_registry_id = ?, description = ?, image_name = ?, image_tag = ?, public_key_pem = ?,
                         commands = ?, args = ?, revision = ?, updated_at = ?
                     WHERE id = ?
@@ -422,8 +412,7 @@ public final class SQLiteStore: SlipwayStore {
     public func deleteImageConfig(id: String, serviceId: String, organizationId: String) async throws {
         try await pool.write { db in
             _ = try Self.imageConfig(id: id, serviceId: serviceId, organizationId: organizationId, db)
-            let versions = try String.fetchAll(
-                db,
+            let versions = try db.cachedValues(String.self,
                 sql: """
                     SELECT t.product_tier_id || ' version ' || t.version FROM tier_version_images i
                     JOIN tier_versions t ON t.seq = i.tier_version_seq WHERE i.image_config_id = ? ORDER BY t.seq LIMIT 3
@@ -434,7 +423,7 @@ public final class SQLiteStore: SlipwayStore {
                     "image config \(id) is pinned by released tier versions (\(versions.joined(separator: ", "))); "
                         + "delete those product tiers before deleting the image config")
             }
-            try db.execute(sql: "DELETE FROM image_configs WHERE id = ?", arguments: [id])
+            try db.cachedExecute(sql: "DELETE FROM image_configs WHERE id = ?", arguments: [id])
         }
     }
 
@@ -456,8 +445,7 @@ public final class SQLiteStore: SlipwayStore {
                 }
                 tiers = [tier]
             } else {
-                tiers = try Row.fetchAll(
-                    db, sql: "\(Self.productTierColumns) WHERE service_environment_id = ? ORDER BY seq",
+                tiers = try db.cachedRows( sql: "\(Self.productTierColumns) WHERE service_environment_id = ? ORDER BY seq",
                     arguments: [config.serviceEnvironmentId]
                 ).map(Self.productTier)
             }
@@ -467,8 +455,7 @@ public final class SQLiteStore: SlipwayStore {
             let versions = try ReleasePlanner.plan(
                 releasing: config, registryHost: registry.host, into: states, releasedBy: releasedBy, at: now)
             for version in versions {
-                try db.execute(
-                    sql: "UPDATE tier_versions SET status = 'Active' WHERE product_tier_id = ? AND status = 'Preferred'",
+                try db.cachedExecute(sql: "UPDATE tier_versions SET status = 'Active' WHERE product_tier_id = ? AND status = 'Preferred'",
                     arguments: [version.productTierId])
                 try Self.insertTierVersion(version, db)
             }
@@ -477,16 +464,14 @@ public final class SQLiteStore: SlipwayStore {
     }
 
     static func insertTierVersion(_ version: TierVersion, _ db: Database) throws {
-        try db.execute(
-            sql: """
+        try db.cachedExecute(sql: """
                 INSERT INTO tier_versions (product_tier_id, sequence, version, status, released_at, released_by)
                 VALUES (?, ?, ?, ?, ?, ?)
                 """,
             arguments: [version.productTierId, version.sequence, version.version, version.status.rawValue, version.releasedAt, version.releasedBy])
         let seq = db.lastInsertedRowID
         for image in version.images {
-            try db.execute(
-                sql: """
+            try db.cachedExecute(sql: """
                     INSERT INTO tier_version_images (tier_version_seq, image_config_id, revision, description, image_name, image_tag,
                         image_registry_id, registry_host, public_key_pem, commands, args)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -499,8 +484,7 @@ public final class SQLiteStore: SlipwayStore {
     }
 
     static func latestTierVersion(productTierId: String, serviceId: String, _ db: Database) throws -> TierVersion? {
-        let rows = try Row.fetchAll(
-            db, sql: "SELECT * FROM tier_versions WHERE product_tier_id = ? ORDER BY sequence DESC LIMIT 1", arguments: [productTierId])
+        let rows = try db.cachedRows( sql: "SELECT * FROM tier_versions WHERE product_tier_id = ? ORDER BY sequence DESC LIMIT 1", arguments: [productTierId])
         return try tierVersions(rows, serviceId: serviceId, db).first
     }
 
@@ -542,8 +526,7 @@ public final class SQLiteStore: SlipwayStore {
     public func tierVersion(_ version: String, productTierId: String, serviceId: String, organizationId: String) async throws -> TierVersion {
         try await pool.read { db in
             _ = try Self.productTier(id: productTierId, serviceId: serviceId, organizationId: organizationId, db)
-            let rows = try Row.fetchAll(
-                db, sql: "SELECT * FROM tier_versions WHERE product_tier_id = ? AND version = ?", arguments: [productTierId, version])
+            let rows = try db.cachedRows( sql: "SELECT * FROM tier_versions WHERE product_tier_id = ? AND version = ?", arguments: [productTierId, version])
             guard let found = try Self.tierVersions(rows, serviceId: serviceId, db).first else {
                 throw SlipwayError.notFound("product tier \(productTierId) has no version '\(version.prefix(40))'")
             }
@@ -559,7 +542,7 @@ public final class SQLiteStore: SlipwayStore {
     ) throws -> Page<T> {
         var arguments = arguments
         arguments += [page.after ?? 0, page.size + 1]
-        let rows = try Row.fetchAll(db, sql: "\(sql) AND \(order) > ? ORDER BY \(order) LIMIT ?", arguments: arguments)
+        let rows = try db.cachedRows(sql: "\(sql) AND \(order) > ? ORDER BY \(order) LIMIT ?", arguments: arguments)
         let items = Array(rows.prefix(page.size))
         let next: Int64? = rows.count > page.size ? items.last?["seq"] : nil
         return Page(items: try items.map(transform), nextCursor: next)

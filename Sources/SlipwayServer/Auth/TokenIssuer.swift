@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import JWTKit
 import SlipwayCore
+import Synchronization
 
 /// Issues and checks the bearer tokens (HS256 JWTs) and the opaque refresh tokens.
 struct TokenIssuer: Sendable {
@@ -23,6 +24,8 @@ struct TokenIssuer: Sendable {
 
     static let issuer = "slipwayd"
     let keys: JWTKeyCollection
+    /// Tokens already verified, with their expiry: a token is immutable, so checking its signature once is enough.
+    private let verified = VerifiedTokens()
     let accessLifetime: TimeInterval
     let refreshLifetime: TimeInterval
 
@@ -42,6 +45,7 @@ struct TokenIssuer: Sendable {
 
     /// The caller a bearer token names; 401 with the reason otherwise.
     func identity(fromBearer token: String) async throws -> Identity {
+        if let known = verified.identity(for: token) { return known }
         let claims: AccessClaims
         do {
             claims = try await keys.verify(token, as: AccessClaims.self)
@@ -53,7 +57,9 @@ struct TokenIssuer: Sendable {
         guard let role = Role(rawValue: claims.role) else {
             throw SlipwayError.authFailure("the bearer token is not a valid Slipway token; sign in again")
         }
-        return Identity(userId: claims.sub.value, organizationId: claims.org, email: claims.email, role: role)
+        let identity = Identity(userId: claims.sub.value, organizationId: claims.org, email: claims.email, role: role)
+        verified.remember(token, identity: identity, expiresAt: claims.exp.value)
+        return identity
     }
 
     /// A new opaque refresh token and the hash under which it is stored.
@@ -64,5 +70,34 @@ struct TokenIssuer: Sendable {
 
     static func refreshTokenHash(_ token: String) -> String {
         SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// Bearer tokens whose signature and claims were checked, until they expire. Bounded: when full it starts afresh.
+final class VerifiedTokens: Sendable {
+    private struct Entry {
+        var identity: Identity
+        var expiresAt: Date
+    }
+
+    private let entries = Mutex<[String: Entry]>([:])
+    private let capacity = 10_000
+
+    func identity(for token: String, now: Date = Date()) -> Identity? {
+        entries.withLock { entries in
+            guard let entry = entries[token] else { return nil }
+            guard entry.expiresAt > now else {
+                entries[token] = nil
+                return nil
+            }
+            return entry.identity
+        }
+    }
+
+    func remember(_ token: String, identity: Identity, expiresAt: Date) {
+        entries.withLock { entries in
+            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            entries[token] = Entry(identity: identity, expiresAt: expiresAt)
+        }
     }
 }

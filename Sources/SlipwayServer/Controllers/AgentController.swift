@@ -31,14 +31,14 @@ struct AgentController {
             if known == generation && wait > 0 {
                 let mark = await notifier.mark(instance.id)
                 // Read again after taking the mark, so a change in between is not missed.
-                generation = try await fleet.desiredState(instanceId: instance.id).generation
+                generation = try await authenticate(request).desiredGeneration
                 if generation == known {
                     await withGracefulShutdownHandler {
                         await notifier.wait(for: instance.id, after: mark, timeout: .seconds(wait))
                     } onGracefulShutdown: { [notifier] in
                         Task { await notifier.shutdown() }
                     }
-                    generation = try await fleet.desiredState(instanceId: instance.id).generation
+                    generation = try await authenticate(request).desiredGeneration
                 }
             }
             if known == generation {
