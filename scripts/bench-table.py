@@ -53,4 +53,7 @@ print()
 print("### Memory")
 print(f"| slipwayd RSS idle | {get('memory-idle', 'serverRssMiB'):.0f} MiB |")
 print("|---|---|")
-print(f"| slipwayd RSS after all scenarios, {get('memory-after', 'instances'):.0f} instances registered | {get('memory-after', 'serverRssMiB'):.0f} MiB |")
+print(f"| slipwayd RSS after all the scenarios above, {get('memory-after', 'instances'):.0f} instances registered | {get('memory-after', 'serverRssMiB'):.0f} MiB |")
+for name in sorted((n for n in rows if n.startswith("register@")), key=lambda n: int(n.split("@")[1])):
+    total = name.split("@")[1]
+    print(f"| fresh slipwayd, RSS after registering (and listing) {int(total):,} instances at {get(name, 'requestsPerSecond'):,.0f}/s (the second row counts both) | {get(name, 'serverRssMiB'):.0f} MiB |")

@@ -57,5 +57,16 @@ echo "fleet of $agents agents…" >&2
 instances=$(sqlite3 "$work/slipway.sqlite" "SELECT COUNT(*) FROM instances" 2>/dev/null || echo "?")
 echo "{\"scenario\":\"memory-after\",\"extra\":{\"serverRssMiB\":$(rss $server_pid),\"instances\":${instances:-0}}}" >> "$results"
 
+# Memory as the fleet grows, on a fresh server: instances registered, no agent connected.
+kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
+SLIPWAY_ADMIN_EMAIL=bench@example.com SLIPWAY_ADMIN_PASSWORD=bench-password-1 \
+    "$bin/slipwayd" --port $port --database "$work/memory.sqlite" > "$work/slipwayd-memory.log" 2>&1 &
+server_pid=$!
+until curl -sf "http://127.0.0.1:$port/healthz" > /dev/null; do sleep 0.2; done
+for n in ${BENCH_REGISTER:-10000 100000}; do
+    echo "registering $n instances…" >&2
+    "${bench[@]}" register --server "http://127.0.0.1:$port" --pid "$server_pid" --instances "$n" >> "$results"
+done
+
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; results in $results" >&2
 python3 scripts/bench-table.py "$results"

@@ -16,7 +16,7 @@ public struct PasswordHasher: Sendable {
 
     /// The hex SHA-256 of a password: what `hashedPassword` carries.
     public static func sha256Hex(_ password: String) -> String {
-        SHA256.hash(data: Data(password.utf8)).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: Data(password.utf8)).hexString
     }
 
     /// A new hash record for a password.

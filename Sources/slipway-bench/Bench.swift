@@ -12,7 +12,7 @@ import Slipway
 struct SlipwayBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "slipway-bench", abstract: "Measures Slipway: reads, durable writes, a fleet of agents, rollouts.",
-        subcommands: [Ceiling.self, Reads.self, Writes.self, SQLiteInserts.self, Fleet.self, Rollout.self])
+        subcommands: [Ceiling.self, Reads.self, Writes.self, SQLiteInserts.self, Fleet.self, Rollout.self, Register.self])
 }
 
 /// Where the server is and who the bench signs in as.
@@ -203,5 +203,34 @@ struct SQLiteInserts: AsyncParsableCommand {
             }
         }
         Measurement(scenario: "sqlite-insert", latencies: latencies, requests: count, errors: 0, seconds: duration).print()
+    }
+}
+
+struct Register: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Registers instances (no agents), then samples the server's memory.")
+    @OptionGroup var server: ServerOptions
+    @Option var instances = 100_000
+
+    func run() async throws {
+        let slipway = server.client()
+        let fixture = try await Fixture.make(slipway)
+        let started = monotonicMicros()
+        _ = try await fixture.register(instances, slipway: slipway, parallel: 64)
+        let seconds = Double(monotonicMicros() - started) / 1_000_000
+        // Listing touches every instance once, as an operator would.
+        var pages = 0
+        var token: String?
+        repeat {
+            let page = try await slipway.listInstances(serviceId: fixture.service, environmentId: fixture.environment, pageSize: 1000, nextPageToken: token)
+            token = page.nextPageToken
+            pages += 1
+        } while token != nil
+        var measurement = Measurement(scenario: "register@\(instances)")
+        measurement.requests = instances
+        measurement.seconds = seconds
+        measurement.requestsPerSecond = Double(instances) / seconds
+        measurement.extra["pages"] = Double(pages)
+        if let sample = server.pid.flatMap(ProcessSample.of) { measurement.extra["serverRssMiB"] = sample.rssMiB }
+        measurement.print()
     }
 }

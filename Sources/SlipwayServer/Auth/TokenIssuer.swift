@@ -69,7 +69,7 @@ struct TokenIssuer: Sendable {
     }
 
     static func refreshTokenHash(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: Data(token.utf8)).hexString
     }
 }
 

@@ -32,7 +32,7 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         let elapsed = ContinuousClock.now - start
         var metadata: Logger.Metadata = [
             "method": "\(request.method.rawValue)", "path": "\(Self.oneLine(request.uri.path))", "status": "\(status.code)",
-            "ms": "\(String(format: "%.2f", Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000))",
+            "ms": "\(((Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000) * 100).rounded() / 100)",
         ]
         if let error {
             metadata["error_id"] = "\(error.id)"
