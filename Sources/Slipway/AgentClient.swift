@@ -7,10 +7,12 @@ import NIOHTTP1
 /// The agent protocol as an instance's agent speaks it: long-poll for the desired state, report outcomes.
 /// Authenticated by the instance's agent token (from instance registration), never a user's.
 public struct AgentClient: Sendable {
+    /// The server's base URL, without a trailing slash, e.g. `http://127.0.0.1:8080`.
     public let serverURL: String
     let token: String
     let http: HTTPClient
 
+    /// Creates a client that authenticates with an instance's agent token (`sat-…`).
     public init(serverURL: String, agentToken: String, httpClient: HTTPClient = SlipwayClient.sharedHTTPClient) {
         self.serverURL = serverURL.hasSuffix("/") ? String(serverURL.dropLast()) : serverURL
         token = agentToken

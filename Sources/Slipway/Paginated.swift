@@ -1,9 +1,11 @@
 /// Every item of a paginated list, fetching pages as the sequence is iterated.
 public struct Paginated<Item: Sendable>: AsyncSequence, Sendable {
+    /// The type of each item the sequence yields.
     public typealias Element = Item
     /// Fetches the page after a token (nil for the first): its items and the next token.
     let fetch: @Sendable (String?) async throws -> ([Item], String?)
 
+    /// Iterates the items, fetching the next page when the current one runs out.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let fetch: @Sendable (String?) async throws -> ([Item], String?)
         var buffer: [Item] = []
@@ -11,6 +13,7 @@ public struct Paginated<Item: Sendable>: AsyncSequence, Sendable {
         var token: String?
         var finished = false
 
+        /// The next item, fetching a page first if needed; nil after the last page.
         public mutating func next() async throws -> Item? {
             while index == buffer.count {
                 if finished { return nil }
@@ -25,5 +28,6 @@ public struct Paginated<Item: Sendable>: AsyncSequence, Sendable {
         }
     }
 
+    /// Creates an iterator that starts at the first page.
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(fetch: fetch) }
 }

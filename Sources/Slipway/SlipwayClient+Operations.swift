@@ -42,6 +42,7 @@ extension SlipwayClient {
         try await post("\(Self.prefix)/user", request)
     }
 
+    /// Lists the users of the caller's organization.
     public func listUsers() async throws -> ListUsersResult {
         try await get("\(Self.prefix)/user")
     }
@@ -112,14 +113,17 @@ extension SlipwayClient {
         try await get("\(imageConfigPath(serviceId, id))/rollout")
     }
 
+    /// Pauses the latest rollout: no new wave starts until it is resumed; instances in flight finish.
     public func pauseRollout(serviceId: String, id: String) async throws -> RolloutStatusResult {
         try await post("\(imageConfigPath(serviceId, id))/rollout/pause", [String: String]())
     }
 
+    /// Resumes a PAUSED rollout; returns its status after the change.
     public func resumeRollout(serviceId: String, id: String) async throws -> RolloutStatusResult {
         try await post("\(imageConfigPath(serviceId, id))/rollout/resume", [String: String]())
     }
 
+    /// Cancels the latest live rollout: instances not yet started are SKIPPED, those in flight finish.
     public func cancelRollout(serviceId: String, id: String) async throws -> RolloutStatusResult {
         try await post("\(imageConfigPath(serviceId, id))/rollout/cancel", [String: String]())
     }
@@ -181,14 +185,17 @@ extension SlipwayClient {
 
     // MARK: Services, environments, product tiers
 
+    /// Creates a service in the caller's organization; returns its id (`s-…`).
     public func createService(_ request: CreateServiceRequest) async throws -> String {
         try await post("\(Self.prefix)/service", request)
     }
 
+    /// One page of the organization's services, oldest first.
     public func listServices(pageSize: Int? = nil, nextPageToken: String? = nil) async throws -> ListServicesResult {
         try await get("\(Self.prefix)/service", query: Self.page(pageSize, nextPageToken))
     }
 
+    /// Every service of the organization, page by page.
     public func allServices() -> Paginated<ServiceResult> {
         Paginated { token in
             let page = try await self.listServices(nextPageToken: token)
@@ -196,72 +203,88 @@ extension SlipwayClient {
         }
     }
 
+    /// Describes a service (`s-…`).
     public func describeService(id: String) async throws -> ServiceResult {
         try await get(servicePath(id))
     }
 
+    /// Deletes a service; fails with 409 while it still has service environments.
     public func deleteService(id: String) async throws {
         _ = try await send(.DELETE, servicePath(id))
     }
 
+    /// Creates a service environment (type defaults to `dev`); returns its id (`se-…`).
     public func createEnvironment(serviceId: String, _ request: CreateServiceEnvironmentRequest) async throws -> String {
         try await post("\(servicePath(serviceId))/environment", request)
     }
 
+    /// One page of a service's environments, oldest first.
     public func listEnvironments(serviceId: String, pageSize: Int? = nil, nextPageToken: String? = nil) async throws -> ListServiceEnvironmentsResult {
         try await get("\(servicePath(serviceId))/environment", query: Self.page(pageSize, nextPageToken))
     }
 
+    /// Describes a service environment (`se-…`).
     public func describeEnvironment(serviceId: String, id: String) async throws -> ServiceEnvironmentResult {
         try await get("\(servicePath(serviceId))/environment/\(Self.segment(id))")
     }
 
+    /// Deletes a service environment; fails with 409 while product tiers or image configs use it.
     public func deleteEnvironment(serviceId: String, id: String) async throws {
         _ = try await send(.DELETE, "\(servicePath(serviceId))/environment/\(Self.segment(id))")
     }
 
+    /// Creates a product tier in one of the service's environments; returns its id (`pt-…`).
     public func createProductTier(serviceId: String, _ request: CreateProductTierRequest) async throws -> String {
         try await post("\(servicePath(serviceId))/product-tier", request)
     }
 
+    /// One page of a service's product tiers, oldest first.
     public func listProductTiers(serviceId: String, pageSize: Int? = nil, nextPageToken: String? = nil) async throws -> ListProductTiersResult {
         try await get("\(servicePath(serviceId))/product-tier", query: Self.page(pageSize, nextPageToken))
     }
 
+    /// Describes a product tier (`pt-…`).
     public func describeProductTier(serviceId: String, id: String) async throws -> ProductTierResult {
         try await get("\(servicePath(serviceId))/product-tier/\(Self.segment(id))")
     }
 
+    /// Deletes a product tier; fails with 409 while instances of the tier are registered.
     public func deleteProductTier(serviceId: String, id: String) async throws {
         _ = try await send(.DELETE, "\(servicePath(serviceId))/product-tier/\(Self.segment(id))")
     }
 
     // MARK: Image registries
 
+    /// Adds an image registry to the caller's organization; returns its id (`ir-…`).
     public func createImageRegistry(_ request: CreateImageRegistryRequest) async throws -> String {
         try await post("\(Self.prefix)/image-registry", request)
     }
 
+    /// One page of the organization's image registries, oldest first, the default one included.
     public func listImageRegistries(pageSize: Int? = nil, nextPageToken: String? = nil) async throws -> ListImageRegistriesResult {
         try await get("\(Self.prefix)/image-registry", query: Self.page(pageSize, nextPageToken))
     }
 
+    /// Describes an image registry (`ir-…`); its password is never returned.
     public func describeImageRegistry(id: String) async throws -> ImageRegistryResult {
         try await get("\(Self.prefix)/image-registry/\(Self.segment(id))")
     }
 
+    /// Deletes an image registry; fails with 409 for the default one or one image configs still use.
     public func deleteImageRegistry(id: String) async throws {
         _ = try await send(.DELETE, "\(Self.prefix)/image-registry/\(Self.segment(id))")
     }
 
     // MARK: Version sets
 
+    /// One page of a product tier's tier versions, oldest first, with the image configs each pins.
     public func listVersionSets(serviceId: String, productTierId: String, pageSize: Int? = nil, nextPageToken: String? = nil) async throws
         -> ListTierVersionSetsResult
     {
         try await get("\(servicePath(serviceId))/productTier/\(Self.segment(productTierId))/version-set", query: Self.page(pageSize, nextPageToken))
     }
 
+    /// Describes one tier version (e.g. `1.0`) of a product tier.
     public func describeVersionSet(serviceId: String, productTierId: String, version: String) async throws -> TierVersionSetResult {
         try await get("\(servicePath(serviceId))/productTier/\(Self.segment(productTierId))/version-set/\(Self.segment(version))")
     }
@@ -277,6 +300,7 @@ extension SlipwayClient {
         try await post(instancesPath(serviceId, environmentId), request)
     }
 
+    /// One page of an environment's instances, oldest first; filters left nil match every instance.
     public func listInstances(
         serviceId: String, environmentId: String, productTierId: String? = nil, tierVersion: String? = nil, status: String? = nil,
         pageSize: Int? = nil, nextPageToken: String? = nil
@@ -286,10 +310,12 @@ extension SlipwayClient {
             query: [("productTierId", productTierId), ("tierVersion", tierVersion), ("status", status)] + Self.page(pageSize, nextPageToken))
     }
 
+    /// Describes an instance (`inst-…`), with its images and its part in the last 50 rollouts.
     public func describeInstance(serviceId: String, environmentId: String, id: String) async throws -> InstanceResult {
         try await get("\(instancesPath(serviceId, environmentId))/\(Self.segment(id))")
     }
 
+    /// Deletes an instance; its agent token stops working at once.
     public func deleteInstance(serviceId: String, environmentId: String, id: String) async throws {
         _ = try await send(.DELETE, "\(instancesPath(serviceId, environmentId))/\(Self.segment(id))")
     }

@@ -28,15 +28,19 @@ public final class SlipwayClient: Sendable {
         public var maxAttempts: Int
         /// The delay before the first retry; it doubles each time, with jitter.
         public var initialDelay: Duration
+        /// The longest delay between two attempts.
         public var maxDelay: Duration
 
+        /// Creates a policy; by default 4 attempts, a 200 ms first delay and a 5 s cap.
         public init(maxAttempts: Int = 4, initialDelay: Duration = .milliseconds(200), maxDelay: Duration = .seconds(5)) {
             self.maxAttempts = maxAttempts
             self.initialDelay = initialDelay
             self.maxDelay = maxDelay
         }
 
+        /// 4 attempts, waiting from 200 ms up to 5 s between them.
         public static let `default` = RetryPolicy()
+        /// A single attempt: never retries.
         public static let none = RetryPolicy(maxAttempts: 1)
     }
 
@@ -56,6 +60,7 @@ public final class SlipwayClient: Sendable {
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }()
 
+    /// Creates a client of the server at `serverURL`; `timeout` bounds each request (60 s by default).
     public init(
         serverURL: String, credentials: Credentials = .none, httpClient: HTTPClient = SlipwayClient.sharedHTTPClient, retry: RetryPolicy = .default,
         timeout: Duration = .seconds(60)

@@ -13,6 +13,7 @@ public struct SlipwayError: Error, Sendable, CustomStringConvertible {
         case invalidResponse
     }
 
+    /// Whether the server answered an error, the call never got an answer, or the answer was unreadable.
     public var kind: Kind
     /// The HTTP status, when the server answered.
     public var status: Int?
@@ -20,9 +21,13 @@ public struct SlipwayError: Error, Sendable, CustomStringConvertible {
     public var name: String
     /// The server's id of this occurrence, to quote to the operator.
     public var id: String?
+    /// A human-readable explanation of what went wrong.
     public var message: String
+    /// Whether the failure is temporary, so that trying again later may succeed.
     public var temporary: Bool
+    /// Whether the failure is a timeout, on the server or of the request itself.
     public var timeout: Bool
+    /// True when the server, not the caller, is at fault; false for transport and unreadable answers.
     public var fault: Bool
 
     init(status: Int, error: GoaError) {
@@ -47,6 +52,7 @@ public struct SlipwayError: Error, Sendable, CustomStringConvertible {
         fault = false
     }
 
+    /// A one-line summary for logs and messages.
     public var description: String {
         switch kind {
         case .api: "\(name) (\(status ?? 0)): \(message)" + (id.map { " [error id \($0)]" } ?? "")

@@ -70,7 +70,7 @@ extension SQLiteStore: FleetStore {
     }
 
     public func instance(id: String, serviceId: String, environmentId: String, organizationId: String) async throws -> Instance {
-        try await pool.read { db in
+        try await read { db in
             try Self.instance(id: id, serviceId: serviceId, environmentId: environmentId, organizationId: organizationId, db)
         }
     }
@@ -78,7 +78,7 @@ extension SQLiteStore: FleetStore {
     public func instances(
         serviceId: String, environmentId: String, organizationId: String, filter: InstanceFilter, page: PageRequest
     ) async throws -> Page<Instance> {
-        try await pool.read { db in
+        try await read { db in
             _ = try Self.environment(id: environmentId, serviceId: serviceId, organizationId: organizationId, db)
             var sql = "SELECT * FROM instances WHERE service_environment_id = ?"
             var arguments: StatementArguments = [environmentId]
@@ -120,7 +120,7 @@ extension SQLiteStore: FleetStore {
         """
 
     public func upgradeHistory(instanceId: String, limit: Int) async throws -> [RolloutInstance] {
-        try await pool.read { db in
+        try await read { db in
             try db.cachedRows(
                 sql: """
                     SELECT ri.*, i.name AS instance_name FROM rollout_instances ri JOIN instances i ON i.id = ri.instance_id
@@ -135,13 +135,13 @@ extension SQLiteStore: FleetStore {
     // MARK: Agents
 
     public func instance(agentTokenHash: String) async throws -> Instance? {
-        try await pool.read { db in
+        try await read { db in
             try db.cachedRow(sql: "SELECT * FROM instances WHERE agent_token_hash = ?", arguments: [agentTokenHash]).map(Self.instance)
         }
     }
 
     public func desiredState(instanceId: String) async throws -> DesiredState {
-        try await pool.read { db in
+        try await read { db in
             guard let row = try db.cachedRow(sql: "SELECT * FROM instances WHERE id = ?", arguments: [instanceId]) else {
                 throw SlipwayError.authFailure("this agent's instance was deleted; register the instance again for a new token")
             }
@@ -149,14 +149,14 @@ extension SQLiteStore: FleetStore {
             // A tier version never changes once released, so its images are read once and kept.
             let key = "\(instance.productTierId)|\(instance.desiredVersion)"
             let images: [ImageConfigSnapshot]
-            if let known = releasedImages.withLock({ $0[key] }) {
+            if let known = self.releasedImages.withLock({ $0[key] }) {
                 images = known
             } else {
                 let versions = try db.cachedRows(
                     sql: "SELECT * FROM tier_versions WHERE product_tier_id = ? AND version = ?",
                     arguments: [instance.productTierId, instance.desiredVersion])
                 images = try Self.tierVersions(versions, serviceId: instance.serviceId, db).first?.images ?? []
-                releasedImages.withLock { cache in
+                self.releasedImages.withLock { cache in
                     if cache.count >= 10_000 { cache.removeAll(keepingCapacity: true) }
                     cache[key] = images
                 }
@@ -272,7 +272,7 @@ extension SQLiteStore: FleetStore {
             let rollout = try Self.insertRollout(plan: plan, config: config, organizationId: organizationId, createdBy: createdBy, now: now, db)
             return (plan, rollout)
         }
-        return dryRun ? try await pool.read(work) : try await pool.write(work)
+        return dryRun ? try await read(work) : try await pool.write(work)
     }
 
     /// Which instances of the environment need the image config's preferred release, and which do not and why.
@@ -413,11 +413,11 @@ extension SQLiteStore: FleetStore {
     }
 
     public func latestRollout(imageConfigId: String, serviceId: String, organizationId: String) async throws -> Rollout {
-        try await pool.read { db in try Self.latestRollout(imageConfigId: imageConfigId, serviceId: serviceId, organizationId: organizationId, db) }
+        try await read { db in try Self.latestRollout(imageConfigId: imageConfigId, serviceId: serviceId, organizationId: organizationId, db) }
     }
 
     public func rollouts(imageConfigId: String, serviceId: String, organizationId: String, page: PageRequest) async throws -> Page<Rollout> {
-        try await pool.read { db in
+        try await read { db in
             _ = try Self.imageConfig(id: imageConfigId, serviceId: serviceId, organizationId: organizationId, db)
             return try Self.page(db, sql: "SELECT * FROM rollouts WHERE image_config_id = ?", arguments: [imageConfigId], page: page) { Self.rollout($0) }
         }
@@ -434,7 +434,7 @@ extension SQLiteStore: FleetStore {
     }
 
     public func rolloutInstances(rolloutId: String, page: PageRequest) async throws -> Page<RolloutInstance> {
-        try await pool.read { db in
+        try await read { db in
             try Self.page(
                 db, sql: "SELECT ri.*, i.name AS instance_name FROM rollout_instances ri JOIN instances i ON i.id = ri.instance_id WHERE ri.rollout_id = ?",
                 arguments: [rolloutId], page: page, order: "ri.seq"
@@ -545,7 +545,7 @@ extension SQLiteStore: FleetStore {
     // MARK: The engine
 
     public func activeRolloutIDs() async throws -> [String] {
-        try await pool.read { db in
+        try await read { db in
             try db.cachedValues(String.self,
                 sql: """
                     SELECT id FROM rollouts WHERE status IN ('PENDING', 'PENDING_DEPENDENCY', 'RUNNING', 'PAUSED') OR rollback = 'running'
@@ -693,7 +693,7 @@ extension SQLiteStore: FleetStore {
     }
 
     public func nextDeadline() async throws -> Date? {
-        try await pool.read { db in
+        try await read { db in
             try db.cachedValue(Double.self, sql: "SELECT MIN(deadline) FROM rollout_instances WHERE deadline IS NOT NULL").map(Date.init(timeIntervalSince1970:))
         }
     }

@@ -10,9 +10,13 @@ public final class SQLiteStore: SlipwayStore {
     /// The images of released tier versions, by "tier|version": immutable once released.
     let releasedImages = Mutex<[String: [ImageConfigSnapshot]]>([:])
 
+    /// Reads in flight at once: one per reader connection.
+    let readers = AsyncLimiter(limit: 4)
+
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     public init(path: String) throws {
         var configuration = Configuration()
+        configuration.maximumReaderCount = 4
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
@@ -22,10 +26,15 @@ public final class SQLiteStore: SlipwayStore {
         try Migrations.migrator.migrate(pool)
     }
 
+    /// A read transaction, after waiting (without a thread) for a free reader.
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await readers.withPermit { try await self.pool.read(body) }
+    }
+
     // MARK: Settings and bootstrap
 
     public func setting(_ key: String) async throws -> String? {
-        try await pool.read { db in try db.cachedValue(String.self, sql: "SELECT value FROM settings WHERE key = ?", arguments: [key]) }
+        try await read { db in try db.cachedValue(String.self, sql: "SELECT value FROM settings WHERE key = ?", arguments: [key]) }
     }
 
     public func insertSettingIfAbsent(_ key: String, value: String) async throws -> String {
@@ -36,7 +45,7 @@ public final class SQLiteStore: SlipwayStore {
     }
 
     public func hasOrganizations() async throws -> Bool {
-        try await pool.read { db in try db.cachedValue(Bool.self, sql: "SELECT EXISTS (SELECT 1 FROM organizations)") ?? false }
+        try await read { db in try db.cachedValue(Bool.self, sql: "SELECT EXISTS (SELECT 1 FROM organizations)") ?? false }
     }
 
     public func createOrganization(_ organization: Organization, admin: User, defaultRegistry: ImageRegistry) async throws {
@@ -67,17 +76,17 @@ public final class SQLiteStore: SlipwayStore {
     }
 
     public func user(email: String) async throws -> User? {
-        try await pool.read { db in
+        try await read { db in
             try db.cachedRow(sql: "SELECT * FROM users WHERE email = ?", arguments: [email]).map(Self.user)
         }
     }
 
     public func user(id: String) async throws -> User? {
-        try await pool.read { db in try db.cachedRow(sql: "SELECT * FROM users WHERE id = ?", arguments: [id]).map(Self.user) }
+        try await read { db in try db.cachedRow(sql: "SELECT * FROM users WHERE id = ?", arguments: [id]).map(Self.user) }
     }
 
     public func users(organizationId: String) async throws -> [User] {
-        try await pool.read { db in
+        try await read { db in
             try db.cachedRows(sql: "SELECT * FROM users WHERE organization_id = ? ORDER BY seq", arguments: [organizationId]).map(Self.user)
         }
     }
@@ -114,7 +123,7 @@ public final class SQLiteStore: SlipwayStore {
     }
 
     public func service(id: String, organizationId: String) async throws -> Service {
-        try await pool.read { db in try Self.service(id: id, organizationId: organizationId, db) }
+        try await read { db in try Self.service(id: id, organizationId: organizationId, db) }
     }
 
     static func service(id: String, organizationId: String, _ db: Database) throws -> Service {
@@ -126,7 +135,7 @@ public final class SQLiteStore: SlipwayStore {
     }
 
     public func services(organizationId: String, page: PageRequest) async throws -> Page<Service> {
-        try await pool.read { db in
+        try await read { db in
             try Self.page(db, sql: "SELECT * FROM services WHERE organization_id = ?", arguments: [organizationId], page: page) { row in
                 Service(
                     id: row["id"], organizationId: row["organization_id"], name: row["name"], description: row["description"],
@@ -166,7 +175,7 @@ public final class SQLiteStore: SlipwayStore {
     }
 
     public func environment(id: String, serviceId: String, organizationId: String) async throws -> ServiceEnvironment {
-        try await pool.read { db in try Self.environment(id: id, serviceId: serviceId, organizationId: organizationId, db) }
+        try await read { db in try Self.environment(id: id, serviceId: serviceId, organizationId: organizationId, db) }
     }
 
     static func environment(id: String, serviceId: String, organizationId: String, _ db: Database) throws -> ServiceEnvironment {
@@ -183,7 +192,7 @@ public final class SQLiteStore: SlipwayStore {
     }
 
     public func environments(serviceId: String, organizationId: String, page: PageRequest) async throws -> Page<ServiceEnvironment> {
-        try await pool.read { db in
+        try await read { db in
             _ = try Self.service(id: serviceId, organizationId: organizationId, db)
             return try Self.page(db, sql: "SELECT * FROM service_environments WHERE service_id = ?", arguments: [serviceId], page: page) {
                 try Self.environment($0)
@@ -228,7 +237,7 @@ public final class SQLiteStore: SlipwayStore {
         """
 
     public func productTier(id: String, serviceId: String, organizationId: String) async throws -> ProductTier {
-        try await pool.read { db in try Self.productTier(id: id, serviceId: serviceId, organizationId: organizationId, db) }
+        try await read { db in try Self.productTier(id: id, serviceId: serviceId, organizationId: organizationId, db) }
     }
 
     static func productTier(id: String, serviceId: String, organizationId: String, _ db: Database) throws -> ProductTier {
@@ -246,7 +255,7 @@ public final class SQLiteStore: SlipwayStore {
     }
 
     public func productTiers(serviceId: String, organizationId: String, page: PageRequest) async throws -> Page<ProductTier> {
-        try await pool.read { db in
+        try await read { db in
             _ = try Self.service(id: serviceId, organizationId: organizationId, db)
             return try Self.page(db, sql: "\(Self.productTierColumns) WHERE service_id = ?", arguments: [serviceId], page: page) {
                 Self.productTier($0)
@@ -300,11 +309,11 @@ public final class SQLiteStore: SlipwayStore {
     }
 
     public func imageRegistry(id: String, organizationId: String) async throws -> ImageRegistry {
-        try await pool.read { db in try Self.registry(id: id, organizationId: organizationId, db) }
+        try await read { db in try Self.registry(id: id, organizationId: organizationId, db) }
     }
 
     public func defaultImageRegistry(organizationId: String) async throws -> ImageRegistry {
-        try await pool.read { db in
+        try await read { db in
             guard
                 let row = try db.cachedRow(sql: "SELECT * FROM image_registries WHERE organization_id = ? AND is_default", arguments: [organizationId])
             else { throw SlipwayError.invalidState("the organization has no default image registry; pass imageRegistryId") }
@@ -313,7 +322,7 @@ public final class SQLiteStore: SlipwayStore {
     }
 
     public func imageRegistries(organizationId: String, page: PageRequest) async throws -> Page<ImageRegistry> {
-        try await pool.read { db in
+        try await read { db in
             try Self.page(db, sql: "SELECT * FROM image_registries WHERE organization_id = ?", arguments: [organizationId], page: page) {
                 Self.registry($0)
             }
@@ -355,7 +364,7 @@ public final class SQLiteStore: SlipwayStore {
     }
 
     public func imageConfig(id: String, serviceId: String, organizationId: String) async throws -> ImageConfig {
-        try await pool.read { db in try Self.imageConfig(id: id, serviceId: serviceId, organizationId: organizationId, db) }
+        try await read { db in try Self.imageConfig(id: id, serviceId: serviceId, organizationId: organizationId, db) }
     }
 
     static func imageConfig(id: String, serviceId: String, organizationId: String, _ db: Database) throws -> ImageConfig {
@@ -375,7 +384,7 @@ public final class SQLiteStore: SlipwayStore {
     }
 
     public func imageConfigIDs(serviceId: String, environmentId: String, organizationId: String, page: PageRequest) async throws -> Page<String> {
-        try await pool.read { db in
+        try await read { db in
             _ = try Self.environment(id: environmentId, serviceId: serviceId, organizationId: organizationId, db)
             return try Self.page(
                 db, sql: "SELECT seq, id FROM image_configs WHERE service_environment_id = ?", arguments: [environmentId], page: page
@@ -516,7 +525,7 @@ public final class SQLiteStore: SlipwayStore {
     }
 
     public func tierVersions(productTierId: String, serviceId: String, organizationId: String, page: PageRequest) async throws -> Page<TierVersion> {
-        try await pool.read { db in
+        try await read { db in
             _ = try Self.productTier(id: productTierId, serviceId: serviceId, organizationId: organizationId, db)
             let rows = try Self.page(db, sql: "SELECT * FROM tier_versions WHERE product_tier_id = ?", arguments: [productTierId], page: page) { $0 }
             return Page(items: try Self.tierVersions(rows.items, serviceId: serviceId, db), nextCursor: rows.nextCursor)
@@ -524,7 +533,7 @@ public final class SQLiteStore: SlipwayStore {
     }
 
     public func tierVersion(_ version: String, productTierId: String, serviceId: String, organizationId: String) async throws -> TierVersion {
-        try await pool.read { db in
+        try await read { db in
             _ = try Self.productTier(id: productTierId, serviceId: serviceId, organizationId: organizationId, db)
             let rows = try db.cachedRows( sql: "SELECT * FROM tier_versions WHERE product_tier_id = ? AND version = ?", arguments: [productTierId, version])
             guard let found = try Self.tierVersions(rows, serviceId: serviceId, db).first else {

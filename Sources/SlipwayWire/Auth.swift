@@ -1,9 +1,13 @@
 /// Body of `POST /2022-09-01-00/signin`: `password`, or the deprecated `hashedPassword` (hex SHA-256 of the password).
 public struct SigninRequest: Codable, Sendable, Equatable {
+    /// The user's email address, compared case-insensitively.
     public var email: String
+    /// The password; send this rather than `hashedPassword`.
     public var password: String?
+    /// Deprecated: the hex SHA-256 of the password. Send `password` instead.
     public var hashedPassword: String?
 
+    /// Creates the request body.
     public init(email: String, password: String? = nil, hashedPassword: String? = nil) {
         self.email = email
         self.password = password
@@ -18,6 +22,7 @@ public struct SigninResult: Codable, Sendable, Equatable {
     /// Opaque, single-use token for `POST /2022-09-01-00/refresh-token`.
     public var refreshToken: String?
 
+    /// Creates the response body.
     public init(jwtToken: String, refreshToken: String?) {
         self.jwtToken = jwtToken
         self.refreshToken = refreshToken
@@ -26,8 +31,10 @@ public struct SigninResult: Codable, Sendable, Equatable {
 
 /// Body of `POST /2022-09-01-00/refresh-token`.
 public struct RefreshTokenRequest: Codable, Sendable, Equatable {
+    /// The refresh token (`rt-…`) from sign-in or the previous refresh; it works once.
     public var refreshToken: String
 
+    /// Creates the request body.
     public init(refreshToken: String) {
         self.refreshToken = refreshToken
     }
@@ -35,11 +42,16 @@ public struct RefreshTokenRequest: Codable, Sendable, Equatable {
 
 /// Body of `POST /2022-09-01-00/signup`: a new organization and its first admin.
 public struct SignupRequest: Codable, Sendable, Equatable {
+    /// Name of the first admin (at most 100 characters).
     public var name: String
+    /// The admin's email address (at most 254 characters), compared case-insensitively.
     public var email: String
+    /// The admin's password (8 to 1024 characters).
     public var password: String
+    /// Name of the new organization (at most 100 characters).
     public var companyName: String
 
+    /// Creates the request body.
     public init(name: String, email: String, password: String, companyName: String) {
         self.name = name
         self.email = email
@@ -50,9 +62,12 @@ public struct SignupRequest: Codable, Sendable, Equatable {
 
 /// Response of sign-up.
 public struct SignupResult: Codable, Sendable, Equatable {
+    /// Id of the new organization (`org-…`).
     public var organizationId: String
+    /// Id of its first admin (`u-…`).
     public var userId: String
 
+    /// Creates the response body.
     public init(organizationId: String, userId: String) {
         self.organizationId = organizationId
         self.userId = userId
@@ -61,12 +76,16 @@ public struct SignupResult: Codable, Sendable, Equatable {
 
 /// Body of `POST /2022-09-01-00/user`: an admin adds a user to their organization.
 public struct CreateUserRequest: Codable, Sendable, Equatable {
+    /// The new user's email address, compared case-insensitively.
     public var email: String
+    /// The new user's password (8 to 1024 characters).
     public var password: String
     /// `admin`, `editor` or `viewer`.
     public var role: String
+    /// The user's name (at most 100 characters); defaults to the email.
     public var name: String?
 
+    /// Creates the request body.
     public init(email: String, password: String, role: String, name: String? = nil) {
         self.email = email
         self.password = password
@@ -77,13 +96,20 @@ public struct CreateUserRequest: Codable, Sendable, Equatable {
 
 /// A user as listed by `GET /2022-09-01-00/user`.
 public struct UserResult: Codable, Sendable, Equatable {
+    /// The user id (`u-…`).
     public var id: String
+    /// The user's email address, stored lowercased.
     public var email: String
+    /// The user's name.
     public var name: String
+    /// `admin`, `editor` or `viewer`.
     public var role: String
+    /// The organization the user belongs to (`org-…`).
     public var organizationId: String
+    /// When the user was created, RFC 3339 in UTC.
     public var createdAt: String
 
+    /// Creates a user entry.
     public init(id: String, email: String, name: String, role: String, organizationId: String, createdAt: String) {
         self.id = id
         self.email = email
@@ -96,8 +122,10 @@ public struct UserResult: Codable, Sendable, Equatable {
 
 /// Response of `GET /2022-09-01-00/user`.
 public struct ListUsersResult: Codable, Sendable, Equatable {
+    /// The users of the caller's organization.
     public var users: [UserResult]
 
+    /// Creates the response body.
     public init(users: [UserResult]) {
         self.users = users
     }

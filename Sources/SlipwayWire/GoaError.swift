@@ -7,11 +7,14 @@ public struct GoaError: Codable, Sendable, Equatable, Error {
     public var id: String
     /// What was wrong and how to fix it.
     public var message: String
+    /// Whether the error is temporary, so that trying again later may succeed.
     public var temporary: Bool
+    /// Whether the error is a timeout.
     public var timeout: Bool
     /// True when the server, not the caller, is at fault.
     public var fault: Bool
 
+    /// Creates an error body; the flags default to false.
     public init(name: String, id: String, message: String, temporary: Bool = false, timeout: Bool = false, fault: Bool = false) {
         self.name = name
         self.id = id

@@ -3,9 +3,12 @@
 
 /// Body of `POST /2022-09-01-00/service`.
 public struct CreateServiceRequest: Codable, Sendable, Equatable {
+    /// The service name, unique within the organization.
     public var name: String
+    /// An optional description (at most 1024 characters).
     public var description: String?
 
+    /// Creates the request body.
     public init(name: String, description: String? = nil) {
         self.name = name
         self.description = description
@@ -14,11 +17,16 @@ public struct CreateServiceRequest: Codable, Sendable, Equatable {
 
 /// A service `s-…`.
 public struct ServiceResult: Codable, Sendable, Equatable {
+    /// The service id (`s-…`).
     public var id: String
+    /// The service name.
     public var name: String
+    /// The description; empty when none was given.
     public var description: String
+    /// When the service was created, RFC 3339 in UTC.
     public var createdAt: String
 
+    /// Creates a service entry.
     public init(id: String, name: String, description: String, createdAt: String) {
         self.id = id
         self.name = name
@@ -29,9 +37,12 @@ public struct ServiceResult: Codable, Sendable, Equatable {
 
 /// Response of `GET /2022-09-01-00/service`.
 public struct ListServicesResult: Codable, Sendable, Equatable {
+    /// One page of services, oldest first.
     public var services: [ServiceResult]
+    /// The token of the next page; nil on the last page.
     public var nextPageToken: String?
 
+    /// Creates the response body.
     public init(services: [ServiceResult], nextPageToken: String? = nil) {
         self.services = services
         self.nextPageToken = nextPageToken
@@ -40,11 +51,14 @@ public struct ListServicesResult: Codable, Sendable, Equatable {
 
 /// Body of `POST /2022-09-01-00/service/{serviceId}/environment`.
 public struct CreateServiceEnvironmentRequest: Codable, Sendable, Equatable {
+    /// The environment name, unique within the service.
     public var name: String
+    /// An optional description (at most 1024 characters).
     public var description: String?
     /// `dev`, `qa`, `staging`, `canary`, `prod` or `private`; defaults to `dev`.
     public var type: String?
 
+    /// Creates the request body; `type` left nil means `dev`.
     public init(name: String, description: String? = nil, type: String? = nil) {
         self.name = name
         self.description = description
@@ -54,13 +68,20 @@ public struct CreateServiceEnvironmentRequest: Codable, Sendable, Equatable {
 
 /// A service environment `se-…`.
 public struct ServiceEnvironmentResult: Codable, Sendable, Equatable {
+    /// The service environment id (`se-…`).
     public var id: String
+    /// The service the environment belongs to (`s-…`).
     public var serviceId: String
+    /// The environment name.
     public var name: String
+    /// The description; empty when none was given.
     public var description: String
+    /// `dev`, `qa`, `staging`, `canary`, `prod` or `private`.
     public var type: String
+    /// When the environment was created, RFC 3339 in UTC.
     public var createdAt: String
 
+    /// Creates a service environment entry.
     public init(id: String, serviceId: String, name: String, description: String, type: String, createdAt: String) {
         self.id = id
         self.serviceId = serviceId
@@ -73,9 +94,12 @@ public struct ServiceEnvironmentResult: Codable, Sendable, Equatable {
 
 /// Response of `GET /2022-09-01-00/service/{serviceId}/environment`.
 public struct ListServiceEnvironmentsResult: Codable, Sendable, Equatable {
+    /// One page of service environments, oldest first.
     public var serviceEnvironments: [ServiceEnvironmentResult]
+    /// The token of the next page; nil on the last page.
     public var nextPageToken: String?
 
+    /// Creates the response body.
     public init(serviceEnvironments: [ServiceEnvironmentResult], nextPageToken: String? = nil) {
         self.serviceEnvironments = serviceEnvironments
         self.nextPageToken = nextPageToken
@@ -84,10 +108,14 @@ public struct ListServiceEnvironmentsResult: Codable, Sendable, Equatable {
 
 /// Body of `POST /2022-09-01-00/service/{serviceId}/product-tier`.
 public struct CreateProductTierRequest: Codable, Sendable, Equatable {
+    /// The tier name, unique within the service environment.
     public var name: String
+    /// An optional description (at most 1024 characters).
     public var description: String?
+    /// The service environment the product tier belongs to (`se-…`).
     public var serviceEnvironmentId: String
 
+    /// Creates the request body.
     public init(name: String, serviceEnvironmentId: String, description: String? = nil) {
         self.name = name
         self.serviceEnvironmentId = serviceEnvironmentId
@@ -97,15 +125,22 @@ public struct CreateProductTierRequest: Codable, Sendable, Equatable {
 
 /// A product tier `pt-…`.
 public struct ProductTierResult: Codable, Sendable, Equatable {
+    /// The product tier id (`pt-…`).
     public var id: String
+    /// The service the tier belongs to (`s-…`).
     public var serviceId: String
+    /// The service environment the tier belongs to (`se-…`).
     public var serviceEnvironmentId: String
+    /// The tier name.
     public var name: String
+    /// The description; empty when none was given.
     public var description: String
     /// The version new instances and rollouts move to, once something was released.
     public var preferredVersion: String?
+    /// When the tier was created, RFC 3339 in UTC.
     public var createdAt: String
 
+    /// Creates a product tier entry.
     public init(
         id: String, serviceId: String, serviceEnvironmentId: String, name: String, description: String, preferredVersion: String?,
         createdAt: String
@@ -122,9 +157,12 @@ public struct ProductTierResult: Codable, Sendable, Equatable {
 
 /// Response of `GET /2022-09-01-00/service/{serviceId}/product-tier`.
 public struct ListProductTiersResult: Codable, Sendable, Equatable {
+    /// One page of product tiers, oldest first.
     public var productTiers: [ProductTierResult]
+    /// The token of the next page; nil on the last page.
     public var nextPageToken: String?
 
+    /// Creates the response body.
     public init(productTiers: [ProductTierResult], nextPageToken: String? = nil) {
         self.productTiers = productTiers
         self.nextPageToken = nextPageToken
@@ -133,12 +171,16 @@ public struct ListProductTiersResult: Codable, Sendable, Equatable {
 
 /// Body of `POST /2022-09-01-00/image-registry`.
 public struct CreateImageRegistryRequest: Codable, Sendable, Equatable {
+    /// The registry name, unique within the organization.
     public var name: String
     /// Host and optional port, e.g. `ghcr.io` or `127.0.0.1:5000`.
     public var host: String
+    /// The user name to pull with, if the registry needs one.
     public var username: String?
+    /// The password to pull with; stored, never returned.
     public var password: String?
 
+    /// Creates the request body.
     public init(name: String, host: String, username: String? = nil, password: String? = nil) {
         self.name = name
         self.host = host
@@ -149,14 +191,22 @@ public struct CreateImageRegistryRequest: Codable, Sendable, Equatable {
 
 /// An image registry `ir-…`. The password is never returned.
 public struct ImageRegistryResult: Codable, Sendable, Equatable {
+    /// The image registry id (`ir-…`).
     public var id: String
+    /// The registry name.
     public var name: String
+    /// Host and optional port, stored lowercased, e.g. `ghcr.io`.
     public var host: String
+    /// The user name to pull with, if any.
     public var username: String?
+    /// Whether a password is stored.
     public var hasPassword: Bool
+    /// Whether this is the organization's default registry.
     public var isDefault: Bool
+    /// When the registry was added, RFC 3339 in UTC.
     public var createdAt: String
 
+    /// Creates an image registry entry.
     public init(id: String, name: String, host: String, username: String?, hasPassword: Bool, isDefault: Bool, createdAt: String) {
         self.id = id
         self.name = name
@@ -170,9 +220,12 @@ public struct ImageRegistryResult: Codable, Sendable, Equatable {
 
 /// Response of `GET /2022-09-01-00/image-registry`.
 public struct ListImageRegistriesResult: Codable, Sendable, Equatable {
+    /// One page of image registries, oldest first, the default one included.
     public var imageRegistries: [ImageRegistryResult]
+    /// The token of the next page; nil on the last page.
     public var nextPageToken: String?
 
+    /// Creates the response body.
     public init(imageRegistries: [ImageRegistryResult], nextPageToken: String? = nil) {
         self.imageRegistries = imageRegistries
         self.nextPageToken = nextPageToken
@@ -181,16 +234,24 @@ public struct ListImageRegistriesResult: Codable, Sendable, Equatable {
 
 /// An image config as a tier version pins it: an immutable snapshot.
 public struct ImageConfigSnapshotResult: Codable, Sendable, Equatable {
+    /// The image config this is a snapshot of (`imgc-…`).
     public var imageConfigId: String
+    /// The image config's description at release time.
     public var description: String
+    /// Name of the container image.
     public var imageName: String
+    /// The image tag.
     public var imageTag: String
+    /// The image registry the image comes from (`ir-…`).
     public var imageRegistryId: String
     /// The registry host at release time, so the full reference is `registryHost/imageName:imageTag`.
     public var imageRegistryHost: String
+    /// PEM public key of the key the image is signed with, if set.
     public var imageSignaturePublicKeyPEM: String?
+    /// Commands and arguments to run in the container, if set.
     public var customImageCommandsAndArgs: CustomImageCommandsAndArgs?
 
+    /// Creates a snapshot entry.
     public init(
         imageConfigId: String, description: String, imageName: String, imageTag: String, imageRegistryId: String,
         imageRegistryHost: String, imageSignaturePublicKeyPEM: String?, customImageCommandsAndArgs: CustomImageCommandsAndArgs?
@@ -208,7 +269,9 @@ public struct ImageConfigSnapshotResult: Codable, Sendable, Equatable {
 
 /// A tier version (version set) of a product tier.
 public struct TierVersionSetResult: Codable, Sendable, Equatable {
+    /// The service the product tier belongs to (`s-…`).
     public var serviceId: String
+    /// The product tier this is a version of (`pt-…`).
     public var productTierId: String
     /// `1.0`, `2.0`, …
     public var version: String
@@ -220,8 +283,10 @@ public struct TierVersionSetResult: Codable, Sendable, Equatable {
     public var releasedAt: String
     /// Email of the user who released it.
     public var releasedBy: String
+    /// Snapshots of the image configs this version pins.
     public var imageConfigs: [ImageConfigSnapshotResult]
 
+    /// Creates a tier version entry.
     public init(
         serviceId: String, productTierId: String, version: String, status: String, type: String, releasedAt: String,
         releasedBy: String, imageConfigs: [ImageConfigSnapshotResult]
@@ -239,9 +304,12 @@ public struct TierVersionSetResult: Codable, Sendable, Equatable {
 
 /// Response of `GET /2022-09-01-00/service/{serviceId}/productTier/{productTierId}/version-set`.
 public struct ListTierVersionSetsResult: Codable, Sendable, Equatable {
+    /// One page of tier versions, oldest first.
     public var tierVersionSets: [TierVersionSetResult]
+    /// The token of the next page; nil on the last page.
     public var nextPageToken: String?
 
+    /// Creates the response body.
     public init(tierVersionSets: [TierVersionSetResult], nextPageToken: String? = nil) {
         self.tierVersionSets = tierVersionSets
         self.nextPageToken = nextPageToken

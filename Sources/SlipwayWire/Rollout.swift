@@ -17,6 +17,7 @@ public struct RolloutPolicyRequest: Codable, Sendable, Equatable {
     /// Answer the plan and change nothing (false).
     public var dryRun: Bool?
 
+    /// Creates a policy; fields left nil take the server's defaults.
     public init(
         maxConcurrentUpgrades: Int? = nil, canaryCount: Int? = nil, failureThreshold: Int? = nil, instanceTimeoutSeconds: Int? = nil,
         bakeSeconds: Int? = nil, autoRollback: Bool? = nil, dryRun: Bool? = nil
@@ -33,13 +34,20 @@ public struct RolloutPolicyRequest: Codable, Sendable, Equatable {
 
 /// The policy a rollout runs with, every field resolved.
 public struct RolloutPolicyResult: Codable, Sendable, Equatable {
+    /// Instances upgraded at once: the size of each wave after the canary.
     public var maxConcurrentUpgrades: Int
+    /// Instances in a first wave of their own; 0 for none.
     public var canaryCount: Int
+    /// Failed instances that halt the rollout as FAILED.
     public var failureThreshold: Int
+    /// Seconds an instance has to report success at the target version.
     public var instanceTimeoutSeconds: Int
+    /// Seconds to wait after a wave before the next.
     public var bakeSeconds: Int
+    /// Whether a halt moves the upgraded instances back to their source version.
     public var autoRollback: Bool
 
+    /// Creates a resolved policy.
     public init(maxConcurrentUpgrades: Int, canaryCount: Int, failureThreshold: Int, instanceTimeoutSeconds: Int, bakeSeconds: Int, autoRollback: Bool) {
         self.maxConcurrentUpgrades = maxConcurrentUpgrades
         self.canaryCount = canaryCount
@@ -54,32 +62,54 @@ public struct RolloutPolicyResult: Codable, Sendable, Equatable {
 public struct RolloutStatusResult: Codable, Sendable, Equatable {
     /// `PENDING`, `PENDING_DEPENDENCY`, `RUNNING`, `PAUSED`, `COMPLETE`, `FAILED` or `CANCELLED`.
     public var status: String
+    /// The rollout (upgrade path) id (`up-…`).
     public var id: String
+    /// The image config being rolled out (`imgc-…`).
     public var imageConfigId: String
+    /// The service environment of the image config (`se-…`).
     public var serviceEnvironmentId: String
+    /// Instances in the rollout.
     public var total: Int
+    /// Instances not started yet.
     public var pending: Int
+    /// Instances told to upgrade that have not reported the outcome yet.
     public var inProgress: Int
+    /// Instances that reported success at the target version.
     public var completed: Int
+    /// Instances that reported failure or timed out.
     public var failed: Int
+    /// Instances left out, e.g. by a cancel.
     public var skipped: Int
+    /// Instances moving back to their source version after a halt.
     public var rollingBack: Int
+    /// Instances back at their source version.
     public var rolledBack: Int
     /// 1-based; 0 before the first wave.
     public var currentWave: Int
+    /// The number of waves in the rollout.
     public var totalWaves: Int
+    /// Tier versions the instances ran before.
     public var sourceVersions: [String]
+    /// Tier versions the instances move to.
     public var targetVersions: [String]
+    /// What the rollout is doing or why it stopped.
     public var message: String
     /// Estimated seconds until the rollout finishes, once an instance completed.
     public var etaSeconds: Double?
+    /// The policy the rollout runs with, every field resolved.
     public var policy: RolloutPolicyResult
+    /// Email of the user who started the rollout.
     public var createdBy: String
+    /// When the rollout was created, RFC 3339 in UTC.
     public var createdAt: String
+    /// When the rollout started, RFC 3339 in UTC; nil until then.
     public var startedAt: String?
+    /// When the rollout last changed, RFC 3339 in UTC.
     public var updatedAt: String
+    /// When the rollout finished, RFC 3339 in UTC; nil while it is live.
     public var finishedAt: String?
 
+    /// Creates the response body.
     public init(
         status: String, id: String, imageConfigId: String, serviceEnvironmentId: String, total: Int, pending: Int, inProgress: Int,
         completed: Int, failed: Int, skipped: Int, rollingBack: Int, rolledBack: Int, currentWave: Int, totalWaves: Int,
@@ -115,9 +145,12 @@ public struct RolloutStatusResult: Codable, Sendable, Equatable {
 
 /// Response of `GET …/image-config/{id}/rollouts`: past rollouts, oldest first.
 public struct ListRolloutsResult: Codable, Sendable, Equatable {
+    /// One page of rollouts, oldest first.
     public var rollouts: [RolloutStatusResult]
+    /// The token of the next page; nil on the last page.
     public var nextPageToken: String?
 
+    /// Creates the response body.
     public init(rollouts: [RolloutStatusResult], nextPageToken: String? = nil) {
         self.rollouts = rollouts
         self.nextPageToken = nextPageToken
@@ -126,19 +159,28 @@ public struct ListRolloutsResult: Codable, Sendable, Equatable {
 
 /// One instance's part in a rollout.
 public struct RolloutInstanceResult: Codable, Sendable, Equatable {
+    /// The rollout (`up-…`).
     public var rolloutId: String
+    /// The instance (`inst-…`).
     public var instanceId: String
+    /// The instance's name.
     public var instanceName: String
     /// 1-based.
     public var wave: Int
     /// `PENDING`, `IN_PROGRESS`, `COMPLETED`, `FAILED`, `SKIPPED`, `ROLLING_BACK` or `ROLLED_BACK`.
     public var status: String
+    /// The tier version the instance ran before.
     public var sourceVersion: String
+    /// The tier version it moves to.
     public var targetVersion: String
+    /// When it was told to upgrade, RFC 3339 in UTC; nil until then.
     public var startedAt: String?
+    /// When its part ended, RFC 3339 in UTC; nil until then.
     public var endedAt: String?
+    /// Why it failed, was skipped or rolled back.
     public var reason: String?
 
+    /// Creates a rollout instance entry.
     public init(
         rolloutId: String, instanceId: String, instanceName: String, wave: Int, status: String, sourceVersion: String, targetVersion: String,
         startedAt: String?, endedAt: String?, reason: String?
@@ -158,9 +200,12 @@ public struct RolloutInstanceResult: Codable, Sendable, Equatable {
 
 /// Response of `GET …/image-config/{id}/rollout/instances`.
 public struct ListRolloutInstancesResult: Codable, Sendable, Equatable {
+    /// One page of the rollout's instances, in rollout order.
     public var instances: [RolloutInstanceResult]
+    /// The token of the next page; nil on the last page.
     public var nextPageToken: String?
 
+    /// Creates the response body.
     public init(instances: [RolloutInstanceResult], nextPageToken: String? = nil) {
         self.instances = instances
         self.nextPageToken = nextPageToken
@@ -169,18 +214,26 @@ public struct ListRolloutInstancesResult: Codable, Sendable, Equatable {
 
 /// An instance in the plan of a dry run.
 public struct RolloutPlanInstance: Codable, Sendable, Equatable {
+    /// The instance (`inst-…`).
     public var instanceId: String
+    /// The instance's name.
     public var instanceName: String
+    /// The product tier the instance deploys (`pt-…`).
     public var productTierId: String
+    /// The tier version the instance runs.
     public var sourceVersion: String
+    /// The tier version it would move to; nil when it stays.
     public var targetVersion: String?
+    /// Its image for this config now.
     public var sourceImage: String?
+    /// Its image for this config after the rollout.
     public var targetImage: String?
     /// 1-based; nil for an instance the rollout leaves alone.
     public var wave: Int?
     /// Why the rollout leaves it alone.
     public var reason: String?
 
+    /// Creates a plan entry.
     public init(
         instanceId: String, instanceName: String, productTierId: String, sourceVersion: String, targetVersion: String?, sourceImage: String?,
         targetImage: String?, wave: Int?, reason: String?
@@ -199,14 +252,20 @@ public struct RolloutPlanInstance: Codable, Sendable, Equatable {
 
 /// Response of a dry run: what a rollout would do, changing nothing.
 public struct RolloutPlanResult: Codable, Sendable, Equatable {
+    /// Always true.
     public var dryRun: Bool
+    /// The image config the rollout would roll out (`imgc-…`).
     public var imageConfigId: String
+    /// The policy the rollout would run with, every field resolved.
     public var policy: RolloutPolicyResult
+    /// Instances the rollout would move, in order.
     public var eligible: [RolloutPlanInstance]
+    /// Instances it would leave alone, each with a reason.
     public var ineligible: [RolloutPlanInstance]
     /// Instance ids by wave; with a canary, the first wave is the canary.
     public var waves: [[String]]
 
+    /// Creates the response body.
     public init(
         dryRun: Bool, imageConfigId: String, policy: RolloutPolicyResult, eligible: [RolloutPlanInstance], ineligible: [RolloutPlanInstance],
         waves: [[String]]
