@@ -10,6 +10,10 @@ public final class SQLiteStore: SlipwayStore {
     /// The images of released tier versions, by "tier|version": immutable once released.
     let releasedImages = Mutex<[String: [ImageConfigSnapshot]]>([:])
 
+    /// A connection of its own that moves the write-ahead log into the database file in the background.
+    private let checkpointer: DatabaseQueue
+    private let checkpoints: Task<Void, Never>
+
     /// Reads in flight at once: one per reader connection.
     let readers = AsyncLimiter(limit: 4)
 
@@ -20,10 +24,26 @@ public final class SQLiteStore: SlipwayStore {
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
-            try db.cachedExecute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            // The writer no longer checkpoints on commit (which stalled every request behind it);
+            // the checkpointer below does it beside the writer. This is only a bound in case it falls behind.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 20000")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try Migrations.migrator.migrate(pool)
+        let checkpointer = try DatabaseQueue(path: path)
+        self.checkpointer = checkpointer
+        checkpoints = Task.detached(priority: .utility) {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(250))
+                // PASSIVE: copies what it can without waiting for, or blocking, the writer and the readers.
+                _ = try? await checkpointer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(PASSIVE)") }
+            }
+        }
+    }
+
+    deinit {
+        checkpoints.cancel()
     }
 
     /// A read transaction, after waiting (without a thread) for a free reader.
