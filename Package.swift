@@ -57,6 +57,7 @@ let package = Package(
             dependencies: [
                 "SlipwayCore", "SlipwayStorage", "SlipwayWire", "SlipwayEngine",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRDB", package: "GRDB.swift"),

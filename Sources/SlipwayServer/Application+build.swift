@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import SlipwayCore
 import SlipwayEngine
@@ -16,9 +17,14 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
     let engine = RolloutEngine(store: store, notifier: notifier, logger: logger)
     let router = buildRouter(
         store: store, accounts: accounts, engine: engine, notifier: notifier, allowSignup: configuration.allowSignup, logger: logger)
+    // Every open connection is a file descriptor; running out of them makes the runtime itself trap. Past this
+    // many connections, new ones wait in the listen backlog instead.
+    let maxConnections = ConnectionBudget.maxConnections(logger: logger)
     return Application(
         router: router,
-        configuration: .init(address: .hostname(configuration.hostname, port: configuration.port), serverName: "slipwayd"),
+        configuration: .init(
+            address: .hostname(configuration.hostname, port: configuration.port), serverName: "slipwayd", backlog: 4096,
+            availableConnectionsDelegate: MaximumAvailableConnections(maxConnections)),
         services: [engine],
         logger: logger)
 }
@@ -74,4 +80,23 @@ func signingSecret(_ configuration: ServerConfiguration, store: any SlipwayStore
     let generated = Data(Identifiers.randomBytes(32)).base64EncodedString()
     let stored = try await store.insertSettingIfAbsent("jwt_secret", value: generated)
     return Array(Data(base64Encoded: stored) ?? Data(stored.utf8))
+}
+
+/// How many connections the process can hold: the file descriptor limit, raised to its hard maximum, less a
+/// reserve for the database, the logs and the runtime.
+enum ConnectionBudget {
+    static let reserve = 512
+
+    static func maxConnections(logger: Logger) -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        let connections = max(64, Int(min(limit.rlim_cur, 1 << 24)) - reserve)
+        logger.info("accepting up to \(connections) connections at once", metadata: ["fileDescriptorLimit": "\(limit.rlim_cur)"])
+        return connections
+    }
 }
