@@ -16,21 +16,27 @@ enum ShellCommand {
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
-        let collector = OutputTail()
-        pipe.fileHandleForReading.readabilityHandler = { handle in collector.append(handle.availableData) }
-        return try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { process in
-                pipe.fileHandleForReading.readabilityHandler = nil
-                collector.append(pipe.fileHandleForReading.readDataToEndOfFile())
-                continuation.resume(returning: Outcome(exitCode: process.terminationStatus, output: collector.text))
-            }
+        let output = OutputTail()
+        let exitCode: Int32 = try await withCheckedThrowingContinuation { continuation in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
             do {
                 try process.run()
             } catch {
                 process.terminationHandler = nil
                 continuation.resume(throwing: AgentError("cannot run /bin/sh: \(error)"))
+                return
+            }
+            // Read on a thread of its own until end of file, keeping the tail.
+            let handle = pipe.fileHandleForReading
+            Thread.detachNewThread {
+                while let chunk = try? handle.read(upToCount: 4096), !chunk.isEmpty { output.append(chunk) }
+                output.finish()
             }
         }
+        // The output ends when every holder of the pipe exits; a daemon the command started may hold it
+        // for ever, so wait a moment for the rest, not longer.
+        for _ in 0..<100 where !output.isFinished { try await Task.sleep(for: .milliseconds(10)) }
+        return Outcome(exitCode: exitCode, output: output.text)
     }
 }
 
@@ -38,6 +44,10 @@ enum ShellCommand {
 final class OutputTail: @unchecked Sendable {
     private let lock = NSLock()
     private var data = Data()
+    private var finished = false
+
+    func finish() { lock.withLock { finished = true } }
+    var isFinished: Bool { lock.withLock { finished } }
 
     func append(_ chunk: Data) {
         lock.withLock {

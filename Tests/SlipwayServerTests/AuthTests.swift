@@ -22,6 +22,8 @@ struct AuthTests {
             #expect(try await api.call(.post, "/2022-09-01-00/signin", json: SigninRequest(email: "ADMIN@example.com", password: adminPassword)).status == .ok)
             let token = try reply.decode(SigninResult.self).jwtToken
             #expect(try await api.as_(token).call(.get, "/2022-09-01-00/service").status == .ok)
+            // Stray whitespace around the token is forgiven.
+            #expect(try await api.call(.get, "/2022-09-01-00/service", headers: [.authorization: "Bearer  \(token) "]).status == .ok)
         }
     }
 

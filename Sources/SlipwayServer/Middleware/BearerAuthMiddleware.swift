@@ -1,4 +1,3 @@
-import Foundation
 import Hummingbird
 import SlipwayCore
 
@@ -16,7 +15,11 @@ struct BearerAuthMiddleware: RouterMiddleware {
             throw SlipwayError.authFailure("the Authorization header must be 'Bearer <jwtToken>'")
         }
         var context = context
-        context.identity = try await tokens.identity(fromBearer: String(parts[1]).trimmingCharacters(in: .whitespaces))
+        // Trimmed by hand: Foundation's trimming bridges through NSString, a measurable cost on every request.
+        var token = parts[1]
+        while token.first == " " || token.first == "\t" { token.removeFirst() }
+        while token.last == " " || token.last == "\t" { token.removeLast() }
+        context.identity = try await tokens.identity(fromBearer: String(token))
         return try await next(request, context)
     }
 }
