@@ -126,8 +126,6 @@ public final class SlipwayClient: Sendable {
             let response = try await http.execute(request, timeout: timeout)
             let bytes = try await response.body.collect(upTo: 64 << 20)
             return Answer(status: Int(response.status.code), headers: response.headers, body: bytes)
-        } catch let error as SlipwayError {
-            throw error
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             throw SlipwayError(kind: .transport, message: "\(error)", temporary: true, timeout: true)
         } catch {

@@ -56,7 +56,4 @@ public actor DesiredStateNotifier {
         waiters = [:]
         for continuation in all.values.flatMap(\.values) { continuation.resume() }
     }
-
-    /// How many agents are waiting right now.
-    public var waitingCount: Int { waiters.values.reduce(0) { $0 + $1.count } }
 }

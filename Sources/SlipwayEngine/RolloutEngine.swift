@@ -76,7 +76,10 @@ public actor RolloutEngine: ServiceLifecycle.Service {
     public func tick() async throws -> Date? {
         wakeRequested = false
         let now = clock.now()
-        _ = try await store.expireDeadlines(now: now)
+        // Most ticks find no deadline passed: check with a read before taking the writer.
+        if let due = try await store.nextDeadline(), due <= now {
+            _ = try await store.expireDeadlines(now: now)
+        }
         var wakeAt = try await store.nextDeadline()
         for id in try await store.activeRolloutIDs() {
             let (changed, next) = try await store.advanceRollout(id: id, now: now)

@@ -10,7 +10,7 @@ final class AgentProcess: @unchecked Sendable {
     let log: URL
 
     static var executable: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("slipway-agent")
+        builtProduct("slipway-agent")
     }
 
     init(server: String, token: String, applyCommand: String, healthCommand: String? = nil, stateDir: String? = nil) throws {

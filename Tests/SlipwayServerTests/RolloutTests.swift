@@ -196,4 +196,30 @@ struct RolloutTests {
             #expect(history.rollouts.map(\.status) == ["CANCELLED"])
         }
     }
+
+    @Test func aRestartedAgentNeverAppliesTheSameStateTwice() async throws {
+        try await withServer { api in
+            let api = try await api.signIn()
+            let fleet = try await Fleet.make(api, instances: 1)
+            let scripts = try ApplyScripts()
+            let apply = try scripts.script(name: "apply.sh")
+            let instance = fleet.instances[0]
+            let first = try AgentProcess(server: api.serverURL, token: instance.agentToken, applyCommand: apply)
+            try await eventually("the first state applied") {
+                try await api.call(.get, "\(fleet.instancePath)/\(instance.id)").decode(InstanceResult.self).lastReport?.status == "SUCCEEDED"
+            }
+            first.stop()
+            // Same state directory, same desired state: the restarted agent only reports again.
+            let second = try AgentProcess(server: api.serverURL, token: instance.agentToken, applyCommand: apply, stateDir: first.stateDir)
+            defer { second.stop() }
+            try await Task.sleep(for: .seconds(1))
+            #expect(scripts.runs(of: instance.id, image: "docker.io/acme/app:1") == 1)
+            // A new desired state is applied once, by the restarted agent.
+            try await fleet.ship(api, tag: "2")
+            _ = try await api.call(.post, fleet.rolloutPath)
+            _ = try await waitForRollout(api, fleet, "COMPLETE")
+            #expect(scripts.runs(of: instance.id, image: Self.v2) == 1)
+            #expect(scripts.runs(of: instance.id, image: "docker.io/acme/app:1") == 1)
+        }
+    }
 }

@@ -11,7 +11,7 @@ final class ServerProcess: @unchecked Sendable {
 
     /// The built `slipwayd` next to the test bundle.
     static var executable: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("slipwayd")
+        builtProduct("slipwayd")
     }
 
     /// Starts `slipwayd` on `database`; port 0 picks a free port.

@@ -14,6 +14,11 @@ import Testing
 let adminEmail = "admin@example.com"
 let adminPassword = "admin-password-1"
 
+/// An executable of this package, built next to the test bundle.
+func builtProduct(_ name: String) -> URL {
+    URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name)
+}
+
 /// A fresh SQLite path in a temporary directory.
 func temporaryDatabase() -> String {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-tests-\(UUID().uuidString)")

@@ -32,7 +32,7 @@ struct Accounts: Sendable {
 
     /// Trades a refresh token for a new access token and a new refresh token (each refresh token works once).
     func refresh(_ refreshToken: String) async throws -> (jwt: String, refresh: String) {
-        guard let user = try await store.takeRefreshToken(hash: TokenIssuer.refreshTokenHash(refreshToken), now: Date()) else {
+        guard let user = try await store.takeRefreshToken(hash: OpaqueToken.hash(refreshToken), now: Date()) else {
             throw SlipwayError.authFailure("the refresh token is not valid, was already used or has expired; sign in again")
         }
         return try await openSession(for: user)
@@ -40,7 +40,7 @@ struct Accounts: Sendable {
 
     private func openSession(for user: User) async throws -> (jwt: String, refresh: String) {
         let jwt = try await tokens.accessToken(for: user)
-        let refresh = TokenIssuer.newRefreshToken()
+        let refresh = OpaqueToken.new(prefix: "rt")
         try await store.saveRefreshToken(hash: refresh.hash, userId: user.id, expiresAt: Date().addingTimeInterval(tokens.refreshLifetime))
         return (jwt, refresh.token)
     }

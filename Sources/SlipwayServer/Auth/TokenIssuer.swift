@@ -61,16 +61,6 @@ struct TokenIssuer: Sendable {
         verified.remember(token, identity: identity, expiresAt: claims.exp.value)
         return identity
     }
-
-    /// A new opaque refresh token and the hash under which it is stored.
-    static func newRefreshToken() -> (token: String, hash: String) {
-        let token = "rt-" + Identifiers.random(length: 43)
-        return (token, refreshTokenHash(token))
-    }
-
-    static func refreshTokenHash(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).hexString
-    }
 }
 
 /// Bearer tokens whose signature and claims were checked, until they expire. Bounded: when full it starts afresh.

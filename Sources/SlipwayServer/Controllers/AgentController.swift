@@ -67,16 +67,18 @@ struct AgentController {
     }
 
     private func authenticate(_ request: Request) async throws -> Instance {
-        guard let header = request.headers[.authorization] else {
+        let invalid = "the agent token is not valid, or its instance was deleted; register the instance for a new token"
+        switch request.bearer {
+        case .missing:
             throw SlipwayError.authFailure("missing Authorization header: agents send 'Authorization: Bearer <agentToken>'")
+        case .malformed:
+            throw SlipwayError.authFailure(invalid)
+        case .token(let token):
+            guard let instance = try await fleet.instance(agentTokenHash: OpaqueToken.hash(token)) else {
+                throw SlipwayError.authFailure(invalid)
+            }
+            return instance
         }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer",
-            let instance = try await fleet.instance(agentTokenHash: AgentTokens.hash(String(parts[1])))
-        else {
-            throw SlipwayError.authFailure("the agent token is not valid, or its instance was deleted; register the instance for a new token")
-        }
-        return instance
     }
 
     static func etag(_ generation: Int) -> String { "\"\(generation)\"" }

@@ -16,7 +16,7 @@ struct InstanceController {
             let body = try await JSONBody.decode(RegisterInstanceRequest.self, from: request)
             try Validate.name(body.name)
             if let version = body.tierVersion { try Validate.name(version, field: "tierVersion") }
-            let token = AgentTokens.new()
+            let token = OpaqueToken.new(prefix: "sat")
             let instance = try await fleet.registerInstance(
                 organizationId: identity.organizationId, serviceId: try context.path("serviceId"), environmentId: try context.path("environmentId"),
                 productTierId: body.productTierId, name: body.name, tierVersion: body.tierVersion, agentTokenHash: token.hash, now: Date())
@@ -54,14 +54,4 @@ struct InstanceController {
             return JSONBody.empty()
         }
     }
-}
-
-/// Agent tokens: random, shown once, stored as a SHA-256 hash.
-enum AgentTokens {
-    static func new() -> (token: String, hash: String) {
-        let token = "sat-" + Identifiers.random(length: 43)
-        return (token, TokenIssuer.refreshTokenHash(token))
-    }
-
-    static func hash(_ token: String) -> String { TokenIssuer.refreshTokenHash(token) }
 }
