@@ -7,6 +7,12 @@ import Foundation
 /// transaction. Implementations: `SQLiteStore` (the embedded default); a PostgreSQL store implements
 /// the same protocol for replicated deployments.
 public protocol SlipwayStore: Sendable {
+    /// Moves on every committed write that may change a catalog read (services, environments, tiers,
+    /// registries, image configs, versions, users), before the writer's call returns; fleet writes
+    /// leave it alone. Answers cached under one revision are valid until it moves. A store shared by
+    /// several processes must also move it on the others' writes.
+    var catalogRevision: UInt64 { get }
+
     // MARK: Server settings and bootstrap
 
     /// A server setting such as the JWT signing secret.

@@ -51,7 +51,7 @@ func buildRouter(
     auth.addRoutes(to: secured)
     ServiceController(store: store).addRoutes(to: secured)
     ImageRegistryController(store: store).addRoutes(to: secured)
-    ImageConfigController(store: store).addRoutes(to: secured)
+    ImageConfigController(store: store, answers: CatalogResponseCache(store: store)).addRoutes(to: secured)
     VersionSetController(store: store).addRoutes(to: secured)
     InstanceController(store: store, fleet: store).addRoutes(to: secured)
     RolloutController(fleet: store, engine: engine).addRoutes(to: secured)

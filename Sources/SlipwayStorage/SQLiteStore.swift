@@ -17,6 +17,9 @@ public final class SQLiteStore: SlipwayStore {
     /// Reads in flight at once: one per reader connection.
     let readers = AsyncLimiter(limit: 4)
 
+    private let catalogWrites = Atomic<UInt64>(0)
+    public var catalogRevision: UInt64 { catalogWrites.load(ordering: .acquiring) }
+
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     public init(path: String) throws {
         var configuration = Configuration()
@@ -51,6 +54,14 @@ public final class SQLiteStore: SlipwayStore {
         try await readers.withPermit { try await self.pool.read(body) }
     }
 
+    /// A write transaction that may change what catalog reads answer (every write in this file; the
+    /// fleet's writes live in SQLiteStore+Fleet). The revision moves after the commit and before the
+    /// caller hears of it, so a cached answer never outlives an acknowledged write.
+    func writeCatalog<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        defer { catalogWrites.add(1, ordering: .releasing) }
+        return try await pool.write(body)
+    }
+
     // MARK: Settings and bootstrap
 
     public func setting(_ key: String) async throws -> String? {
@@ -58,7 +69,7 @@ public final class SQLiteStore: SlipwayStore {
     }
 
     public func insertSettingIfAbsent(_ key: String, value: String) async throws -> String {
-        try await pool.write { db in
+        try await writeCatalog { db in
             try db.cachedExecute(sql: "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", arguments: [key, value])
             return try db.cachedValue(String.self, sql: "SELECT value FROM settings WHERE key = ?", arguments: [key]) ?? value
         }
@@ -69,7 +80,7 @@ public final class SQLiteStore: SlipwayStore {
     }
 
     public func createOrganization(_ organization: Organization, admin: User, defaultRegistry: ImageRegistry) async throws {
-        try await pool.write { db in
+        try await writeCatalog { db in
             try db.cachedExecute(sql: "INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)",
                 arguments: [organization.id, organization.name, organization.createdAt])
             try Self.insertUser(admin, db)
@@ -80,7 +91,7 @@ public final class SQLiteStore: SlipwayStore {
     // MARK: Users and sessions
 
     public func createUser(_ user: User) async throws {
-        try await pool.write { db in try Self.insertUser(user, db) }
+        try await writeCatalog { db in try Self.insertUser(user, db) }
     }
 
     static func insertUser(_ user: User, _ db: Database) throws {
@@ -112,13 +123,13 @@ public final class SQLiteStore: SlipwayStore {
     }
 
     public func saveRefreshToken(hash: String, userId: String, expiresAt: Date) async throws {
-        try await pool.write { db in
+        try await writeCatalog { db in
             try db.cachedExecute(sql: "INSERT INTO refresh_tokens (token_hash, user_id, expires_at) VALUES (?, ?, ?)", arguments: [hash, userId, expiresAt])
         }
     }
 
     public func takeRefreshToken(hash: String, now: Date) async throws -> User? {
-        try await pool.write { db in
+        try await writeCatalog { db in
             guard let row = try db.cachedRow(sql: "SELECT * FROM refresh_tokens WHERE token_hash = ?", arguments: [hash]) else {
                 return nil
             }
@@ -132,7 +143,7 @@ public final class SQLiteStore: SlipwayStore {
     // MARK: Services
 
     public func createService(_ service: Service) async throws {
-        try await pool.write { db in
+        try await writeCatalog { db in
             do {
                 try db.cachedExecute(sql: "INSERT INTO services (id, organization_id, name, description, created_at) VALUES (?, ?, ?, ?, ?)",
                     arguments: [service.id, service.organizationId, service.name, service.description, service.createdAt])
@@ -165,7 +176,7 @@ public final class SQLiteStore: SlipwayStore {
     }
 
     public func deleteService(id: String, organizationId: String) async throws {
-        try await pool.write { db in
+        try await writeCatalog { db in
             _ = try Self.service(id: id, organizationId: organizationId, db)
             let environments = try db.cachedValue(Int.self, sql: "SELECT COUNT(*) FROM service_environments WHERE service_id = ?", arguments: [id]) ?? 0
             guard environments == 0 else {
@@ -179,7 +190,7 @@ public final class SQLiteStore: SlipwayStore {
     // MARK: Environments
 
     public func createEnvironment(_ environment: ServiceEnvironment, organizationId: String) async throws {
-        try await pool.write { db in
+        try await writeCatalog { db in
             _ = try Self.service(id: environment.serviceId, organizationId: organizationId, db)
             do {
                 try db.cachedExecute(sql: "INSERT INTO service_environments (id, service_id, name, description, type, created_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -221,7 +232,7 @@ public final class SQLiteStore: SlipwayStore {
     }
 
     public func deleteEnvironment(id: String, serviceId: String, organizationId: String) async throws {
-        try await pool.write { db in
+        try await writeCatalog { db in
             _ = try Self.environment(id: id, serviceId: serviceId, organizationId: organizationId, db)
             let tiers = try db.cachedValue(Int.self, sql: "SELECT COUNT(*) FROM product_tiers WHERE service_environment_id = ?", arguments: [id]) ?? 0
             let configs = try db.cachedValue(Int.self, sql: "SELECT COUNT(*) FROM image_configs WHERE service_environment_id = ?", arguments: [id]) ?? 0
@@ -236,7 +247,7 @@ public final class SQLiteStore: SlipwayStore {
     // MARK: Product tiers
 
     public func createProductTier(_ tier: ProductTier, organizationId: String) async throws {
-        try await pool.write { db in
+        try await writeCatalog { db in
             _ = try Self.environment(id: tier.serviceEnvironmentId, serviceId: tier.serviceId, organizationId: organizationId, db)
             do {
                 try db.cachedExecute(sql: """
@@ -284,7 +295,7 @@ public final class SQLiteStore: SlipwayStore {
     }
 
     public func deleteProductTier(id: String, serviceId: String, organizationId: String) async throws {
-        try await pool.write { db in
+        try await writeCatalog { db in
             _ = try Self.productTier(id: id, serviceId: serviceId, organizationId: organizationId, db)
             let instances = try db.cachedValue(Int.self, sql: "SELECT COUNT(*) FROM instances WHERE product_tier_id = ?", arguments: [id]) ?? 0
             guard instances == 0 else {
@@ -297,7 +308,7 @@ public final class SQLiteStore: SlipwayStore {
     // MARK: Image registries
 
     public func createImageRegistry(_ registry: ImageRegistry) async throws {
-        try await pool.write { db in try Self.insertRegistry(registry, db) }
+        try await writeCatalog { db in try Self.insertRegistry(registry, db) }
     }
 
     static func insertRegistry(_ registry: ImageRegistry, _ db: Database) throws {
@@ -350,7 +361,7 @@ public final class SQLiteStore: SlipwayStore {
     }
 
     public func deleteImageRegistry(id: String, organizationId: String) async throws {
-        try await pool.write { db in
+        try await writeCatalog { db in
             let registry = try Self.registry(id: id, organizationId: organizationId, db)
             guard !registry.isDefault else {
                 throw SlipwayError.invalidState("image registry \(id) is the organization's default registry and cannot be deleted")
@@ -367,7 +378,7 @@ public final class SQLiteStore: SlipwayStore {
     // MARK: Image configs
 
     public func createImageConfig(_ config: ImageConfig, organizationId: String) async throws {
-        try await pool.write { db in
+        try await writeCatalog { db in
             _ = try Self.environment(id: config.serviceEnvironmentId, serviceId: config.serviceId, organizationId: organizationId, db)
             _ = try Self.registry(id: config.spec.imageRegistryId, organizationId: organizationId, db)
             try db.cachedExecute(sql: """
@@ -415,7 +426,7 @@ public final class SQLiteStore: SlipwayStore {
     public func updateImageConfig(
         id: String, serviceId: String, organizationId: String, change: ImageSpecChange, now: Date
     ) async throws -> ImageConfig {
-        try await pool.write { db in
+        try await writeCatalog { db in
             var config = try Self.imageConfig(id: id, serviceId: serviceId, organizationId: organizationId, db)
             let spec = config.spec.applying(change)
             guard spec != config.spec else { return config }
@@ -439,7 +450,7 @@ public final class SQLiteStore: SlipwayStore {
     }
 
     public func deleteImageConfig(id: String, serviceId: String, organizationId: String) async throws {
-        try await pool.write { db in
+        try await writeCatalog { db in
             _ = try Self.imageConfig(id: id, serviceId: serviceId, organizationId: organizationId, db)
             let versions = try db.cachedValues(String.self,
                 sql: """
@@ -461,7 +472,7 @@ public final class SQLiteStore: SlipwayStore {
     public func release(
         imageConfigId: String, serviceId: String, organizationId: String, productTierId: String?, releasedBy: String, now: Date
     ) async throws -> [TierVersion] {
-        try await pool.write { db in
+        try await writeCatalog { db in
             let config = try Self.imageConfig(id: imageConfigId, serviceId: serviceId, organizationId: organizationId, db)
             let registry = try Self.registry(id: config.spec.imageRegistryId, organizationId: organizationId, db)
             let tiers: [ProductTier]

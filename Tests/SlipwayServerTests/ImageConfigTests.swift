@@ -190,6 +190,53 @@ struct ImageConfigTests {
         }
     }
 
+    /// Describe and List answers are kept between writes: every kind of write must show at once, and
+    /// a kept answer must never reach another organization.
+    @Test func keptAnswersNeverOutliveAWriteNorCrossOrganizations() async throws {
+        var configuration = testConfiguration()
+        configuration.allowSignup = true
+        try await withServer(configuration) { api in
+            let owner = try await api.signIn()
+            let fixture = try await Fixture.make(owner)
+            let listPath = "/2022-09-01-00/service/\(fixture.serviceId)/serviceenvironment/\(fixture.environmentId)/image-config"
+            let preferredPath = fixture.imageConfigPath + "?ProductTierId=\(fixture.productTierId)"
+            func describe(_ path: String) async throws -> DescribeImageConfigResult {
+                try await owner.call(.get, path).decode(DescribeImageConfigResult.self)
+            }
+            for _ in 0..<2 { #expect(try await describe(fixture.imageConfigPath).imageTag == "16.0") }
+            try await owner.call(.get, preferredPath).expectError(.notFound, "not_found", containing: "has no released version yet")
+
+            _ = try await owner.call(.patch, fixture.imageConfigPath, json: UpdateImageConfigRequest(imageTag: "16.1"))
+            #expect(try await describe(fixture.imageConfigPath).imageTag == "16.1")
+
+            #expect(try await owner.call(.post, fixture.imageConfigPath + "/release").status == .ok)
+            #expect(try await describe(preferredPath).productTierVersion == "1.0")
+            _ = try await owner.call(.patch, fixture.imageConfigPath, json: UpdateImageConfigRequest(imageTag: "16.2"))
+            #expect(try await owner.call(.post, fixture.imageConfigPath + "/release").status == .ok)
+            #expect(try await describe(preferredPath).productTierVersion == "2.0")
+
+            #expect(try await owner.call(.get, listPath).decode(ListImageConfigsResult.self).ids == [fixture.imageConfigId])
+            let second = try await owner.create(
+                "/2022-09-01-00/service/\(fixture.serviceId)/image-config",
+                CreateImageConfigRequest(description: "", imageName: "redis", serviceEnvironmentId: fixture.environmentId))
+            #expect(try await owner.call(.get, listPath).decode(ListImageConfigsResult.self).ids == [fixture.imageConfigId, second])
+
+            _ = try await api.call(
+                .post, "/2022-09-01-00/signup", json: SignupRequest(name: "Mallory", email: "mallory@evil.test", password: "mallory-pass", companyName: "Evil"))
+            let mallory = try await api.signIn("mallory@evil.test", "mallory-pass")
+            #expect(try await describe(fixture.imageConfigPath).imageTag == "16.2")
+            try await mallory.call(.get, fixture.imageConfigPath).expectError(
+                .notFound, "not_found", containing: "image config \(fixture.imageConfigId) not found")
+            try await mallory.call(.get, listPath).expectError(.notFound, "not_found", containing: "service \(fixture.serviceId) not found")
+
+            #expect(try await describe("/2022-09-01-00/service/\(fixture.serviceId)/image-config/\(second)").imageName == "redis")
+            #expect(try await owner.call(.delete, "/2022-09-01-00/service/\(fixture.serviceId)/image-config/\(second)").status == .ok)
+            #expect(try await owner.call(.get, listPath).decode(ListImageConfigsResult.self).ids == [fixture.imageConfigId])
+            try await owner.call(.get, "/2022-09-01-00/service/\(fixture.serviceId)/image-config/\(second)").expectError(
+                .notFound, "not_found", containing: "image config \(second) not found")
+        }
+    }
+
     @Test func deleteRules() async throws {
         try await withServer { api in
             let api = try await api.signIn()

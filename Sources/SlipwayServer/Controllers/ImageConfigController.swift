@@ -6,6 +6,8 @@ import SlipwayWire
 /// The upstream Image Config API: create, describe, list, update, delete, release.
 struct ImageConfigController {
     let store: any SlipwayStore
+    /// Describe and List answers, kept until the next catalog write.
+    let answers: CatalogResponseCache
 
     func addRoutes(to api: RouterGroup<SlipwayRequestContext>) {
         api.post("service/:serviceId/image-config") { request, context in
@@ -37,37 +39,19 @@ struct ImageConfigController {
 
         api.get("service/:serviceId/image-config/:id") { request, context in
             let identity = try context.requireIdentity()
-            let serviceId = try context.path("serviceId")
-            let config = try await store.imageConfig(id: try context.path("id"), serviceId: serviceId, organizationId: identity.organizationId)
-            let tierId = request.query("ProductTierId")
-            guard let tierId else {
-                if request.query("ProductTierVersion") != nil {
-                    throw SlipwayError.badRequest("ProductTierVersion needs ProductTierId: pass both to describe a released version")
-                }
-                return try JSONBody.response(DescribeImageConfigResult(config))
+            return try await answers.response(to: request, organizationId: identity.organizationId) {
+                try await describe(request, context, organizationId: identity.organizationId)
             }
-            let version: TierVersion
-            if let versionName = request.query("ProductTierVersion") {
-                version = try await store.tierVersion(versionName, productTierId: tierId, serviceId: serviceId, organizationId: identity.organizationId)
-            } else {
-                let tier = try await store.productTier(id: tierId, serviceId: serviceId, organizationId: identity.organizationId)
-                guard let preferred = tier.preferredVersion else {
-                    throw SlipwayError.notFound("product tier \(tierId) has no released version yet; release the image config first")
-                }
-                version = try await store.tierVersion(preferred, productTierId: tierId, serviceId: serviceId, organizationId: identity.organizationId)
-            }
-            guard let snapshot = version.images.first(where: { $0.imageConfigId == config.id }) else {
-                throw SlipwayError.notFound("version \(version.version) of product tier \(tierId) does not include image config \(config.id)")
-            }
-            return try JSONBody.response(DescribeImageConfigResult(config, snapshot: snapshot, in: version))
         }
 
         api.get("service/:serviceId/serviceenvironment/:serviceEnvironmentId/image-config") { request, context in
             let identity = try context.requireIdentity()
-            let page = try await store.imageConfigIDs(
-                serviceId: try context.path("serviceId"), environmentId: try context.path("serviceEnvironmentId"),
-                organizationId: identity.organizationId, page: try request.pageRequest(defaultSize: 1000))
-            return try JSONBody.response(ListImageConfigsResult(ids: page.items, nextPageToken: page.nextPageToken))
+            return try await answers.response(to: request, organizationId: identity.organizationId) {
+                let page = try await store.imageConfigIDs(
+                    serviceId: try context.path("serviceId"), environmentId: try context.path("serviceEnvironmentId"),
+                    organizationId: identity.organizationId, page: try request.pageRequest(defaultSize: 1000))
+                return ListImageConfigsResult(ids: page.items, nextPageToken: page.nextPageToken)
+            }
         }
 
         api.patch("service/:serviceId/image-config/:id") { request, context in
@@ -101,5 +85,31 @@ struct ImageConfigController {
                 productTierId: body.productTierId.flatMap { $0.isEmpty ? nil : $0 }, releasedBy: identity.email, now: Date())
             return JSONBody.empty()
         }
+    }
+
+    /// Describe: the image config as it is now, or as a released tier version pinned it.
+    private func describe(_ request: Request, _ context: SlipwayRequestContext, organizationId: String) async throws -> DescribeImageConfigResult {
+        let serviceId = try context.path("serviceId")
+        let config = try await store.imageConfig(id: try context.path("id"), serviceId: serviceId, organizationId: organizationId)
+        guard let tierId = request.query("ProductTierId") else {
+            if request.query("ProductTierVersion") != nil {
+                throw SlipwayError.badRequest("ProductTierVersion needs ProductTierId: pass both to describe a released version")
+            }
+            return DescribeImageConfigResult(config)
+        }
+        let version: TierVersion
+        if let versionName = request.query("ProductTierVersion") {
+            version = try await store.tierVersion(versionName, productTierId: tierId, serviceId: serviceId, organizationId: organizationId)
+        } else {
+            let tier = try await store.productTier(id: tierId, serviceId: serviceId, organizationId: organizationId)
+            guard let preferred = tier.preferredVersion else {
+                throw SlipwayError.notFound("product tier \(tierId) has no released version yet; release the image config first")
+            }
+            version = try await store.tierVersion(preferred, productTierId: tierId, serviceId: serviceId, organizationId: organizationId)
+        }
+        guard let snapshot = version.images.first(where: { $0.imageConfigId == config.id }) else {
+            throw SlipwayError.notFound("version \(version.version) of product tier \(tierId) does not include image config \(config.id)")
+        }
+        return DescribeImageConfigResult(config, snapshot: snapshot, in: version)
     }
 }

@@ -74,9 +74,12 @@ public enum JSONBody {
 
     /// A 200 response with `value` as JSON.
     static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        let data = try encoder.encode(value)
-        return Response(
-            status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        response(bytes: ByteBuffer(bytes: try encoder.encode(value)), status: status)
+    }
+
+    /// A response with JSON already encoded.
+    static func response(bytes: ByteBuffer, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: bytes))
     }
 
     /// A 200 response with an empty body, as Update, Delete and Release answer.

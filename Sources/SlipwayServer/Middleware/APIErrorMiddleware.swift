@@ -45,6 +45,8 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 
     /// Text from a caller made safe for a log line: control characters escaped, so nobody can forge lines.
     static func oneLine(_ text: String) -> String {
+        // Most text is printable ASCII, which needs nothing escaped (and no Unicode property lookups).
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return text }
         var result = ""
         for scalar in text.unicodeScalars {
             if scalar.properties.generalCategory == .control || scalar == "\u{2028}" || scalar == "\u{2029}" {
