@@ -70,6 +70,17 @@ public struct AgentReport: Sendable, Equatable {
     }
 }
 
+/// Who an agent is: its instance, and the generation of desired state the instance should be at.
+public struct AgentSession: Sendable, Equatable {
+    public var instanceId: String
+    public var desiredGeneration: Int
+
+    public init(instanceId: String, desiredGeneration: Int) {
+        self.instanceId = instanceId
+        self.desiredGeneration = desiredGeneration
+    }
+}
+
 /// The state an agent should bring its instance to.
 public struct DesiredState: Sendable, Equatable {
     public var instanceId: String

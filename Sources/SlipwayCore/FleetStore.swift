@@ -21,8 +21,9 @@ public protocol FleetStore: Sendable {
 
     // MARK: Agents
 
-    /// The instance an agent token belongs to.
-    func instance(agentTokenHash: String) async throws -> Instance?
+    /// The instance an agent token belongs to, and the generation it should be at; nil for an unknown token.
+    /// Asked on every agent request, so implementations answer it from memory where they can.
+    func agentSession(tokenHash: String) async throws -> AgentSession?
     func desiredState(instanceId: String) async throws -> DesiredState
     /// Records reports in one transaction (one fsync for all: group commit). For each report, in order: the id of
     /// a rollout whose current wave it finished (the engine has work there), nil, or why the report was refused.

@@ -134,9 +134,13 @@ extension SQLiteStore: FleetStore {
 
     // MARK: Agents
 
-    public func instance(agentTokenHash: String) async throws -> Instance? {
-        try await read { db in
-            try db.cachedRow(sql: "SELECT * FROM instances WHERE agent_token_hash = ?", arguments: [agentTokenHash]).map(Self.instance)
+    public func agentSession(tokenHash: String) async throws -> AgentSession? {
+        try await agents.session(tokenHash: tokenHash) {
+            try await read { db in
+                try db.cachedRow(sql: "SELECT seq, id, desired_generation FROM instances WHERE agent_token_hash = ?", arguments: [tokenHash]).map {
+                    (rowID: $0["seq"], session: AgentSession(instanceId: $0["id"], desiredGeneration: $0["desired_generation"]))
+                }
+            }
         }
     }
 

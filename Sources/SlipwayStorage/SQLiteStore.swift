@@ -9,6 +9,8 @@ public final class SQLiteStore: SlipwayStore {
     let pool: DatabasePool
     /// The images of released tier versions, by "tier|version": immutable once released.
     let releasedImages = Mutex<[String: [ImageConfigSnapshot]]>([:])
+    /// Agent tokens and desired generations, kept in memory for the agent routes.
+    let agents = AgentDirectory()
 
     /// A connection of its own that moves the write-ahead log into the database file in the background.
     private let checkpointer: DatabaseQueue
@@ -34,6 +36,7 @@ public final class SQLiteStore: SlipwayStore {
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try Migrations.migrator.migrate(pool)
+        pool.add(transactionObserver: agents, extent: .observerLifetime)
         let checkpointer = try DatabaseQueue(path: path)
         self.checkpointer = checkpointer
         checkpoints = Task.detached(priority: .utility) {

@@ -18,7 +18,7 @@ struct AgentController {
     func addRoutes(to router: Router<SlipwayRequestContext>) {
         let agent = router.group("agent/v1")
         agent.get("desired-state") { request, _ in
-            let instance = try await authenticate(request)
+            let session = try await authenticate(request)
             var wait = 0
             if let text = request.query("wait") {
                 guard let seconds = Int(text), (0...Self.maxWait).contains(seconds) else {
@@ -27,14 +27,14 @@ struct AgentController {
                 wait = seconds
             }
             let known = request.headers[.ifNoneMatch].map(Self.generation(fromETag:))
-            var generation = instance.desiredGeneration
+            var generation = session.desiredGeneration
             if known == generation && wait > 0 {
-                let mark = await notifier.mark(instance.id)
+                let mark = await notifier.mark(session.instanceId)
                 // Read again after taking the mark, so a change in between is not missed.
                 generation = try await authenticate(request).desiredGeneration
                 if generation == known {
                     await withGracefulShutdownHandler {
-                        await notifier.wait(for: instance.id, after: mark, timeout: .seconds(wait))
+                        await notifier.wait(for: session.instanceId, after: mark, timeout: .seconds(wait))
                     } onGracefulShutdown: { [notifier] in
                         Task { await notifier.shutdown() }
                     }
@@ -44,13 +44,13 @@ struct AgentController {
             if known == generation {
                 return Response(status: .notModified, headers: [.eTag: Self.etag(generation)])
             }
-            let state = try await fleet.desiredState(instanceId: instance.id)
+            let state = try await fleet.desiredState(instanceId: session.instanceId)
             var response = try JSONBody.response(DesiredStateResult(state))
             response.headers[.eTag] = Self.etag(state.generation)
             return response
         }
         agent.post("report") { request, _ in
-            let instance = try await authenticate(request)
+            let session = try await authenticate(request)
             let body = try await JSONBody.decode(AgentReportRequest.self, from: request)
             guard let status = AgentReportStatus(rawValue: body.status.uppercased()) else {
                 throw SlipwayError.badRequest("status must be one of APPLYING, SUCCEEDED, FAILED, got '\(body.status.prefix(40))'")
@@ -59,14 +59,14 @@ struct AgentController {
             let report = AgentReport(
                 tierVersion: body.tierVersion, status: status, message: body.message.map { String($0.prefix(4096)) },
                 health: body.health.map { String($0.prefix(1024)) }, generation: body.generation)
-            if try await reports.submit(instanceId: instance.id, report: report) != nil {
+            if try await reports.submit(instanceId: session.instanceId, report: report) != nil {
                 engine.wake()
             }
             return JSONBody.empty()
         }
     }
 
-    private func authenticate(_ request: Request) async throws -> Instance {
+    private func authenticate(_ request: Request) async throws -> AgentSession {
         let invalid = "the agent token is not valid, or its instance was deleted; register the instance for a new token"
         switch request.bearer {
         case .missing:
@@ -74,10 +74,10 @@ struct AgentController {
         case .malformed:
             throw SlipwayError.authFailure(invalid)
         case .token(let token):
-            guard let instance = try await fleet.instance(agentTokenHash: OpaqueToken.hash(token)) else {
+            guard let session = try await fleet.agentSession(tokenHash: OpaqueToken.hash(token)) else {
                 throw SlipwayError.authFailure(invalid)
             }
-            return instance
+            return session
         }
     }
 
