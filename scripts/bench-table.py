@@ -36,10 +36,12 @@ for op in ("create", "update", "sqlite-insert"):
 
 print()
 print("### Rollouts: simulated instances that take 200 ms each to apply, maxConcurrentUpgrades 500")
-print("| instances | waves | wall s | ideal s | ratio | overhead ms/instance | server CPU s | server peak RSS MiB |")
-print("|---|---|---|---|---|---|---|---|")
+print("| instances | waves | wall s | ideal s | ratio | overhead ms/instance | server CPU s | server CPU ms/instance | simulated fleet CPU s | CPU floor s | server peak RSS MiB |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for name in sorted((n for n in rows if n.startswith("rollout@")), key=lambda n: int(n.split("@")[1])):
-    print(f"| {name.split('@')[1]} | {get(name, 'waves'):.0f} | {get(name, 'wallSeconds'):.2f} | {get(name, 'idealSeconds'):.2f} | {get(name, 'ratio'):.3f} | {get(name, 'overheadMsPerInstance'):.3f} | {get(name, 'serverCpuSeconds'):.1f} | {get(name, 'serverPeakRssMiB'):.0f} |")
+    print(f"| {name.split('@')[1]} | {get(name, 'waves'):.0f} | {get(name, 'wallSeconds'):.2f} | {get(name, 'idealSeconds'):.2f} | {get(name, 'ratio'):.3f} | {get(name, 'overheadMsPerInstance'):.3f} | {get(name, 'serverCpuSeconds'):.1f} | {get(name, 'serverCpuMsPerInstance'):.3f} | {get(name, 'fleetCpuSeconds'):.1f} | {get(name, 'cpuFloorSeconds'):.2f} | {get(name, 'serverPeakRssMiB'):.0f} |")
+print()
+print("CPU floor: (server CPU + simulated fleet CPU) / cores — with every core busy, the wall time cannot be lower.")
 
 print()
 print("### A fleet of agents on long-poll")

@@ -189,17 +189,20 @@ extension SQLiteStore: FleetStore {
 
     /// Records one report: the instance's last report and version, and its rollout's progress.
     static func recordReport(instanceId: String, report: AgentReport, now: Date, _ db: Database) throws -> String? {
-        guard let instanceRow = try db.cachedRow(sql: "SELECT * FROM instances WHERE id = ?", arguments: [instanceId]) else {
+        // Only the two columns needed: decoding a whole instance row was a visible cost per report.
+        guard let instanceRow = try db.cachedRow(sql: "SELECT product_tier_id, desired_generation FROM instances WHERE id = ?", arguments: [instanceId])
+        else {
             throw SlipwayError.authFailure("this agent's instance was deleted; register the instance again for a new token")
         }
-        let instance = Self.instance(instanceRow)
+        let productTierId: String = instanceRow[0]
+        let desiredGeneration: Int = instanceRow[1]
         guard try db.cachedValue(Bool.self, sql: "SELECT EXISTS (SELECT 1 FROM tier_versions WHERE product_tier_id = ? AND version = ?)",
-            arguments: [instance.productTierId, report.tierVersion]) == true
+            arguments: [productTierId, report.tierVersion]) == true
         else {
             throw SlipwayError.badRequest(
-                "tierVersion '\(report.tierVersion.prefix(40))' is not a version of product tier \(instance.productTierId); report the version of the desired state")
+                "tierVersion '\(report.tierVersion.prefix(40))' is not a version of product tier \(productTierId); report the version of the desired state")
         }
-        let aboutCurrentDesire = report.generation == nil || report.generation == instance.desiredGeneration
+        let aboutCurrentDesire = report.generation == nil || report.generation == desiredGeneration
         try db.cachedExecute(sql: """
                 UPDATE instances SET last_report_status = ?, last_report_message = ?, last_report_at = ?, health = ?,
                     reported_generation = COALESCE(?, reported_generation),

@@ -163,6 +163,8 @@ struct Rollout: AsyncParsableCommand {
             try await slipway.releaseImageConfig(serviceId: fixture.service, id: fixture.imageConfig)
             var peakRss = server.pid.flatMap(ProcessSample.of)?.rssMiB ?? 0
             let cpuBefore = server.pid.flatMap(ProcessSample.of)?.cpuSeconds ?? 0
+            // The simulated fleet lives in this process: its CPU competes with the server's for the same cores.
+            let fleetCpuBefore = ProcessSample.of(pid: getpid())?.cpuSeconds ?? 0
             let started = monotonicMicros()
             let status = try await slipway.rolloutFleetImageConfig(
                 serviceId: fixture.service, id: fixture.imageConfig, policy: RolloutPolicyRequest(maxConcurrentUpgrades: maxConcurrent))
@@ -175,6 +177,8 @@ struct Rollout: AsyncParsableCommand {
             let wall = Double(monotonicMicros() - started) / 1_000_000
             let waves = (instances + maxConcurrent - 1) / maxConcurrent
             let ideal = Double(waves) * Double(applyMs) / 1000
+            let serverCpu = (server.pid.flatMap(ProcessSample.of)?.cpuSeconds ?? 0) - cpuBefore
+            let fleetCpu = (ProcessSample.of(pid: getpid())?.cpuSeconds ?? 0) - fleetCpuBefore
             var measurement = Measurement(scenario: "rollout@\(instances)")
             measurement.seconds = wall
             measurement.requests = last.completed
@@ -182,7 +186,10 @@ struct Rollout: AsyncParsableCommand {
             measurement.extra = [
                 "wallSeconds": wall, "idealSeconds": ideal, "ratio": wall / ideal, "waves": Double(waves),
                 "overheadMsPerInstance": (wall - ideal) * 1000 / Double(instances), "serverPeakRssMiB": peakRss,
-                "serverCpuSeconds": (server.pid.flatMap(ProcessSample.of)?.cpuSeconds ?? 0) - cpuBefore,
+                "serverCpuSeconds": serverCpu, "fleetCpuSeconds": fleetCpu,
+                "serverCpuMsPerInstance": serverCpu * 1000 / Double(instances),
+                // With every core busy, the rollout cannot end sooner than this.
+                "cpuFloorSeconds": (serverCpu + fleetCpu) / Double(ProcessInfo.processInfo.activeProcessorCount),
             ]
             measurement.print()
             group.cancelAll()
