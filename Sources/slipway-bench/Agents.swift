@@ -8,6 +8,8 @@ import Slipway
 
 /// A simulated agent: the real protocol (long-poll with ETag, reports), with a fixed apply time instead of a command.
 struct SimulatedAgent: Sendable {
+    /// How long each long-poll waits for a change, as `slipway-agent` does by default.
+    static let longPollSeconds = 30
     let agent: AgentClient
     let applyTime: Duration
 
@@ -22,7 +24,7 @@ struct SimulatedAgent: Sendable {
         var appliedGeneration = 0
         while !Task.isCancelled {
             do {
-                guard case .changed(let state, let newETag) = try await agent.desiredState(etag: etag, wait: 30) else { continue }
+                guard case .changed(let state, let newETag) = try await agent.desiredState(etag: etag, wait: Self.longPollSeconds) else { continue }
                 if state.generation != appliedGeneration {
                     try await Task.sleep(for: applyTime)
                     try await report(AgentReportRequest(tierVersion: state.tierVersion, status: "SUCCEEDED", health: "healthy", generation: state.generation))
@@ -81,15 +83,17 @@ struct Fleet: AsyncParsableCommand {
         let applied = AppliedCounter()
         try await withThrowingTaskGroup(of: Void.self) { group in
             try await startFleet(tokens, server: server.server, applyTime: .zero, client: client, group: &group, applied: applied)
-            // Idle: every agent holds a long-poll open.
+            // Idle: every agent holds a long-poll open, and asks again when it ends after 30 s. The window
+            // spans a whole cycle, so those re-polls count however the agents' start times fall.
+            let idleSeconds = max(duration, Double(SimulatedAgent.longPollSeconds) + 2)
             try await Task.sleep(for: .seconds(2))
             let before = server.pid.flatMap(ProcessSample.of)
-            try await Task.sleep(for: .seconds(duration))
+            try await Task.sleep(for: .seconds(idleSeconds))
             let after = server.pid.flatMap(ProcessSample.of)
             var idle = Measurement(scenario: "fleet-idle@\(agents)")
-            idle.seconds = duration
+            idle.seconds = idleSeconds
             if let before, let after {
-                idle.extra["serverCpuPercent"] = (after.cpuSeconds - before.cpuSeconds) / duration * 100
+                idle.extra["serverCpuPercent"] = (after.cpuSeconds - before.cpuSeconds) / idleSeconds * 100
                 idle.extra["serverRssMiB"] = after.rssMiB
             }
             idle.print()
@@ -97,6 +101,9 @@ struct Fleet: AsyncParsableCommand {
             // Reporting: each agent reports once every reportInterval seconds, spread evenly.
             let rate = Double(agents) / reportInterval
             let total = Int(rate * duration)
+            // A real agent reports on its own connection, never waiting behind its long-poll: the reports
+            // get a pool of their own rather than queueing for the connections the long-polls hold.
+            let reportClient = makeClient(connections: 256)
             let reportBefore = server.pid.flatMap(ProcessSample.of)
             let started = monotonicMicros()
             let results = await withTaskGroup(of: (Latencies, Int).self) { reporters in
@@ -110,7 +117,7 @@ struct Fleet: AsyncParsableCommand {
                             let due = started + UInt64(Double(index) / rate * 1_000_000)
                             let now = monotonicMicros()
                             if due > now { try? await Task.sleep(for: .microseconds(Int64(due - now))) }
-                            let agent = SimulatedAgent(server: server.server, token: tokens[index % tokens.count], client: client, applyTime: .zero)
+                            let agent = SimulatedAgent(server: server.server, token: tokens[index % tokens.count], client: reportClient, applyTime: .zero)
                             let began = monotonicMicros()
                             do {
                                 try await agent.report(AgentReportRequest(tierVersion: "1.0", status: "SUCCEEDED", health: "healthy"))
@@ -138,6 +145,7 @@ struct Fleet: AsyncParsableCommand {
                 reporting.extra["serverRssMiB"] = reportAfter.rssMiB
             }
             reporting.print()
+            try await reportClient.shutdown()
             group.cancelAll()
         }
         try await client.shutdown()
