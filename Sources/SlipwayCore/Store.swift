@@ -59,7 +59,6 @@ public protocol SlipwayStore: Sendable {
 
     func createImageRegistry(_ registry: ImageRegistry) async throws
     func imageRegistry(id: String, organizationId: String) async throws -> ImageRegistry
-    func defaultImageRegistry(organizationId: String) async throws -> ImageRegistry
     func imageRegistries(organizationId: String, page: PageRequest) async throws -> Page<ImageRegistry>
     /// 409 for the default registry or one that image configs use.
     func deleteImageRegistry(id: String, organizationId: String) async throws
@@ -67,7 +66,10 @@ public protocol SlipwayStore: Sendable {
     // MARK: Image configs and releases
 
     /// Adds an image config after checking that its environment and registry belong to the organization.
-    func createImageConfig(_ config: ImageConfig, organizationId: String) async throws
+    /// An empty `imageRegistryId` means the organization's default registry (as on the wire), resolved in
+    /// the same transaction. Returns the config as stored.
+    @discardableResult
+    func createImageConfig(_ config: ImageConfig, organizationId: String) async throws -> ImageConfig
     func imageConfig(id: String, serviceId: String, organizationId: String) async throws -> ImageConfig
     func imageConfigIDs(serviceId: String, environmentId: String, organizationId: String, page: PageRequest) async throws -> Page<String>
     /// Applies a change; the revision moves only if the spec changed. Returns the config as stored.

@@ -346,13 +346,10 @@ public final class SQLiteStore: SlipwayStore {
         try await read { db in try Self.registry(id: id, organizationId: organizationId, db) }
     }
 
-    public func defaultImageRegistry(organizationId: String) async throws -> ImageRegistry {
-        try await read { db in
-            guard
-                let row = try db.cachedRow(sql: "SELECT * FROM image_registries WHERE organization_id = ? AND is_default", arguments: [organizationId])
-            else { throw SlipwayError.invalidState("the organization has no default image registry; pass imageRegistryId") }
-            return Self.registry(row)
-        }
+    static func defaultRegistryId(organizationId: String, _ db: Database) throws -> String {
+        guard let id = try db.cachedValue(String.self, sql: "SELECT id FROM image_registries WHERE organization_id = ? AND is_default", arguments: [organizationId])
+        else { throw SlipwayError.invalidState("the organization has no default image registry; pass imageRegistryId") }
+        return id
     }
 
     public func imageRegistries(organizationId: String, page: PageRequest) async throws -> Page<ImageRegistry> {
@@ -380,10 +377,16 @@ public final class SQLiteStore: SlipwayStore {
 
     // MARK: Image configs
 
-    public func createImageConfig(_ config: ImageConfig, organizationId: String) async throws {
+    @discardableResult
+    public func createImageConfig(_ config: ImageConfig, organizationId: String) async throws -> ImageConfig {
         try await writeCatalog { db in
+            var config = config
             _ = try Self.environment(id: config.serviceEnvironmentId, serviceId: config.serviceId, organizationId: organizationId, db)
-            _ = try Self.registry(id: config.spec.imageRegistryId, organizationId: organizationId, db)
+            if config.spec.imageRegistryId.isEmpty {
+                config.spec.imageRegistryId = try Self.defaultRegistryId(organizationId: organizationId, db)
+            } else {
+                _ = try Self.registry(id: config.spec.imageRegistryId, organizationId: organizationId, db)
+            }
             try db.cachedExecute(sql: """
                     INSERT INTO image_configs (id, service_id, service_environment_id, image_registry_id, description, image_name, image_tag,
                         public_key_pem, commands, args, revision, created_at, updated_at)
@@ -394,6 +397,7 @@ public final class SQLiteStore: SlipwayStore {
                     config.spec.imageName, config.spec.imageTag, config.spec.publicKeyPEM, Self.encode(config.spec.commands),
                     Self.encode(config.spec.args), config.revision, config.createdAt, config.updatedAt,
                 ])
+            return config
         }
     }
 

@@ -19,17 +19,13 @@ struct ImageConfigController {
                 imageRegistryId: body.imageRegistryId, publicKeyPEM: body.imageSignaturePublicKeyPEM,
                 commands: body.customImageCommandsAndArgs?.commands, args: body.customImageCommandsAndArgs?.args)
             try change.validate()
-            let registryId: String
-            if let requested = body.imageRegistryId, !requested.isEmpty {
-                registryId = requested
-            } else {
-                registryId = try await store.defaultImageRegistry(organizationId: identity.organizationId).id
-            }
             let now = Date()
             let config = ImageConfig(
                 id: Identifiers.new(.imageConfig), serviceId: try context.path("serviceId"), serviceEnvironmentId: body.serviceEnvironmentId,
                 spec: ImageSpec(
-                    description: body.description, imageName: body.imageName, imageTag: body.imageTag ?? "latest", imageRegistryId: registryId,
+                    description: body.description, imageName: body.imageName, imageTag: body.imageTag ?? "latest",
+                    // Empty: the organization's default registry, resolved by the store in the same transaction.
+                    imageRegistryId: body.imageRegistryId ?? "",
                     publicKeyPEM: body.imageSignaturePublicKeyPEM.flatMap { $0.isEmpty ? nil : $0 },
                     commands: body.customImageCommandsAndArgs?.commands, args: body.customImageCommandsAndArgs?.args),
                 revision: 1, createdAt: now, updatedAt: now)
