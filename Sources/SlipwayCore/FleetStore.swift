@@ -57,4 +57,20 @@ public protocol FleetStore: Sendable {
     func expireDeadlines(now: Date) async throws -> [String]
     /// The earliest deadline of an in-flight instance.
     func nextDeadline() async throws -> Date?
+
+    // MARK: Metrics
+
+    /// Counts over every organization, for the operator's metrics.
+    func fleetSummary() async throws -> FleetSummary
+}
+
+/// The fleet in numbers, across organizations.
+public struct FleetSummary: Sendable, Equatable {
+    public var instances: Int
+    public var rolloutsByStatus: [RolloutStatus: Int]
+
+    public init(instances: Int, rolloutsByStatus: [RolloutStatus: Int]) {
+        self.instances = instances
+        self.rolloutsByStatus = rolloutsByStatus
+    }
 }

@@ -11,6 +11,9 @@ public actor DesiredStateNotifier {
 
     public init() {}
 
+    /// Long-polls waiting now (for the metrics).
+    public var waiting: Int { waiters.values.reduce(0) { $0 + $1.count } }
+
     /// The current mark of an instance; pass it to ``wait(for:after:timeout:)``.
     public func mark(_ instanceId: String) -> UInt64 {
         counters[instanceId, default: 0]

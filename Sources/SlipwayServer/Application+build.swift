@@ -16,7 +16,8 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
     let notifier = DesiredStateNotifier()
     let engine = RolloutEngine(store: store, notifier: notifier, logger: logger)
     let router = buildRouter(
-        store: store, accounts: accounts, engine: engine, notifier: notifier, allowSignup: configuration.allowSignup, logger: logger)
+        store: store, accounts: accounts, engine: engine, notifier: notifier, allowSignup: configuration.allowSignup,
+        metricsToken: configuration.metricsToken, logger: logger)
     // Every open connection is a file descriptor; running out of them makes the runtime itself trap. Past this
     // many connections, new ones wait in the listen backlog instead.
     let maxConnections = ConnectionBudget.maxConnections(logger: logger)
@@ -29,16 +30,26 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
         logger: logger)
 }
 
-/// The routes: health and the spec, the public sign-in routes, and everything else behind a bearer token.
+/// The routes: health, metrics and the spec, the public sign-in routes, and everything else behind a bearer token.
 func buildRouter(
     store: any SlipwayStore & FleetStore, accounts: Accounts, engine: RolloutEngine, notifier: DesiredStateNotifier, allowSignup: Bool,
-    logger: Logger
+    metricsToken: String?, logger: Logger
 ) -> Router<SlipwayRequestContext> {
     let router = Router(context: SlipwayRequestContext.self)
-    router.add(middleware: APIErrorMiddleware(logger: logger))
+    let metrics = ServerMetrics(fleet: store, notifier: notifier)
+    router.add(middleware: APIErrorMiddleware(logger: logger, metrics: metrics))
     router.get("healthz") { _, _ in
         _ = try await store.hasOrganizations()
         return try JSONBody.response(["status": "ok"])
+    }
+    router.get("metrics") { request, _ in
+        if let metricsToken {
+            guard case .token(let token) = request.bearer, constantTimeEqual(token, metricsToken) else {
+                throw SlipwayError.authFailure("GET /metrics needs 'Authorization: Bearer <token>' with the token in SLIPWAY_METRICS_TOKEN")
+            }
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: try await metrics.scrape()))
     }
     router.get("openapi.yaml") { _, _ in
         Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml)))
@@ -51,11 +62,11 @@ func buildRouter(
     auth.addRoutes(to: secured)
     ServiceController(store: store).addRoutes(to: secured)
     ImageRegistryController(store: store).addRoutes(to: secured)
-    ImageConfigController(store: store, answers: CatalogResponseCache(store: store)).addRoutes(to: secured)
+    ImageConfigController(store: store, answers: CatalogResponseCache(store: store, metrics: metrics)).addRoutes(to: secured)
     VersionSetController(store: store).addRoutes(to: secured)
     InstanceController(store: store, fleet: store).addRoutes(to: secured)
     RolloutController(fleet: store, engine: engine).addRoutes(to: secured)
-    AgentController(fleet: store, notifier: notifier, engine: engine, reports: ReportBatcher(store: store)).addRoutes(to: router)
+    AgentController(fleet: store, notifier: notifier, engine: engine, reports: ReportBatcher(store: store), metrics: metrics).addRoutes(to: router)
     return router
 }
 
@@ -99,4 +110,11 @@ enum ConnectionBudget {
         logger.info("accepting up to \(connections) connections at once", metadata: ["fileDescriptorLimit": "\(limit.rlim_cur)"])
         return connections
     }
+}
+
+/// Compares two secrets in time that does not depend on where they differ.
+func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+    let x = Array(a.utf8), y = Array(b.utf8)
+    guard x.count == y.count else { return false }
+    return zip(x, y).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
 }

@@ -18,6 +18,8 @@ public struct ServerConfiguration: Sendable {
     public var tokenLifetime: TimeInterval = 3600
     /// PBKDF2 rounds for new password hashes (at least 210,000).
     public var passwordRounds = 210_000
+    /// When set, `GET /metrics` answers only `Authorization: Bearer <metricsToken>`; when nil, anyone who reaches the port.
+    public var metricsToken: String?
 
     public init() {}
 }

@@ -704,6 +704,17 @@ extension SQLiteStore: FleetStore {
             try db.cachedValue(Double.self, sql: "SELECT MIN(deadline) FROM rollout_instances WHERE deadline IS NOT NULL").map(Date.init(timeIntervalSince1970:))
         }
     }
+
+    public func fleetSummary() async throws -> FleetSummary {
+        try await read { db in
+            let instances = try db.cachedValue(Int.self, sql: "SELECT COUNT(*) FROM instances") ?? 0
+            var byStatus: [RolloutStatus: Int] = [:]
+            for row in try db.cachedRows(sql: "SELECT status, COUNT(*) AS n FROM rollouts GROUP BY status", arguments: []) {
+                if let status = RolloutStatus(rawValue: row["status"]) { byStatus[status] = row["n"] }
+            }
+            return FleetSummary(instances: instances, rolloutsByStatus: byStatus)
+        }
+    }
 }
 
 func encodeJSON(_ value: some Encodable) -> String {

@@ -13,7 +13,8 @@ struct Slipwayd: AsyncParsableCommand {
         discussion: """
             Environment: SLIPWAY_HOSTNAME, SLIPWAY_PORT, SLIPWAY_DATABASE, SLIPWAY_JWT_SECRET (at least 32 bytes), \
             SLIPWAY_ADMIN_EMAIL, SLIPWAY_ADMIN_PASSWORD (the first admin, created on an empty database), \
-            SLIPWAY_ALLOW_SIGNUP=true, SLIPWAY_TOKEN_LIFETIME (seconds), SLIPWAY_LOG_LEVEL.
+            SLIPWAY_ALLOW_SIGNUP=true, SLIPWAY_TOKEN_LIFETIME (seconds), SLIPWAY_LOG_LEVEL, \
+            SLIPWAY_METRICS_TOKEN (when set, GET /metrics needs it as a bearer token).
             """)
 
     @Option(help: "Address to listen on (SLIPWAY_HOSTNAME; default 127.0.0.1).")
@@ -40,6 +41,7 @@ struct Slipwayd: AsyncParsableCommand {
         configuration.jwtSecret = environment["SLIPWAY_JWT_SECRET"].flatMap { $0.isEmpty ? nil : $0 }
         configuration.adminEmail = environment["SLIPWAY_ADMIN_EMAIL"].flatMap { $0.isEmpty ? nil : $0 }
         configuration.adminPassword = environment["SLIPWAY_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
+        configuration.metricsToken = environment["SLIPWAY_METRICS_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         configuration.allowSignup = allowSignup || ["true", "1", "yes"].contains(environment["SLIPWAY_ALLOW_SIGNUP"]?.lowercased() ?? "")
         if let lifetime = environment["SLIPWAY_TOKEN_LIFETIME"] {
             guard let seconds = TimeInterval(lifetime), seconds >= 60 else {

@@ -138,6 +138,7 @@ struct RolloutRulesTests {
             let described = try await api.call(.get, "\(fleet.instancePath)/\(fleet.instances[0].id)").decode(InstanceResult.self)
             #expect(described.lastReport?.status == "SUCCEEDED")
             #expect(described.health == "ok")
+            #expect(try await api.as_(nil).call(.get, "/metrics").body.contains("slipway_agent_reports_total{status=\"SUCCEEDED\"} 1"))
 
             // Tokens: a user JWT is no agent token, an agent token is no user token, a wrong one is refused.
             let refused = "the agent token is not valid, or its instance was deleted; register the instance for a new token"

@@ -12,6 +12,7 @@ struct AgentController {
     let notifier: DesiredStateNotifier
     let engine: RolloutEngine
     let reports: ReportBatcher
+    let metrics: ServerMetrics
     /// The longest long-poll an agent may ask for.
     static let maxWait = 60
 
@@ -62,6 +63,7 @@ struct AgentController {
             if try await reports.submit(instanceId: session.instanceId, report: report) != nil {
                 engine.wake()
             }
+            metrics.recordReport(status: status)
             return JSONBody.empty()
         }
     }

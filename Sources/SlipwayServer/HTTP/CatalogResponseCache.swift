@@ -23,11 +23,13 @@ final class CatalogResponseCache: Sendable {
 
     private let state = Mutex(State())
     private let store: any SlipwayStore
+    private let metrics: ServerMetrics
     /// Answers kept at most; past it the cache starts over (a bound on memory, not an LRU: the hot set refills at once).
     let capacity: Int
 
-    init(store: any SlipwayStore, capacity: Int = 10_000) {
+    init(store: any SlipwayStore, metrics: ServerMetrics, capacity: Int = 10_000) {
         self.store = store
+        self.metrics = metrics
         self.capacity = capacity
     }
 
@@ -38,8 +40,10 @@ final class CatalogResponseCache: Sendable {
         let key = Key(organizationId: organizationId, target: request.uri.string)
         let revision = store.catalogRevision
         if let kept = state.withLock({ $0.revision == revision ? $0.answers[key] : nil }) {
+            metrics.recordCatalogAnswer(kept: true)
             return JSONBody.response(bytes: kept)
         }
+        metrics.recordCatalogAnswer(kept: false)
         let bytes = ByteBuffer(bytes: try JSONBody.encoder.encode(try await produce()))
         state.withLock { state in
             if state.revision != revision {

@@ -13,23 +13,29 @@ import SlipwayWire
 /// never see it.
 struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let logger: Logger
+    let metrics: ServerMetrics
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
         do {
             let response = try await next(request, context)
-            log(request, status: response.status, since: start)
+            finished(request, context, status: response.status, since: start)
             return response
         } catch {
             let (status, body, cause) = Self.goaError(for: error, request: request)
-            log(request, status: status, since: start, error: body, cause: cause)
+            finished(request, context, status: status, since: start, error: body, cause: cause)
             let data = (try? JSONBody.encoder.encode(body)) ?? Data()
             return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
     }
 
-    private func log(_ request: Request, status: HTTPResponse.Status, since start: ContinuousClock.Instant, error: GoaError? = nil, cause: String? = nil) {
+    /// The request's log line and metrics.
+    private func finished(
+        _ request: Request, _ context: Context, status: HTTPResponse.Status, since start: ContinuousClock.Instant, error: GoaError? = nil,
+        cause: String? = nil
+    ) {
         let elapsed = ContinuousClock.now - start
+        metrics.recordRequest(method: request.method.rawValue, route: context.endpointPath ?? "unmatched", status: Int(status.code), duration: elapsed)
         var metadata: Logger.Metadata = [
             "method": "\(request.method.rawValue)", "path": "\(Self.oneLine(request.uri.path))", "status": "\(status.code)",
             "ms": "\(((Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000) * 100).rounded() / 100)",

@@ -1692,6 +1692,29 @@ paths:
                 type: object
           description: OK response.
       security: []
+  /metrics:
+    get:
+      operationId: meta-api#Metrics
+      summary: Metrics meta-api
+      description: >-
+        Slipway extension. Prometheus text exposition for the operator: requests by method, route
+        pattern and status with their durations, agent reports, kept Describe/List answers,
+        instances, rollouts by status, waiting long-polls, and the process's memory, CPU and file
+        descriptors; every number is across organizations. No authentication unless the server has
+        SLIPWAY_METRICS_TOKEN, which then must be sent as a bearer token (401 otherwise).
+      tags:
+      - meta-api
+      responses:
+        '200':
+          content:
+            text/plain:
+              schema:
+                description: Prometheus text format 0.0.4
+                type: string
+          description: OK response.
+        '401':
+          $ref: '#/components/responses/AuthFailure'
+      security: []
   /openapi.yaml:
     get:
       operationId: meta-api#OpenAPIDocument

@@ -1,0 +1,49 @@
+import Foundation
+import SlipwayWire
+import Testing
+
+@Suite("GET /metrics: Prometheus text for the operator")
+struct MetricsTests {
+    @Test func countsRequestsByRoutePatternAndReadsTheFleet() async throws {
+        try await withServer { api in
+            let admin = try await api.signIn()
+            let fixture = try await Fixture.make(admin)
+            for _ in 0..<2 { #expect(try await admin.call(.get, fixture.imageConfigPath).status == .ok) }
+            #expect(try await api.call(.get, "/no-such-route").status == .notFound)
+            let instancePath = "/2022-09-01-00/service/\(fixture.serviceId)/environment/\(fixture.environmentId)/instance"
+            let released = try await admin.call(.post, fixture.imageConfigPath + "/release")
+            #expect(released.status == .ok)
+            #expect(try await admin.call(.post, instancePath, json: RegisterInstanceRequest(productTierId: fixture.productTierId, name: "node-01")).status == .ok)
+
+            let scrape = try await api.as_(nil).call(.get, "/metrics")
+            #expect(scrape.status == .ok)
+            #expect(scrape.headers[.contentType] == "text/plain; version=0.0.4; charset=utf-8")
+            let lines = Set(scrape.body.split(separator: "\n").map(String.init))
+            let describeRoute = "/2022-09-01-00/service/{serviceId}/image-config/{id}"
+            #expect(lines.contains("slipway_http_requests_total{method=\"GET\",route=\"\(describeRoute)\",status=\"200\"} 2"))
+            #expect(lines.contains("slipway_http_requests_total{method=\"GET\",route=\"NotFound\",status=\"404\"} 1"))
+            #expect(lines.contains("slipway_catalog_answers_total{source=\"database\"} 1"))
+            #expect(lines.contains("slipway_catalog_answers_total{source=\"kept\"} 1"))
+            #expect(lines.contains("slipway_http_request_duration_seconds_count{method=\"GET\",route=\"\(describeRoute)\"} 2"))
+            #expect(lines.contains("slipway_instances 1.0"))
+            #expect(lines.contains("slipway_rollouts{status=\"RUNNING\"} 0.0"))
+            #expect(lines.contains("slipway_agent_long_polls 0.0"))
+            #expect(lines.contains { $0.hasPrefix("process_resident_memory_bytes ") })
+            #expect(lines.contains { $0.hasPrefix("process_open_fds ") })
+        }
+    }
+
+    @Test func aConfiguredTokenGuardsTheEndpoint() async throws {
+        var configuration = testConfiguration()
+        configuration.metricsToken = "scrape-secret-1"
+        try await withServer(configuration) { api in
+            let refused = "GET /metrics needs 'Authorization: Bearer <token>' with the token in SLIPWAY_METRICS_TOKEN"
+            try await api.as_(nil).call(.get, "/metrics").expectError(.unauthorized, "auth_failure", message: refused)
+            try await api.as_("scrape-secret-2").call(.get, "/metrics").expectError(.unauthorized, "auth_failure", message: refused)
+            try await api.as_("scrape-secret").call(.get, "/metrics").expectError(.unauthorized, "auth_failure", message: refused)
+            let scrape = try await api.as_("scrape-secret-1").call(.get, "/metrics")
+            #expect(scrape.status == .ok)
+            #expect(scrape.body.contains("slipway_instances 0.0"))
+        }
+    }
+}
