@@ -1715,6 +1715,35 @@ paths:
         '401':
           $ref: '#/components/responses/AuthFailure'
       security: []
+  /ui/rollout:
+    get:
+      operationId: meta-api#RolloutPage
+      summary: RolloutPage meta-api
+      description: >-
+        Slipway extension. A web page that shows a rollout's progress as it happens; open it as
+        `/ui/rollout?service=<serviceId>&imageConfig=<imageConfigId>`. The page holds no data: it
+        signs in (the token stays in the browser tab) and polls the rollout status operation.
+      tags:
+      - meta-api
+      parameters:
+      - name: service
+        in: query
+        description: The service of the image config
+        schema:
+          type: string
+      - name: imageConfig
+        in: query
+        description: The image config whose latest rollout to follow
+        schema:
+          type: string
+      responses:
+        '200':
+          content:
+            text/html:
+              schema:
+                type: string
+          description: OK response.
+      security: []
   /openapi.yaml:
     get:
       operationId: meta-api#OpenAPIDocument

@@ -47,3 +47,32 @@ struct MetricsTests {
         }
     }
 }
+
+@Suite("GET /ui/rollout: the progress page")
+struct RolloutPageTests {
+    /// The page is script over the status operation: every field it reads must be one the API answers.
+    @Test func readsOnlyFieldsTheStatusOperationAnswers() async throws {
+        try await withServer { api in
+            let admin = try await api.signIn()
+            let fleet = try await Fleet.make(admin, instances: 1)
+            try await fleet.ship(admin, tag: "2")
+            #expect(try await admin.call(.post, fleet.rolloutPath).status == .ok)
+            let status = try await admin.call(.get, fleet.rolloutPath)
+            // What the API answers, with the optional fields it leaves out while they have no value (etaSeconds).
+            var answered = Set((try JSONSerialization.jsonObject(with: Data(status.body.utf8)) as? [String: Any] ?? [:]).keys)
+            answered.formUnion(Mirror(reflecting: try status.decode(RolloutStatusResult.self)).children.compactMap(\.label))
+
+            let page = try await api.as_(nil).call(.get, "/ui/rollout?service=\(fleet.fixture.serviceId)&imageConfig=\(fleet.fixture.imageConfigId)")
+            #expect(page.status == .ok)
+            #expect(page.headers[.contentType] == "text/html; charset=utf-8")
+            #expect(page.headers[.cacheControl] == "no-store")
+            #expect(page.body.contains("/image-config/\" + encodeURIComponent(imageConfig) + \"/rollout"))
+            let script = page.body
+            var read = Set(script.matches(of: /\bs\.([A-Za-z]+)/).map { String($0.output.1) })
+            let parts = try #require(script.firstMatch(of: /const parts = \[([^\]]*)\]/))
+            read.formUnion(parts.output.1.matches(of: /"([A-Za-z]+)"/).map { String($0.output.1) })
+            #expect(read.count >= 15, "\(read)")
+            #expect(read.subtracting(answered).isEmpty, "the page reads fields the API does not answer: \(read.subtracting(answered))")
+        }
+    }
+}
