@@ -4,11 +4,15 @@ import json
 import sys
 
 rows = {}
+skipped = []
 for line in open(sys.argv[1]):
     line = line.strip()
     if line.startswith("{"):
         m = json.loads(line)
-        rows[m["scenario"]] = m
+        if m["scenario"] == "skipped":
+            skipped.append(m["extra"])
+        else:
+            rows[m["scenario"]] = m
 
 def get(name, key, default=0.0):
     m = rows.get(name, {})
@@ -59,3 +63,9 @@ print(f"| slipwayd RSS after all the scenarios above, {get('memory-after', 'inst
 for name in sorted((n for n in rows if n.startswith("register@")), key=lambda n: int(n.split("@")[1])):
     total = name.split("@")[1]
     print(f"| fresh slipwayd, RSS after registering (and listing) {int(total):,} instances at {get(name, 'requestsPerSecond'):,.0f}/s (the second row counts both) | {get(name, 'serverRssMiB'):.0f} MiB |")
+
+if skipped:
+    print()
+    print("### Not run on this machine")
+    for s in skipped:
+        print(f"- {s['what']}: needs about {s['needed']:,} file descriptors per process; the limit here is {s['limit']:,}")

@@ -2,13 +2,14 @@
 # Builds release binaries, starts slipwayd on a temporary database (and a bare Hummingbird ceiling
 # server beside it), runs every scenario of slipway-bench, and prints one table.
 #   BENCH_DURATION=10 (seconds measured per read/write scenario, after a 2 s warm-up)
-#   BENCH_ROLLOUTS="1000 10000 50000"   BENCH_AGENTS=10000   BENCH_CONNECTIONS="1 16 64 256"
+#   BENCH_ROLLOUTS="1000 10000 50000"   BENCH_AGENTS="10000 50000"   BENCH_CONNECTIONS="1 16 64 256"
+# Fleets larger than the file descriptor limit allows are skipped, and the table says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 duration=${BENCH_DURATION:-10}
 rollouts=${BENCH_ROLLOUTS:-1000 10000 50000}
-agents=${BENCH_AGENTS:-10000}
+agents=${BENCH_AGENTS:-10000 50000}
 connections=${BENCH_CONNECTIONS:-1 16 64 256}
 port=18180
 ceiling_port=18190
@@ -48,12 +49,24 @@ echo "reads…" >&2
 echo "writes…" >&2
 "${bench[@]}" writes "${server_args[@]}" --duration "$duration" >> "$results"
 "${bench[@]}" sqlite-inserts --path "$work/raw.sqlite" --duration "$duration" >> "$results"
+# Each simulated agent holds a socket in this process and one in slipwayd: a fleet larger than the
+# descriptor limit cannot be simulated here, and is reported as skipped rather than left to fail.
+fd_limit=$(ulimit -n)
+fits() { [ $(($1 + 1024)) -le "$fd_limit" ]; }
+skip() {
+    echo "skipping $1: it needs about $(($2 + 1024)) file descriptors per process, and this machine allows $fd_limit (ulimit -Hn)" >&2
+    echo "{\"scenario\":\"skipped\",\"extra\":{\"what\":\"$1\",\"needed\":$(($2 + 1024)),\"limit\":$fd_limit}}" >> "$results"
+}
 for n in $rollouts; do
+    if ! fits "$n"; then skip "rollout@$n" "$n"; continue; fi
     echo "rollout of $n…" >&2
     "${bench[@]}" rollout "${server_args[@]}" --instances "$n" >> "$results"
 done
-echo "fleet of $agents agents…" >&2
-"${bench[@]}" fleet "${server_args[@]}" --agents "$agents" --duration "$duration" >> "$results"
+for n in $agents; do
+    if ! fits "$n"; then skip "fleet@$n" "$n"; continue; fi
+    echo "fleet of $n agents…" >&2
+    "${bench[@]}" fleet "${server_args[@]}" --agents "$n" --duration "$duration" >> "$results"
+done
 instances=$(sqlite3 "$work/slipway.sqlite" "SELECT COUNT(*) FROM instances" 2>/dev/null || echo "?")
 echo "{\"scenario\":\"memory-after\",\"extra\":{\"serverRssMiB\":$(rss $server_pid),\"instances\":${instances:-0}}}" >> "$results"
 
