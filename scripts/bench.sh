@@ -67,7 +67,7 @@ for n in $agents; do
     echo "fleet of $n agents…" >&2
     "${bench[@]}" fleet "${server_args[@]}" --agents "$n" --duration "$duration" >> "$results"
 done
-instances=$(sqlite3 "$work/slipway.sqlite" "SELECT COUNT(*) FROM instances" 2>/dev/null || echo "?")
+instances=$(curl -sf "http://127.0.0.1:$port/metrics" | awk '/^slipway_instances / {print int($2)}')
 echo "{\"scenario\":\"memory-after\",\"extra\":{\"serverRssMiB\":$(rss $server_pid),\"instances\":${instances:-0}}}" >> "$results"
 
 # Memory as the fleet grows, on a fresh server: instances registered, no agent connected.
