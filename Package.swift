@@ -110,7 +110,7 @@ let package = Package(
         .testTarget(
             name: "SlipwayServerTests",
             dependencies: [
-                "SlipwayServer", "SlipwayCore", "SlipwayWire", "Slipway", "SlipwayCLI", "slipwayd", "slipway-agent",
+                "SlipwayServer", "SlipwayCore", "SlipwayWire", "SlipwayStorage", "SlipwayEngine", "Slipway", "SlipwayCLI", "slipwayd", "slipway-agent",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -80,7 +80,7 @@ public actor RolloutEngine: ServiceLifecycle.Service {
         if let due = try await store.nextDeadline(), due <= now {
             _ = try await store.expireDeadlines(now: now)
         }
-        var wakeAt = try await store.nextDeadline()
+        var wakeAt: Date?
         for id in try await store.activeRolloutIDs() {
             let (changed, next) = try await store.advanceRollout(id: id, now: now)
             if !changed.isEmpty {
@@ -89,6 +89,8 @@ public actor RolloutEngine: ServiceLifecycle.Service {
             }
             if let next { wakeAt = min(wakeAt ?? next, next) }
         }
+        // Read after advancing: the waves just started have deadlines of their own.
+        if let deadline = try await store.nextDeadline() { wakeAt = min(wakeAt ?? deadline, deadline) }
         return wakeAt
     }
 
