@@ -50,6 +50,34 @@ struct CLI {
 
 @Suite("The slipway CLI, run as a process")
 struct CLITests {
+    /// A stored token close to its expiry is renewed with the stored refresh token (single use: the new
+    /// pair is kept), and without one the CLI says to sign in again.
+    @Test func aStoredSessionIsRenewedBeforeItExpires() async throws {
+        var configuration = testConfiguration()
+        configuration.tokenLifetime = 30  // always inside the CLI's one-minute renewal margin
+        try await withServer(configuration) { api in
+            let cli = try CLI()
+            let login = try cli.run(["login", "--url", api.serverURL, "--email", adminEmail, "--password-stdin"], stdin: adminPassword + "\n")
+            #expect(login.status == 0, "\(login.stderr)")
+            let file = cli.home.appendingPathComponent(".config/slipway/credentials")
+            func stored() throws -> StoredCredentials { try JSONDecoder().decode(StoredCredentials.self, from: Data(contentsOf: file)) }
+            var previous = try stored()
+            for _ in 0..<2 {
+                #expect(try cli.ok(["service", "list", "--json"]).hasPrefix("["))
+                let renewed = try stored()
+                #expect(renewed.refreshToken != previous.refreshToken, "a refresh token is used once, then replaced")
+                previous = renewed
+            }
+
+            var withoutRefresh = previous
+            withoutRefresh.refreshToken = nil
+            try JSONEncoder().encode(withoutRefresh).write(to: file)
+            let expired = try cli.run(["service", "list"])
+            #expect(expired.status == 2)
+            #expect(expired.stderr.contains("the session for \(api.serverURL) has expired: run `slipway login` again"), "\(expired.stderr)")
+        }
+    }
+
     @Test func loginThenAServiceThroughToARollout() async throws {
         try await withServer { api in
             var cli = try CLI()
