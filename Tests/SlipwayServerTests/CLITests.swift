@@ -20,7 +20,15 @@ struct CLI {
         var stderr: String
     }
 
-    func run(_ arguments: [String], stdin: String? = nil) throws -> Result {
+    /// Runs the binary on a thread of its own: waiting on the process must not hold one of the few threads
+    /// of Swift's concurrency pool, which the in-process server needs to answer that very process.
+    func run(_ arguments: [String], stdin: String? = nil) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Swift.Result { try runBlocking(arguments, stdin: stdin) }) }.start()
+        }
+    }
+
+    private func runBlocking(_ arguments: [String], stdin: String?) throws -> Result {
         let process = Process()
         process.executableURL = builtProduct("slipway")
         process.arguments = arguments
@@ -41,8 +49,8 @@ struct CLI {
     }
 
     /// Runs, expects success, returns stdout without the trailing newline.
-    func ok(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
-        let result = try run(arguments)
+    func ok(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
+        let result = try await run(arguments)
         #expect(result.status == 0, "slipway \(arguments.joined(separator: " ")): \(result.stderr)", sourceLocation: sourceLocation)
         return result.stdout.trimmingCharacters(in: .newlines)
     }
@@ -57,13 +65,13 @@ struct CLITests {
         configuration.tokenLifetime = 30  // always inside the CLI's one-minute renewal margin
         try await withServer(configuration) { api in
             let cli = try CLI()
-            let login = try cli.run(["login", "--url", api.serverURL, "--email", adminEmail, "--password-stdin"], stdin: adminPassword + "\n")
+            let login = try await cli.run(["login", "--url", api.serverURL, "--email", adminEmail, "--password-stdin"], stdin: adminPassword + "\n")
             #expect(login.status == 0, "\(login.stderr)")
             let file = cli.home.appendingPathComponent(".config/slipway/credentials")
             func stored() throws -> StoredCredentials { try JSONDecoder().decode(StoredCredentials.self, from: Data(contentsOf: file)) }
             var previous = try stored()
             for _ in 0..<2 {
-                #expect(try cli.ok(["service", "list", "--json"]).hasPrefix("["))
+                #expect(try await cli.ok(["service", "list", "--json"]).hasPrefix("["))
                 let renewed = try stored()
                 #expect(renewed.refreshToken != previous.refreshToken, "a refresh token is used once, then replaced")
                 previous = renewed
@@ -72,7 +80,7 @@ struct CLITests {
             var withoutRefresh = previous
             withoutRefresh.refreshToken = nil
             try JSONEncoder().encode(withoutRefresh).write(to: file)
-            let expired = try cli.run(["service", "list"])
+            let expired = try await cli.run(["service", "list"])
             #expect(expired.status == 2)
             #expect(expired.stderr.contains("the session for \(api.serverURL) has expired: run `slipway login` again"), "\(expired.stderr)")
         }
@@ -82,57 +90,57 @@ struct CLITests {
         try await withServer { api in
             var cli = try CLI()
             // Usage errors exit 2, before any server is involved.
-            let usage = try cli.run(["service", "create"])
+            let usage = try await cli.run(["service", "create"])
             #expect(usage.status == 2)
             #expect(usage.stderr.contains("Missing expected argument '--name <name>'"))
-            let notSignedIn = try cli.run(["service", "list"])
+            let notSignedIn = try await cli.run(["service", "list"])
             #expect(notSignedIn.status == 2)
             #expect(notSignedIn.stderr.contains("no server: run `slipway login"))
 
-            let login = try cli.run(["login", "--url", api.serverURL, "--email", adminEmail, "--password-stdin"], stdin: adminPassword + "\n")
+            let login = try await cli.run(["login", "--url", api.serverURL, "--email", adminEmail, "--password-stdin"], stdin: adminPassword + "\n")
             #expect(login.status == 0, "\(login.stderr)")
             let file = cli.home.appendingPathComponent(".config/slipway/credentials")
             let mode = try FileManager.default.attributesOfItem(atPath: file.path)[.posixPermissions] as? NSNumber
             #expect(mode?.intValue == 0o600)
-            let badLogin = try cli.run(["login", "--url", api.serverURL, "--email", adminEmail, "--password-stdin"], stdin: "nope\n")
+            let badLogin = try await cli.run(["login", "--url", api.serverURL, "--email", adminEmail, "--password-stdin"], stdin: "nope\n")
             #expect(badLogin.status == 1)
             #expect(badLogin.stderr.hasPrefix("error: wrong email or password (error id "))
 
-            let service = try cli.ok(["service", "create", "--name", "pg", "--description", "Postgres"])
+            let service = try await cli.ok(["service", "create", "--name", "pg", "--description", "Postgres"])
             #expect(service.hasPrefix("s-"))
-            let environment = try cli.ok(["environment", "create", "--service", service, "--name", "prod", "--type", "prod"])
-            let tier = try cli.ok(["product-tier", "create", "--service", service, "--environment", environment, "--name", "basic"])
-            let config = try cli.ok(["image-config", "create", "--service", service, "--environment", environment, "--image", "acme/app", "--tag", "1"])
+            let environment = try await cli.ok(["environment", "create", "--service", service, "--name", "prod", "--type", "prod"])
+            let tier = try await cli.ok(["product-tier", "create", "--service", service, "--environment", environment, "--name", "basic"])
+            let config = try await cli.ok(["image-config", "create", "--service", service, "--environment", environment, "--image", "acme/app", "--tag", "1"])
             #expect(config.hasPrefix("imgc-"))
 
             // Tables for people, JSON for scripts.
-            let table = try cli.ok(["service", "list"])
+            let table = try await cli.ok(["service", "list"])
             #expect(table.split(separator: "\n").first?.hasPrefix("ID") == true)
             #expect(table.contains("pg") && table.contains("Postgres"))
-            let json = try cli.ok(["service", "list", "--json"])
+            let json = try await cli.ok(["service", "list", "--json"])
             let services = try JSONDecoder().decode([ServiceResult].self, from: Data(json.utf8))
             #expect(services.map(\.id) == [service])
             let described = try JSONDecoder().decode(
-                DescribeImageConfigResult.self, from: Data(try cli.ok(["image-config", "describe", "--service", service, config, "--json"]).utf8))
+                DescribeImageConfigResult.self, from: Data(try await cli.ok(["image-config", "describe", "--service", service, config, "--json"]).utf8))
             #expect(described.imageTag == "1")
 
             // API errors exit 1 with the server's message.
-            let missing = try cli.run(["service", "describe", "s-nope"])
+            let missing = try await cli.run(["service", "describe", "s-nope"])
             #expect(missing.status == 1)
             #expect(missing.stderr.hasPrefix("error: service s-nope not found (error id "))
 
-            _ = try cli.ok(["image-config", "release", "--service", service, config])
+            _ = try await cli.ok(["image-config", "release", "--service", service, config])
             let registered = try JSONDecoder().decode(
                 RegisterInstanceResult.self,
                 from: Data(
-                    try cli.ok(["instance", "register", "--service", service, "--environment", environment, "--product-tier", tier, "--name", "db-1", "--json"])
+                    try await cli.ok(["instance", "register", "--service", service, "--environment", environment, "--product-tier", tier, "--name", "db-1", "--json"])
                         .utf8))
             let scripts = try ApplyScripts()
             let agent = try AgentProcess(server: api.serverURL, token: registered.agentToken, applyCommand: try scripts.script(name: "apply.sh"))
             defer { agent.stop() }
 
             // The whole "ship a new tag" flow in one command; not a terminal, so plain lines.
-            let ship = try cli.run(["image-config", "update", "--service", service, config, "--tag", "2", "--release", "--rollout", "--watch"])
+            let ship = try await cli.run(["image-config", "update", "--service", service, config, "--tag", "2", "--release", "--rollout", "--watch"])
             #expect(ship.status == 0, "\(ship.stdout)\(ship.stderr)")
             #expect(ship.stdout.contains("Updated \(config)."))
             #expect(ship.stdout.contains("Released \(config)."))
@@ -141,9 +149,9 @@ struct CLITests {
             #expect(!ship.stdout.contains("\u{1B}"), "no terminal control codes when stdout is not a terminal")
             #expect(scripts.runs(of: registered.id, image: "docker.io/acme/app:2") == 1)
 
-            let versions = try cli.ok(["version-set", "list", "--service", service, "--product-tier", tier])
+            let versions = try await cli.ok(["version-set", "list", "--service", service, "--product-tier", tier])
             #expect(versions.contains("1.0") && versions.contains("2.0") && versions.contains("Preferred"))
-            let instances = try cli.ok(["rollout", "instances", "--service", service, config])
+            let instances = try await cli.ok(["rollout", "instances", "--service", service, config])
             #expect(instances.contains("COMPLETED"))
 
             // A rollout that fails: watch exits 3.
@@ -152,20 +160,20 @@ struct CLITests {
                 token: try JSONDecoder().decode(
                     RegisterInstanceResult.self,
                     from: Data(
-                        try cli.ok([
+                        try await cli.ok([
                             "instance", "register", "--service", service, "--environment", environment, "--product-tier", tier, "--name", "db-2", "--json",
                         ]).utf8)
                 ).agentToken,
                 applyCommand: try scripts.script(name: "fail.sh", failOnSuffix: ":3"))
             defer { failing.stop() }
-            let failed = try cli.run(["image-config", "update", "--service", service, config, "--tag", "3", "--release", "--rollout", "--watch"])
+            let failed = try await cli.run(["image-config", "update", "--service", service, config, "--tag", "3", "--release", "--rollout", "--watch"])
             #expect(failed.status == 3, "\(failed.stdout)\(failed.stderr)")
             #expect(failed.stdout.contains("FAILED"))
 
             // SLIPWAY_TOKEN overrides the stored credentials.
             cli.environment["SLIPWAY_URL"] = api.serverURL
             cli.environment["SLIPWAY_TOKEN"] = "not-a-token"
-            let overridden = try cli.run(["service", "list"])
+            let overridden = try await cli.run(["service", "list"])
             #expect(overridden.status == 1)
             #expect(overridden.stderr.contains("the bearer token is not a valid Slipway token"))
         }
