@@ -13,7 +13,7 @@ struct Slipwayd: AsyncParsableCommand {
         discussion: """
             Environment: SLIPWAY_HOSTNAME, SLIPWAY_PORT, SLIPWAY_DATABASE, SLIPWAY_JWT_SECRET (at least 32 bytes), \
             SLIPWAY_ADMIN_EMAIL, SLIPWAY_ADMIN_PASSWORD (the first admin, created on an empty database), \
-            SLIPWAY_ALLOW_SIGNUP=true, SLIPWAY_TOKEN_LIFETIME (seconds), SLIPWAY_LOG_LEVEL, \
+            SLIPWAY_ALLOW_SIGNUP=true, SLIPWAY_TOKEN_LIFETIME (seconds), SLIPWAY_LOG_LEVEL, SLIPWAY_LOG_FORMAT, \
             SLIPWAY_METRICS_TOKEN (when set, GET /metrics needs it as a bearer token).
             """)
 
@@ -31,6 +31,9 @@ struct Slipwayd: AsyncParsableCommand {
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (SLIPWAY_LOG_LEVEL; default info).")
     var logLevel: String?
+
+    @Option(help: "Log format: text, or json for one JSON object per line (SLIPWAY_LOG_FORMAT; default text).")
+    var logFormat: String?
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -54,6 +57,11 @@ struct Slipwayd: AsyncParsableCommand {
             throw ValidationError("log level must be one of trace, debug, info, notice, warning, error, critical")
         }
 
+        switch (logFormat ?? environment["SLIPWAY_LOG_FORMAT"] ?? "text").lowercased() {
+        case "text": break
+        case "json": LoggingSystem.bootstrap { label in JSONLogHandler(label: label) }
+        case let other: throw ValidationError("log format must be text or json, got '\(other)'")
+        }
         var logger = Logger(label: "slipwayd")
         logger.logLevel = level
         do {

@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import SlipwayServer
 import SlipwayWire
 import Testing
 
@@ -74,5 +76,58 @@ struct RolloutPageTests {
             #expect(read.count >= 15, "\(read)")
             #expect(read.subtracting(answered).isEmpty, "the page reads fields the API does not answer: \(read.subtracting(answered))")
         }
+    }
+}
+
+@Suite("Logs as JSON lines")
+struct JSONLogTests {
+    final class Lines: @unchecked Sendable {
+        private let lock = NSLock()
+        private var lines: [String] = []
+        func append(_ line: String) { lock.withLock { lines.append(line) } }
+        var all: [String] { lock.withLock { lines } }
+    }
+
+    @Test func eachLineIsOneObjectWhateverTheTextHolds() throws {
+        let lines = Lines()
+        var logger = Logger(label: "slipwayd") { JSONLogHandler(label: $0, sink: .init { lines.append($0) }) }
+        logger[metadataKey: "replica"] = "a"
+        logger.info("quote \" backslash \\ newline \n tab \t bell \u{7} end", metadata: ["path": "/x\"y", "message": "not the message"])
+        let line = try #require(lines.all.first)
+        #expect(line.hasSuffix("}\n"))
+        #expect(line.dropLast().contains("\n") == false, "one line per event")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String])
+        #expect(object["message"] == "quote \" backslash \\ newline \n tab \t bell \u{7} end")
+        #expect(object["level"] == "info")
+        #expect(object["label"] == "slipwayd")
+        #expect(object["path"] == "/x\"y")
+        #expect(object["replica"] == "a")
+        #expect(object["source"] == "SlipwayServerTests")
+        #expect(try #require(object["time"]).wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/) != nil)
+    }
+
+    @Test func slipwaydWritesJSONWhenAskedAndRefusesAnUnknownFormat() async throws {
+        let server = try ServerProcess(database: temporaryDatabase(), environment: ["SLIPWAY_LOG_FORMAT": "json"])
+        #expect(try await server.api.call(.get, "/healthz").status == .ok)
+        #expect(try await server.api.call(.get, "/nope").status == .notFound)
+        try await eventually("the request lines") { server.log.contains("\"path\":\"/nope\"") }
+        server.kill(SIGTERM)
+        let objects = try server.log.split(separator: "\n").map { line in
+            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String], "not a JSON object: \(line)")
+        }
+        #expect(objects.contains { $0["message"] == "request" && $0["path"] == "/healthz" && $0["status"] == "200" })
+        #expect(objects.contains { $0["message"] == "request" && $0["path"] == "/nope" && $0["status"] == "404" && $0["error_id"] != nil })
+
+        let process = Process()
+        process.executableURL = ServerProcess.executable
+        process.arguments = ["--database", temporaryDatabase(), "--log-format", "yaml"]
+        let output = Pipe()
+        process.standardError = output
+        process.standardOutput = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 64)
+        #expect(text.contains("log format must be text or json, got 'yaml'"))
     }
 }

@@ -8,6 +8,10 @@ final class ServerProcess: @unchecked Sendable {
     let database: String
     private(set) var port = 0
     private let output = Pipe()
+    private let logLock = NSLock()
+    private var logText = ""
+    /// Everything the server has written so far (standard output and error).
+    var log: String { logLock.withLock { logText } }
 
     /// The built `slipwayd` next to the test bundle.
     static var executable: URL {
@@ -40,7 +44,11 @@ final class ServerProcess: @unchecked Sendable {
             seen += String(decoding: data, as: UTF8.self)
             if let range = seen.range(of: #"listening on 127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
                 // Keep draining the log so the server never blocks on a full pipe.
-                output.fileHandleForReading.readabilityHandler = { _ = $0.availableData }
+                logLock.withLock { logText = seen }
+                output.fileHandleForReading.readabilityHandler = { [weak self] handle in
+                    let text = String(decoding: handle.availableData, as: UTF8.self)
+                    self?.logLock.withLock { self?.logText += text }
+                }
                 return Int(seen[range].split(separator: ":").last!)!
             }
         }
