@@ -56,7 +56,4 @@ final class CatalogResponseCache: Sendable {
         }
         return JSONBody.response(bytes: bytes)
     }
-
-    /// Answers kept now (for tests).
-    var count: Int { state.withLock { $0.answers.count } }
 }
