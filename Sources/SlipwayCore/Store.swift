@@ -8,8 +8,8 @@ import Foundation
 /// the same protocol for replicated deployments.
 public protocol SlipwayStore: Sendable {
     /// Moves on every committed write that may change a catalog read (services, environments, tiers,
-    /// registries, image configs, versions, users), before the writer's call returns; fleet writes
-    /// leave it alone. Answers cached under one revision are valid until it moves. A store shared by
+    /// registries, image configs, versions), before the writer's call returns; fleet, user and session
+    /// writes leave it alone. Answers cached under one revision are valid until it moves. A store shared by
     /// several processes must also move it on the others' writes.
     var catalogRevision: UInt64 { get }
 

@@ -21,6 +21,10 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
     // Every open connection is a file descriptor; running out of them makes the runtime itself trap. Past this
     // many connections, new ones wait in the listen backlog instead.
     let maxConnections = ConnectionBudget.maxConnections(logger: logger)
+    if configuration.metricsToken == nil && !["127.0.0.1", "localhost", "::1"].contains(configuration.hostname) {
+        logger.warning(
+            "GET /metrics answers anyone who reaches \(configuration.hostname):\(configuration.port) (counts across every organization); set SLIPWAY_METRICS_TOKEN to require a bearer token")
+    }
     return Application(
         router: router,
         configuration: .init(
@@ -44,7 +48,7 @@ func buildRouter(
     }
     router.get("metrics") { request, _ in
         if let metricsToken {
-            guard case .token(let token) = request.bearer, constantTimeEqual(token, metricsToken) else {
+            guard case .token(let token) = request.bearer, constantTimeEqual(OpaqueToken.hash(token), OpaqueToken.hash(metricsToken)) else {
                 throw SlipwayError.authFailure("GET /metrics needs 'Authorization: Bearer <token>' with the token in SLIPWAY_METRICS_TOKEN")
             }
         }
@@ -113,7 +117,7 @@ enum ConnectionBudget {
     }
 }
 
-/// Compares two secrets in time that does not depend on where they differ.
+/// Compares two equally long strings (digests of secrets) in time that does not depend on where they differ.
 func constantTimeEqual(_ a: String, _ b: String) -> Bool {
     let x = Array(a.utf8), y = Array(b.utf8)
     guard x.count == y.count else { return false }

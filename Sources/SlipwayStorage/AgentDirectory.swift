@@ -13,6 +13,8 @@ import Synchronization
 final class AgentDirectory: TransactionObserver, Sendable {
     private struct Known {
         var tokens: [String: (rowID: Int64, instanceId: String)] = [:]
+        /// The token hash of each row in `tokens`, so a deleted instance is forgotten without a scan.
+        var tokenOfRow: [Int64: String] = [:]
         var generations: [Int64: Int] = [:]
         /// Moves on every commit that changed or deleted an instance.
         var epoch: UInt64 = 0
@@ -43,6 +45,7 @@ final class AgentDirectory: TransactionObserver, Sendable {
             guard known.epoch == epoch else { return }
             if known.tokens.count >= capacity { known = Known(epoch: known.epoch) }
             known.tokens[tokenHash] = (found.rowID, found.session.instanceId)
+            known.tokenOfRow[found.rowID] = tokenHash
             known.generations[found.rowID] = found.session.desiredGeneration
         }
         return found.session
@@ -75,9 +78,9 @@ final class AgentDirectory: TransactionObserver, Sendable {
         known.withLock { known in
             known.epoch &+= 1
             for rowID in done.changed { known.generations[rowID] = nil }
-            if !done.deleted.isEmpty {
-                for rowID in done.deleted { known.generations[rowID] = nil }
-                known.tokens = known.tokens.filter { !done.deleted.contains($0.value.rowID) }
+            for rowID in done.deleted {
+                known.generations[rowID] = nil
+                if let token = known.tokenOfRow.removeValue(forKey: rowID) { known.tokens[token] = nil }
             }
         }
     }

@@ -57,9 +57,10 @@ public final class SQLiteStore: SlipwayStore {
         try await readers.withPermit { try await self.pool.read(body) }
     }
 
-    /// A write transaction that may change what catalog reads answer (every write in this file; the
-    /// fleet's writes live in SQLiteStore+Fleet). The revision moves after the commit and before the
-    /// caller hears of it, so a cached answer never outlives an acknowledged write.
+    /// A write transaction that may change what catalog reads answer (every write in this file but
+    /// settings, users and sessions; the fleet's writes live in SQLiteStore+Fleet). The revision moves
+    /// after the commit and before the caller hears of it, so a cached answer never outlives an
+    /// acknowledged write.
     func writeCatalog<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         defer { catalogWrites.add(1, ordering: .releasing) }
         return try await pool.write(body)
@@ -72,7 +73,7 @@ public final class SQLiteStore: SlipwayStore {
     }
 
     public func insertSettingIfAbsent(_ key: String, value: String) async throws -> String {
-        try await writeCatalog { db in
+        try await pool.write { db in
             try db.cachedExecute(sql: "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", arguments: [key, value])
             return try db.cachedValue(String.self, sql: "SELECT value FROM settings WHERE key = ?", arguments: [key]) ?? value
         }
@@ -94,7 +95,7 @@ public final class SQLiteStore: SlipwayStore {
     // MARK: Users and sessions
 
     public func createUser(_ user: User) async throws {
-        try await writeCatalog { db in try Self.insertUser(user, db) }
+        try await pool.write { db in try Self.insertUser(user, db) }
     }
 
     static func insertUser(_ user: User, _ db: Database) throws {
@@ -126,13 +127,13 @@ public final class SQLiteStore: SlipwayStore {
     }
 
     public func saveRefreshToken(hash: String, userId: String, expiresAt: Date) async throws {
-        try await writeCatalog { db in
+        try await pool.write { db in
             try db.cachedExecute(sql: "INSERT INTO refresh_tokens (token_hash, user_id, expires_at) VALUES (?, ?, ?)", arguments: [hash, userId, expiresAt])
         }
     }
 
     public func takeRefreshToken(hash: String, now: Date) async throws -> User? {
-        try await writeCatalog { db in
+        try await pool.write { db in
             guard let row = try db.cachedRow(sql: "SELECT * FROM refresh_tokens WHERE token_hash = ?", arguments: [hash]) else {
                 return nil
             }

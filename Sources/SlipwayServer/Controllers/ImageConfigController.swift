@@ -35,17 +35,19 @@ struct ImageConfigController {
 
         api.get("service/:serviceId/image-config/:id") { request, context in
             let identity = try context.requireIdentity()
-            return try await answers.response(to: request, organizationId: identity.organizationId) {
+            let inputs = ["describe", try context.path("serviceId"), try context.path("id"), request.query("ProductTierId"), request.query("ProductTierVersion")]
+            return try await answers.response(organizationId: identity.organizationId, inputs: inputs) {
                 try await describe(request, context, organizationId: identity.organizationId)
             }
         }
 
         api.get("service/:serviceId/serviceenvironment/:serviceEnvironmentId/image-config") { request, context in
             let identity = try context.requireIdentity()
-            return try await answers.response(to: request, organizationId: identity.organizationId) {
+            let serviceId = try context.path("serviceId"), environmentId = try context.path("serviceEnvironmentId")
+            let page = try request.pageRequest(defaultSize: 1000)
+            return try await answers.response(organizationId: identity.organizationId, inputs: ["list", serviceId, environmentId, String(page.size), page.after.map { String($0) }]) {
                 let page = try await store.imageConfigIDs(
-                    serviceId: try context.path("serviceId"), environmentId: try context.path("serviceEnvironmentId"),
-                    organizationId: identity.organizationId, page: try request.pageRequest(defaultSize: 1000))
+                    serviceId: serviceId, environmentId: environmentId, organizationId: identity.organizationId, page: page)
                 return ListImageConfigsResult(ids: page.items, nextPageToken: page.nextPageToken)
             }
         }

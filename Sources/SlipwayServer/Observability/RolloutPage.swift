@@ -128,7 +128,8 @@ enum RolloutPage {
         });
 
         show("target", imageConfig || "?");
-        if (!service || !imageConfig) show("problem", "Open this page as /ui/rollout?service=<serviceId>&imageConfig=<imageConfigId>.");
+        const id = /^[A-Za-z0-9-]+$/;
+        if (!id.test(service || "") || !id.test(imageConfig || "")) show("problem", "Open this page as /ui/rollout?service=<serviceId>&imageConfig=<imageConfigId>.");
         else if (sessionStorage.getItem("slipway.token")) follow();
         else $("signin").hidden = false;
         </script>
