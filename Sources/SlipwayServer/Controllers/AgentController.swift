@@ -19,7 +19,8 @@ struct AgentController {
     func addRoutes(to router: Router<SlipwayRequestContext>) {
         let agent = router.group("agent/v1")
         agent.get("desired-state") { request, _ in
-            let session = try await authenticate(request)
+            let tokenHash = try agentTokenHash(request)
+            let session = try await agentSession(tokenHash)
             var wait = 0
             if let text = request.query("wait") {
                 guard let seconds = Int(text), (0...Self.maxWait).contains(seconds) else {
@@ -32,14 +33,14 @@ struct AgentController {
             if known == generation && wait > 0 {
                 let mark = await notifier.mark(session.instanceId)
                 // Read again after taking the mark, so a change in between is not missed.
-                generation = try await authenticate(request).desiredGeneration
+                generation = try await agentSession(tokenHash).desiredGeneration
                 if generation == known {
                     await withGracefulShutdownHandler {
                         await notifier.wait(for: session.instanceId, after: mark, timeout: .seconds(wait))
                     } onGracefulShutdown: { [notifier] in
                         Task { await notifier.shutdown() }
                     }
-                    generation = try await authenticate(request).desiredGeneration
+                    generation = try await agentSession(tokenHash).desiredGeneration
                 }
             }
             if known == generation {
@@ -51,7 +52,7 @@ struct AgentController {
             return response
         }
         agent.post("report") { request, _ in
-            let session = try await authenticate(request)
+            let session = try await agentSession(try agentTokenHash(request))
             let body = try await JSONBody.decode(AgentReportRequest.self, from: request)
             guard let status = AgentReportStatus(rawValue: body.status.uppercased()) else {
                 throw SlipwayError.badRequest("status must be one of APPLYING, SUCCEEDED, FAILED, got '\(body.status.prefix(40))'")
@@ -68,19 +69,20 @@ struct AgentController {
         }
     }
 
-    private func authenticate(_ request: Request) async throws -> AgentSession {
-        let invalid = "the agent token is not valid, or its instance was deleted; register the instance for a new token"
+    private static let invalidToken = "the agent token is not valid, or its instance was deleted; register the instance for a new token"
+
+    /// The SHA-256 of the request's agent token, computed once per request (a long-poll checks its session up to three times).
+    private func agentTokenHash(_ request: Request) throws -> String {
         switch request.bearer {
-        case .missing:
-            throw SlipwayError.authFailure("missing Authorization header: agents send 'Authorization: Bearer <agentToken>'")
-        case .malformed:
-            throw SlipwayError.authFailure(invalid)
-        case .token(let token):
-            guard let session = try await fleet.agentSession(tokenHash: OpaqueToken.hash(token)) else {
-                throw SlipwayError.authFailure(invalid)
-            }
-            return session
+        case .missing: throw SlipwayError.authFailure("missing Authorization header: agents send 'Authorization: Bearer <agentToken>'")
+        case .malformed: throw SlipwayError.authFailure(Self.invalidToken)
+        case .token(let token): return OpaqueToken.hash(token)
         }
+    }
+
+    private func agentSession(_ tokenHash: String) async throws -> AgentSession {
+        guard let session = try await fleet.agentSession(tokenHash: tokenHash) else { throw SlipwayError.authFailure(Self.invalidToken) }
+        return session
     }
 
     static func etag(_ generation: Int) -> String { "\"\(generation)\"" }

@@ -17,6 +17,15 @@ final class ServerMetrics: Sendable {
     /// The process CPU time already added to its counter.
     private let cpuCounted = Mutex<Double>(0)
 
+    /// The counter and histogram of each kind of request, made once: the registry validates the name and
+    /// help text and builds the label key on every `make…` call, which does not belong on every request.
+    private struct RequestSeries: Hashable {
+        let method: String
+        let route: String
+        let status: Int
+    }
+    private let requestSeries = Mutex<[RequestSeries: (count: Counter, duration: DurationHistogram)]>([:])
+
     /// Latency buckets from a cached read (well under a millisecond) to a whole long-poll (up to 60 s).
     private static let durationBuckets: [Duration] = [
         .microseconds(500), .milliseconds(1), .milliseconds(2.5), .milliseconds(5), .milliseconds(10), .milliseconds(25),
@@ -29,16 +38,24 @@ final class ServerMetrics: Sendable {
         self.notifier = notifier
     }
 
-    /// One finished request. `route` is the matched pattern, or "unmatched".
+    /// One finished request. `route` is the matched pattern (Hummingbird names requests that match none `NotFound`).
     func recordRequest(method: String, route: String, status: Int, duration: Duration) {
-        registry.makeCounter(
-            name: "slipway_http_requests_total", labels: [("method", method), ("route", route), ("status", String(status))],
-            help: "HTTP requests answered, by method, route pattern and status."
-        ).increment()
-        registry.makeDurationHistogram(
-            name: "slipway_http_request_duration_seconds", labels: [("method", method), ("route", route)], buckets: Self.durationBuckets,
-            help: "Time from a request's arrival to its response, long-polls included."
-        ).record(duration)
+        let key = RequestSeries(method: method, route: route, status: status)
+        let series = requestSeries.withLock { known in
+            if let series = known[key] { return series }
+            let series = (
+                count: registry.makeCounter(
+                    name: "slipway_http_requests_total", labels: [("method", method), ("route", route), ("status", String(status))],
+                    help: "HTTP requests answered, by method, route pattern and status."),
+                duration: registry.makeDurationHistogram(
+                    name: "slipway_http_request_duration_seconds", labels: [("method", method), ("route", route)], buckets: Self.durationBuckets,
+                    help: "Time from a request's arrival to its response, long-polls included.")
+            )
+            known[key] = series
+            return series
+        }
+        series.count.increment()
+        series.duration.record(duration)
     }
 
     /// One agent report accepted, by the status it reported.
