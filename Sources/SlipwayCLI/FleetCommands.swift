@@ -234,7 +234,7 @@ struct InstanceCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await options.client().deleteInstance(serviceId: service, environmentId: environment, id: id)
-            try Output.emit(options, ["deleted": id]) { "Deleted \(id)." }
+            try Output.deleted(id, options)
         }
     }
 }

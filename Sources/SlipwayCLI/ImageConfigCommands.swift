@@ -137,7 +137,7 @@ struct ImageConfigCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await options.client().deleteImageConfig(serviceId: service, id: id)
-            try Output.emit(options, ["deleted": id]) { "Deleted \(id)." }
+            try Output.deleted(id, options)
         }
     }
 

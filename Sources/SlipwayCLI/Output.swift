@@ -33,4 +33,9 @@ enum Output {
     static func emit(_ options: GlobalOptions, _ value: some Encodable, text: () -> String) throws {
         if options.json { try json(value) } else { print(text()) }
     }
+
+    /// What every delete command prints: `Deleted <id>.`, or `{"deleted": "<id>"}` with `--json`.
+    static func deleted(_ id: String, _ options: GlobalOptions) throws {
+        try emit(options, ["deleted": id]) { "Deleted \(id)." }
+    }
 }

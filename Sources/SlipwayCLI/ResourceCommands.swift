@@ -53,7 +53,7 @@ struct ServiceCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await options.client().deleteService(id: id)
-            try Output.emit(options, ["deleted": id]) { "Deleted \(id)." }
+            try Output.deleted(id, options)
         }
     }
 }
@@ -115,7 +115,7 @@ struct EnvironmentCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await options.client().deleteEnvironment(serviceId: service, id: id)
-            try Output.emit(options, ["deleted": id]) { "Deleted \(id)." }
+            try Output.deleted(id, options)
         }
     }
 }
@@ -178,7 +178,7 @@ struct ProductTierCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await options.client().deleteProductTier(serviceId: service, id: id)
-            try Output.emit(options, ["deleted": id]) { "Deleted \(id)." }
+            try Output.deleted(id, options)
         }
     }
 }
@@ -239,7 +239,7 @@ struct RegistryCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await options.client().deleteImageRegistry(id: id)
-            try Output.emit(options, ["deleted": id]) { "Deleted \(id)." }
+            try Output.deleted(id, options)
         }
     }
 }

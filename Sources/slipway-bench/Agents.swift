@@ -87,15 +87,12 @@ struct Fleet: AsyncParsableCommand {
             // spans a whole cycle, so those re-polls count however the agents' start times fall.
             let idleSeconds = max(duration, Double(SimulatedAgent.longPollSeconds) + 2)
             try await Task.sleep(for: .seconds(2))
-            let before = server.pid.flatMap(ProcessSample.of)
+            let before = server.sample()
             try await Task.sleep(for: .seconds(idleSeconds))
-            let after = server.pid.flatMap(ProcessSample.of)
+            let after = server.sample()
             var idle = Measurement(scenario: "fleet-idle@\(agents)")
             idle.seconds = idleSeconds
-            if let before, let after {
-                idle.extra["serverCpuPercent"] = (after.cpuSeconds - before.cpuSeconds) / idleSeconds * 100
-                idle.extra["serverRssMiB"] = after.rssMiB
-            }
+            idle.addServerUsage(from: before, to: after, over: idleSeconds)
             idle.print()
 
             // Reporting: each agent reports once every reportInterval seconds, spread evenly.
@@ -104,7 +101,7 @@ struct Fleet: AsyncParsableCommand {
             // A real agent reports on its own connection, never waiting behind its long-poll: the reports
             // get a pool of their own rather than queueing for the connections the long-polls hold.
             let reportClient = makeClient(connections: 256)
-            let reportBefore = server.pid.flatMap(ProcessSample.of)
+            let reportBefore = server.sample()
             let started = monotonicMicros()
             let results = await withTaskGroup(of: (Latencies, Int).self) { reporters in
                 let workers = min(256, total)
@@ -138,12 +135,9 @@ struct Fleet: AsyncParsableCommand {
                 return (merged, errors)
             }
             let elapsed = Double(monotonicMicros() - started) / 1_000_000
-            let reportAfter = server.pid.flatMap(ProcessSample.of)
+            let reportAfter = server.sample()
             var reporting = Measurement(scenario: "fleet-report@\(agents)", latencies: results.0, requests: Int(results.0.totalCount), errors: results.1, seconds: elapsed)
-            if let reportBefore, let reportAfter {
-                reporting.extra["serverCpuPercent"] = (reportAfter.cpuSeconds - reportBefore.cpuSeconds) / elapsed * 100
-                reporting.extra["serverRssMiB"] = reportAfter.rssMiB
-            }
+            reporting.addServerUsage(from: reportBefore, to: reportAfter, over: elapsed)
             reporting.print()
             try await reportClient.shutdown()
             group.cancelAll()
@@ -169,8 +163,8 @@ struct Rollout: AsyncParsableCommand {
             try await startFleet(tokens, server: server.server, applyTime: .milliseconds(applyMs), client: client, group: &group, applied: applied)
             try await slipway.updateImageConfig(serviceId: fixture.service, id: fixture.imageConfig, UpdateImageConfigRequest(imageTag: "2"))
             try await slipway.releaseImageConfig(serviceId: fixture.service, id: fixture.imageConfig)
-            var peakRss = server.pid.flatMap(ProcessSample.of)?.rssMiB ?? 0
-            let cpuBefore = server.pid.flatMap(ProcessSample.of)?.cpuSeconds ?? 0
+            var peakRss = server.sample()?.rssMiB ?? 0
+            let cpuBefore = server.sample()?.cpuSeconds ?? 0
             // The simulated fleet lives in this process: its CPU competes with the server's for the same cores.
             let fleetCpuBefore = ProcessSample.of(pid: getpid())?.cpuSeconds ?? 0
             let started = monotonicMicros()
@@ -180,12 +174,12 @@ struct Rollout: AsyncParsableCommand {
             while !["COMPLETE", "FAILED", "CANCELLED"].contains(last.status) {
                 try await Task.sleep(for: .milliseconds(20))
                 last = try await slipway.rolloutFleetImageStatus(serviceId: fixture.service, id: fixture.imageConfig)
-                if let sample = server.pid.flatMap(ProcessSample.of) { peakRss = max(peakRss, sample.rssMiB) }
+                if let sample = server.sample() { peakRss = max(peakRss, sample.rssMiB) }
             }
             let wall = Double(monotonicMicros() - started) / 1_000_000
             let waves = (instances + maxConcurrent - 1) / maxConcurrent
             let ideal = Double(waves) * Double(applyMs) / 1000
-            let serverCpu = (server.pid.flatMap(ProcessSample.of)?.cpuSeconds ?? 0) - cpuBefore
+            let serverCpu = (server.sample()?.cpuSeconds ?? 0) - cpuBefore
             let fleetCpu = (ProcessSample.of(pid: getpid())?.cpuSeconds ?? 0) - fleetCpuBefore
             var measurement = Measurement(scenario: "rollout@\(instances)")
             measurement.seconds = wall
@@ -203,5 +197,14 @@ struct Rollout: AsyncParsableCommand {
             group.cancelAll()
         }
         try await client.shutdown()
+    }
+}
+
+extension Measurement {
+    /// The server's CPU (% of one core) and memory over a phase, from samples at its start and end.
+    mutating func addServerUsage(from before: ProcessSample?, to after: ProcessSample?, over seconds: Double) {
+        guard let before, let after else { return }
+        extra["serverCpuPercent"] = (after.cpuSeconds - before.cpuSeconds) / seconds * 100
+        extra["serverRssMiB"] = after.rssMiB
     }
 }

@@ -25,6 +25,9 @@ struct ServerOptions: ParsableArguments {
     func client() -> SlipwayClient {
         SlipwayClient(serverURL: server, credentials: .password(email: email, password: password))
     }
+
+    /// slipwayd's CPU time and memory now; nil without `--pid`.
+    func sample() -> ProcessSample? { pid.flatMap(ProcessSample.of) }
 }
 
 /// A service, environment, tier and released image config to measure against.
@@ -230,7 +233,7 @@ struct Register: AsyncParsableCommand {
         measurement.seconds = seconds
         measurement.requestsPerSecond = Double(instances) / seconds
         measurement.extra["pages"] = Double(pages)
-        if let sample = server.pid.flatMap(ProcessSample.of) { measurement.extra["serverRssMiB"] = sample.rssMiB }
+        if let sample = server.sample() { measurement.extra["serverRssMiB"] = sample.rssMiB }
         measurement.print()
     }
 }

@@ -35,9 +35,12 @@ struct ImageConfigController {
 
         api.get("service/:serviceId/image-config/:id") { request, context in
             let identity = try context.requireIdentity()
-            let inputs = ["describe", try context.path("serviceId"), try context.path("id"), request.query("ProductTierId"), request.query("ProductTierVersion")]
-            return try await answers.response(organizationId: identity.organizationId, inputs: inputs) {
-                try await describe(request, context, organizationId: identity.organizationId)
+            let serviceId = try context.path("serviceId"), id = try context.path("id")
+            let tierId = request.query("ProductTierId"), versionName = request.query("ProductTierVersion")
+            // The same decoded values key the kept answer and produce it.
+            return try await answers.response(organizationId: identity.organizationId, inputs: ["describe", serviceId, id, tierId, versionName]) {
+                try await describe(
+                    serviceId: serviceId, id: id, tierId: tierId, versionName: versionName, organizationId: identity.organizationId)
             }
         }
 
@@ -45,7 +48,8 @@ struct ImageConfigController {
             let identity = try context.requireIdentity()
             let serviceId = try context.path("serviceId"), environmentId = try context.path("serviceEnvironmentId")
             let page = try request.pageRequest(defaultSize: 1000)
-            return try await answers.response(organizationId: identity.organizationId, inputs: ["list", serviceId, environmentId, String(page.size), page.after.map { String($0) }]) {
+            let inputs = ["list", serviceId, environmentId, String(page.size), page.after.map { String($0) }]
+            return try await answers.response(organizationId: identity.organizationId, inputs: inputs) {
                 let page = try await store.imageConfigIDs(
                     serviceId: serviceId, environmentId: environmentId, organizationId: identity.organizationId, page: page)
                 return ListImageConfigsResult(ids: page.items, nextPageToken: page.nextPageToken)
@@ -86,17 +90,18 @@ struct ImageConfigController {
     }
 
     /// Describe: the image config as it is now, or as a released tier version pinned it.
-    private func describe(_ request: Request, _ context: SlipwayRequestContext, organizationId: String) async throws -> DescribeImageConfigResult {
-        let serviceId = try context.path("serviceId")
-        let config = try await store.imageConfig(id: try context.path("id"), serviceId: serviceId, organizationId: organizationId)
-        guard let tierId = request.query("ProductTierId") else {
-            if request.query("ProductTierVersion") != nil {
+    private func describe(
+        serviceId: String, id: String, tierId: String?, versionName: String?, organizationId: String
+    ) async throws -> DescribeImageConfigResult {
+        let config = try await store.imageConfig(id: id, serviceId: serviceId, organizationId: organizationId)
+        guard let tierId else {
+            if versionName != nil {
                 throw SlipwayError.badRequest("ProductTierVersion needs ProductTierId: pass both to describe a released version")
             }
             return DescribeImageConfigResult(config)
         }
         let version: TierVersion
-        if let versionName = request.query("ProductTierVersion") {
+        if let versionName {
             version = try await store.tierVersion(versionName, productTierId: tierId, serviceId: serviceId, organizationId: organizationId)
         } else {
             let tier = try await store.productTier(id: tierId, serviceId: serviceId, organizationId: organizationId)
