@@ -52,6 +52,19 @@ struct MetricsTests {
     }
 }
 
+@Suite("GET /metrics on slipwayd itself")
+struct MetricsProcessTests {
+    @Test func slipwaydTakesTheMetricsTokenFromItsEnvironment() async throws {
+        let server = try ServerProcess(database: temporaryDatabase(), environment: ["SLIPWAY_METRICS_TOKEN": "scrape-secret-1"])
+        try await server.api.call(.get, "/metrics").expectError(
+            .unauthorized, "auth_failure", message: "GET /metrics needs 'Authorization: Bearer <token>' with the token in SLIPWAY_METRICS_TOKEN")
+        let scrape = try await server.api.as_("scrape-secret-1").call(.get, "/metrics")
+        #expect(scrape.status == .ok)
+        #expect(scrape.body.contains("slipway_instances 0.0"))
+        server.kill(SIGTERM)
+    }
+}
+
 @Suite("GET /ui/rollout: the progress page")
 struct RolloutPageTests {
     /// The page is script over the status operation: every field it reads must be one the API answers.
