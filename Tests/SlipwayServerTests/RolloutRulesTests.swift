@@ -127,6 +127,11 @@ struct RolloutRulesTests {
             #expect(state.images.map(\.image) == ["docker.io/acme/app:1"])
             let again = try await agent.call(.get, "/agent/v1/desired-state?wait=0", headers: [.ifNoneMatch: "\"1\""])
             #expect(again.status == .notModified)
+            // A weak validator, or one with blanks around it, names the same generation.
+            for etag in ["W/\"1\"", " \"1\" "] {
+                #expect(try await agent.call(.get, "/agent/v1/desired-state?wait=0", headers: [.ifNoneMatch: etag]).status == .notModified)
+            }
+            #expect(try await agent.call(.get, "/agent/v1/desired-state?wait=0", headers: [.ifNoneMatch: "\"0\""]).status == .ok)
             try await agent.call(.get, "/agent/v1/desired-state?wait=61").expectError(
                 .badRequest, "bad_request", message: "wait must be a number of seconds from 0 to 60, got '61'")
             try await agent.call(.post, "/agent/v1/report", json: AgentReportRequest(tierVersion: "1.0", status: "DONE")).expectError(

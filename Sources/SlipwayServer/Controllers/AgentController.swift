@@ -88,6 +88,6 @@ struct AgentController {
     static func etag(_ generation: Int) -> String { "\"\(generation)\"" }
 
     static func generation(fromETag etag: String) -> Int? {
-        Int(etag.replacingOccurrences(of: "W/", with: "").trimmingCharacters(in: CharacterSet(charactersIn: "\" ")))
+        Int(etag.replacing("W/", with: "").trimmed(of: ["\"", " "]))
     }
 }
