@@ -112,11 +112,14 @@ extension SQLiteStore: FleetStore {
         }
     }
 
+    /// `('PENDING', …)`: the statuses of rollouts that may still start instances, as ``RolloutStatus/isLive`` says, for SQL.
+    static let liveStatuses = "(" + RolloutStatus.allCases.filter(\.isLive).map { "'\($0.rawValue)'" }.joined(separator: ", ") + ")"
+
     /// Rollouts that hold an instance: it is in flight in them, or waits in one that is live.
     static let holdingRolloutSQL = """
         SELECT r.id FROM rollout_instances ri JOIN rollouts r ON r.id = ri.rollout_id
         WHERE ri.instance_id = ? AND (ri.status IN ('IN_PROGRESS', 'ROLLING_BACK')
-            OR (ri.status = 'PENDING' AND r.status IN ('PENDING', 'PENDING_DEPENDENCY', 'RUNNING', 'PAUSED')))
+            OR (ri.status = 'PENDING' AND r.status IN \(SQLiteStore.liveStatuses)))
         """
 
     public func upgradeHistory(instanceId: String, limit: Int) async throws -> [RolloutInstance] {
@@ -266,7 +269,7 @@ extension SQLiteStore: FleetStore {
             }
             if let active = try db.cachedRow(sql: """
                     SELECT id, status FROM rollouts WHERE image_config_id = ?
-                    AND (status IN ('PENDING', 'PENDING_DEPENDENCY', 'RUNNING', 'PAUSED') OR rollback = 'running') ORDER BY seq DESC LIMIT 1
+                    AND (status IN \(Self.liveStatuses) OR rollback = 'running') ORDER BY seq DESC LIMIT 1
                     """,
                 arguments: [imageConfigId])
             {
@@ -377,7 +380,7 @@ extension SQLiteStore: FleetStore {
                     JOIN rollouts r ON r.id = other.rollout_id
                     WHERE mine.rollout_id = ? AND mine.status = 'PENDING'
                     AND (other.status IN ('IN_PROGRESS', 'ROLLING_BACK')
-                        OR (other.status = 'PENDING' AND r.status IN ('PENDING', 'PENDING_DEPENDENCY', 'RUNNING', 'PAUSED')
+                        OR (other.status = 'PENDING' AND r.status IN \(Self.liveStatuses)
                             AND r.seq < (SELECT seq FROM rollouts WHERE id = ?))))
                 """,
             arguments: [rolloutId, rolloutId]) ?? false
@@ -555,7 +558,7 @@ extension SQLiteStore: FleetStore {
         try await read { db in
             try db.cachedValues(String.self,
                 sql: """
-                    SELECT id FROM rollouts WHERE status IN ('PENDING', 'PENDING_DEPENDENCY', 'RUNNING', 'PAUSED') OR rollback = 'running'
+                    SELECT id FROM rollouts WHERE status IN \(Self.liveStatuses) OR rollback = 'running'
                     ORDER BY seq
                     """)
         }
@@ -680,10 +683,12 @@ extension SQLiteStore: FleetStore {
     public func expireDeadlines(now: Date) async throws -> [String] {
         try await pool.write { db in
             let rows = try db.cachedRows( sql: "SELECT * FROM rollout_instances WHERE deadline IS NOT NULL AND deadline <= ?", arguments: [now.timeIntervalSince1970])
-            var rollouts: Set<String> = []
+            var rollouts: [String: Rollout] = [:]
             for row in rows {
                 let rolloutId: String = row["rollout_id"]
-                let rollout = try Self.rollout(id: rolloutId, db)
+                // A wave times out together: read its rollout once, not once per instance.
+                let rollout = try rollouts[rolloutId] ?? Self.rollout(id: rolloutId, db)
+                rollouts[rolloutId] = rollout
                 if (row["status"] as String) == RolloutInstanceStatus.rollingBack.rawValue {
                     try Self.finish(row, as: .failed, reason: "rollback failed: no report within \(rollout.policy.instanceTimeoutSeconds) s", now: now, db)
                     try db.cachedExecute(sql: "UPDATE rollouts SET rolling_back = rolling_back - 1, failed = failed + 1, updated_at = ? WHERE id = ?", arguments: [now, rolloutId])
@@ -693,9 +698,8 @@ extension SQLiteStore: FleetStore {
                         now: now, db)
                     try db.cachedExecute(sql: "UPDATE rollouts SET in_progress = in_progress - 1, failed = failed + 1, updated_at = ? WHERE id = ?", arguments: [now, rolloutId])
                 }
-                rollouts.insert(rolloutId)
             }
-            return Array(rollouts)
+            return Array(rollouts.keys)
         }
     }
 
@@ -717,11 +721,15 @@ extension SQLiteStore: FleetStore {
     }
 }
 
+/// The JSON columns' coders, made once: rollout rows (with their policy and versions) are decoded on every engine pass.
+private let columnEncoder = JSONEncoder()
+private let columnDecoder = JSONDecoder()
+
 func encodeJSON(_ value: some Encodable) -> String {
-    (try? JSONEncoder().encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+    (try? columnEncoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
 }
 
 func decodeJSON<T: Decodable>(_ text: String?) -> T? {
     guard let text else { return nil }
-    return try? JSONDecoder().decode(T.self, from: Data(text.utf8))
+    return try? columnDecoder.decode(T.self, from: Data(text.utf8))
 }
