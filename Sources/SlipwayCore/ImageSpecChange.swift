@@ -34,6 +34,10 @@ public struct ImageSpecChange: Sendable, Equatable {
 }
 
 extension ImageSpec {
+    /// What a create applies its fields to: tag `latest`, the organization's default registry (an empty id).
+    public static let createBase = ImageSpec(
+        description: "", imageName: "", imageTag: "latest", imageRegistryId: "", publicKeyPEM: nil, commands: nil, args: nil)
+
     /// The spec with a change applied.
     public func applying(_ change: ImageSpecChange) -> ImageSpec {
         var spec = self

@@ -15,20 +15,14 @@ struct ImageConfigController {
             try identity.requireWrite()
             let body = try await JSONBody.decode(CreateImageConfigRequest.self, from: request)
             let change = ImageSpecChange(
-                description: body.description, imageName: body.imageName, imageTag: body.imageTag ?? "latest",
+                description: body.description, imageName: body.imageName, imageTag: body.imageTag,
                 imageRegistryId: body.imageRegistryId, publicKeyPEM: body.imageSignaturePublicKeyPEM,
                 commands: body.customImageCommandsAndArgs?.commands, args: body.customImageCommandsAndArgs?.args)
             try change.validate()
             let now = Date()
             let config = ImageConfig(
                 id: Identifiers.new(.imageConfig), serviceId: try context.path("serviceId"), serviceEnvironmentId: body.serviceEnvironmentId,
-                spec: ImageSpec(
-                    description: body.description, imageName: body.imageName, imageTag: body.imageTag ?? "latest",
-                    // Empty: the organization's default registry, resolved by the store in the same transaction.
-                    imageRegistryId: body.imageRegistryId ?? "",
-                    publicKeyPEM: body.imageSignaturePublicKeyPEM.flatMap { $0.isEmpty ? nil : $0 },
-                    commands: body.customImageCommandsAndArgs?.commands, args: body.customImageCommandsAndArgs?.args),
-                revision: 1, createdAt: now, updatedAt: now)
+                spec: ImageSpec.createBase.applying(change), revision: 1, createdAt: now, updatedAt: now)
             try await store.createImageConfig(config, organizationId: identity.organizationId)
             return try JSONBody.response(config.id)
         }
