@@ -187,6 +187,20 @@ struct ImageConfigTests {
                 .notFound, "not_found", containing: "has no released version yet")
             try await api.call(.post, "/2022-09-01-00/service/\(fixture.serviceId)/image-config/imgc-nope/release").expectError(
                 .notFound, "not_found", message: "image config imgc-nope not found")
+            // A released version pins only the image configs released so far.
+            #expect(try await api.call(.post, fixture.imageConfigPath + "/release").status == .ok)
+            let unreleased = try await api.create(
+                "/2022-09-01-00/service/\(fixture.serviceId)/image-config",
+                CreateImageConfigRequest(description: "", imageName: "redis", serviceEnvironmentId: fixture.environmentId))
+            try await api.call(.get, "/2022-09-01-00/service/\(fixture.serviceId)/image-config/\(unreleased)?ProductTierId=\(fixture.productTierId)")
+                .expectError(
+                    .notFound, "not_found",
+                    message: "version 1.0 of product tier \(fixture.productTierId) does not include image config \(unreleased)")
+            // The organization's default registry stays.
+            let registries = try await api.call(.get, "/2022-09-01-00/image-registry").decode(ListImageRegistriesResult.self).imageRegistries
+            let defaultRegistry = try #require(registries.first { $0.isDefault })
+            try await api.call(.delete, "/2022-09-01-00/image-registry/\(defaultRegistry.id)").expectError(
+                .conflict, "invalid_state", message: "image registry \(defaultRegistry.id) is the organization's default registry and cannot be deleted")
         }
     }
 
