@@ -5,6 +5,28 @@ import Testing
 
 @Suite("Rollout rules: plans, conflicts, bad input, agent auth, tenants")
 struct RolloutRulesTests {
+    /// The agent stops, saying why, when the server refuses its token or its state file cannot be read
+    /// (rather than retrying forever, or applying again what it may already have applied).
+    @Test func theAgentStopsOnARefusedTokenOrAnUnreadableStateFile() async throws {
+        try await withServer { api in
+            let admin = try await api.signIn()
+            let fleet = try await Fleet.make(admin, instances: 1)
+            let refused = try AgentProcess(server: api.serverURL, token: "sat-wrong", applyCommand: "true")
+            try await eventually("the agent with a wrong token to stop", within: 20) { !refused.process.isRunning }
+            #expect(refused.process.terminationStatus != 0)
+            #expect(refused.output.contains("the server refused the agent token"), "\(refused.output)")
+
+            let stateDir = FileManager.default.temporaryDirectory.appendingPathComponent("agent-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: stateDir, withIntermediateDirectories: true)
+            try Data("not json".utf8).write(to: stateDir.appendingPathComponent("state.json"))
+            let corrupt = try AgentProcess(server: api.serverURL, token: fleet.instances[0].agentToken, applyCommand: "true", stateDir: stateDir.path)
+            try await eventually("the agent with a corrupt state file to stop", within: 20) { !corrupt.process.isRunning }
+            #expect(corrupt.process.terminationStatus != 0)
+            #expect(corrupt.output.contains("state.json is unreadable"), "\(corrupt.output)")
+            #expect(corrupt.output.contains("move it away to start afresh"))
+        }
+    }
+
     @Test func dryRunAnswersThePlanAndChangesNothing() async throws {
         try await withServer { api in
             let api = try await api.signIn()
