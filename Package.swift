@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
     ],
     targets: [
         // Wire types of the API, shared by the server and the SDK.
@@ -61,7 +62,6 @@ let package = Package(
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -107,6 +107,14 @@ let package = Package(
             name: "slipway-agent",
             dependencies: ["Slipway", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // The rules, without I/O: runs in seconds.
+        .testTarget(name: "SlipwayCoreTests", dependencies: ["SlipwayCore"]),
+        // The stores against real database files: the conformance suite and generated rollout histories.
+        .testTarget(
+            name: "SlipwayStorageTests",
+            dependencies: ["SlipwayCore", "SlipwayStorage", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        // The server over HTTP, and the binaries as processes.
         .testTarget(
             name: "SlipwayServerTests",
             dependencies: [

@@ -14,8 +14,8 @@ public protocol FleetStore: Sendable {
     func instances(
         serviceId: String, environmentId: String, organizationId: String, filter: InstanceFilter, page: PageRequest
     ) async throws -> Page<Instance>
-    /// 409 while an active rollout drives the instance.
-    func deleteInstance(id: String, serviceId: String, environmentId: String, organizationId: String) async throws
+    /// 409 while an active rollout drives the instance. Its rows in settled rollouts go with it, and their counts follow.
+    func deleteInstance(id: String, serviceId: String, environmentId: String, organizationId: String, now: Date) async throws
     /// The instance's part in rollouts, newest first.
     func upgradeHistory(instanceId: String, limit: Int) async throws -> [RolloutInstance]
 
@@ -50,7 +50,7 @@ public protocol FleetStore: Sendable {
 
     /// Rollouts that still drive instances.
     func activeRolloutIDs() async throws -> [String]
-    /// Performs what ``RolloutStateMachine`` decides until it says wait. Returns the instances whose
+    /// Performs what ``RolloutStateMachine`` decides until it says wait, in one transaction and a bounded number of steps. Returns the instances whose
     /// desired state changed and when the rollout next needs a look without any report.
     func advanceRollout(id: String, now: Date) async throws -> (changedInstances: [String], wakeAt: Date?)
     /// Fails in-flight instances past their deadline; returns the rollouts they belong to.

@@ -71,7 +71,8 @@ public struct RolloutPolicy: Sendable, Equatable, Codable {
     }
 }
 
-/// Counts of a rollout's instances by status, kept up to date by every transition.
+/// Counts of a rollout's instances by status. They change in one place, ``move(from:to:)``, which
+/// every transition of ``RolloutStateMachine`` goes through, so they always say what the rows say.
 public struct RolloutCounts: Sendable, Equatable {
     public var total = 0
     public var pending = 0
@@ -81,8 +82,36 @@ public struct RolloutCounts: Sendable, Equatable {
     public var skipped = 0
     public var rollingBack = 0
     public var rolledBack = 0
+    /// Of `failed`: instances whose rollback failed (they were upgraded, then could not go back).
+    public var rollbackFailed = 0
 
     public init() {}
+
+    /// The counts of these rows.
+    public init(counting rows: some Sequence<RolloutInstance>) {
+        for row in rows { move(from: nil, to: row) }
+    }
+
+    /// An instance leaves the state of `old` (nil: it was not counted) and enters the state of `new` (nil: it is gone).
+    public mutating func move(from old: RolloutInstance?, to new: RolloutInstance?) {
+        if let old { add(-1, old) }
+        if let new { add(1, new) }
+    }
+
+    private mutating func add(_ delta: Int, _ row: RolloutInstance) {
+        total += delta
+        switch row.status {
+        case .pending: pending += delta
+        case .inProgress: inProgress += delta
+        case .completed: completed += delta
+        case .failed:
+            failed += delta
+            if row.outcome?.isFailedRollback == true { rollbackFailed += delta }
+        case .skipped: skipped += delta
+        case .rollingBack: rollingBack += delta
+        case .rolledBack: rolledBack += delta
+        }
+    }
 }
 
 /// Whether a halted rollout is moving instances back.
@@ -115,12 +144,14 @@ public struct Rollout: Sendable, Equatable {
     public var finishedAt: Date?
     /// Seconds that completed instances took in all, to estimate what is left.
     public var completedSeconds: Double
+    /// What happened last, structured; `message` is rendered from it. Nil for rollouts recorded before notes.
+    public var note: RolloutNote?
 
     public init(
         id: String, organizationId: String, serviceId: String, serviceEnvironmentId: String, imageConfigId: String, status: RolloutStatus,
         policy: RolloutPolicy, counts: RolloutCounts, currentWave: Int, totalWaves: Int, bakeUntil: Date?, rollback: RollbackState,
         sourceVersions: [String], targetVersions: [String], message: String, createdBy: String, createdAt: Date, startedAt: Date?,
-        updatedAt: Date, finishedAt: Date?, completedSeconds: Double
+        updatedAt: Date, finishedAt: Date?, completedSeconds: Double, note: RolloutNote? = nil
     ) {
         self.id = id
         self.organizationId = organizationId
@@ -143,6 +174,7 @@ public struct Rollout: Sendable, Equatable {
         self.updatedAt = updatedAt
         self.finishedAt = finishedAt
         self.completedSeconds = completedSeconds
+        self.note = note
     }
 
     /// Whether the rollout still drives instances: live, or rolling back after a halt.
@@ -169,11 +201,17 @@ public struct RolloutInstance: Sendable, Equatable {
     public var status: RolloutInstanceStatus
     public var startedAt: Date?
     public var endedAt: Date?
-    public var reason: String?
+    /// When an instance in flight counts as failed without a report.
+    public var deadline: Date?
+    /// Why it ended the way it did, or was skipped.
+    public var outcome: RolloutInstanceOutcome?
+
+    /// The outcome in words.
+    public var reason: String? { outcome?.text }
 
     public init(
         rolloutId: String, instanceId: String, instanceName: String, wave: Int, sourceVersion: String, targetVersion: String,
-        status: RolloutInstanceStatus, startedAt: Date?, endedAt: Date?, reason: String?
+        status: RolloutInstanceStatus, startedAt: Date?, endedAt: Date?, deadline: Date? = nil, outcome: RolloutInstanceOutcome?
     ) {
         self.rolloutId = rolloutId
         self.instanceId = instanceId
@@ -184,7 +222,8 @@ public struct RolloutInstance: Sendable, Equatable {
         self.status = status
         self.startedAt = startedAt
         self.endedAt = endedAt
-        self.reason = reason
+        self.deadline = deadline
+        self.outcome = outcome
     }
 }
 

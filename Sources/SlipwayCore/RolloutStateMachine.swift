@@ -1,8 +1,13 @@
 import Foundation
 
-/// What a rollout does next, decided from its durable state alone. Pure: the engine performs the action
-/// in a transaction, so the same state after a crash leads to the same decision.
-public enum RolloutStateMachine {
+/// Every rule of a rollout, pure: events in (a step of the engine, an agent's report, a deadline, pause,
+/// resume, cancel, retry, an instance deleted), changes out. A store loads the rollout and the rows an
+/// event needs, feeds them in, and persists ``Effects`` in the same transaction; it decides nothing.
+///
+/// Rows change only through ``record(_:becomes:)``, which moves the counters with them, so the counters
+/// always say what the rows say. Messages are rendered from ``RolloutNote``s, never parsed back.
+public struct RolloutStateMachine: Sendable {
+    /// What the engine does next with a rollout, decided from its durable state alone.
     public enum Action: Sendable, Equatable {
         /// Nothing to do until an instance reports, or until the given time.
         case wait(until: Date?)
@@ -12,18 +17,130 @@ public enum RolloutStateMachine {
         case start
         /// A wave finished and more remain: bake until then before the next.
         case bake(until: Date)
-        /// Tell the instances of this wave to upgrade.
+        /// Tell the instances of this wave to upgrade (see ``startWave(_:members:now:)``).
         case startWave(Int)
         /// Every instance is done.
         case complete
-        /// The failure threshold is reached and nothing is in flight: halt as FAILED (rolling back if asked).
+        /// The failure threshold is reached and nothing is in flight: halt as FAILED, rolling back if asked
+        /// (see ``halt(pending:completed:now:)``).
         case halt
         /// Every instance to roll back has reported.
         case finishRollback
     }
 
-    /// The next action for `rollout` at `now`; `dependencyLive` says whether an earlier live rollout holds its instances.
-    public static func next(_ rollout: Rollout, now: Date, dependencyLive: Bool) -> Action {
+    /// What to persist, in order: the rollout row, the instance rows written or removed, and the instances
+    /// whose desired version changes (each bumps its generation once).
+    public struct Effects: Sendable, Equatable {
+        public var rolloutChanged = false
+        public var rows: [RolloutInstance] = []
+        public var removedInstanceIds: [String] = []
+        public var desiredVersions: [DesiredVersion] = []
+
+        public var isEmpty: Bool { !rolloutChanged && rows.isEmpty && removedInstanceIds.isEmpty && desiredVersions.isEmpty }
+    }
+
+    /// An instance told to run another tier version.
+    public struct DesiredVersion: Sendable, Equatable {
+        public var instanceId: String
+        public var version: String
+    }
+
+    /// A row with where its instance stands now, for the events that look at the instance.
+    public struct Member: Sendable, Equatable {
+        public var row: RolloutInstance
+        public var currentVersion: String
+        public var desiredVersion: String
+
+        public init(row: RolloutInstance, currentVersion: String, desiredVersion: String) {
+            self.row = row
+            self.currentVersion = currentVersion
+            self.desiredVersion = desiredVersion
+        }
+
+        /// Runs the target and is told to: nothing left to do for it.
+        var isAtTarget: Bool { currentVersion == row.targetVersion && desiredVersion == row.targetVersion }
+    }
+
+    public private(set) var rollout: Rollout
+    public private(set) var effects = Effects()
+
+    public init(_ rollout: Rollout) {
+        self.rollout = rollout
+    }
+
+    /// Hands over what changed since the last call, and starts collecting afresh.
+    public mutating func takeEffects() -> Effects {
+        defer { effects = Effects() }
+        return effects
+    }
+
+    /// Hands over the instance rows and desired versions changed so far, leaving the rollout's row marked
+    /// changed until ``takeEffects()``: a batch of reports writes the rollout's row once.
+    public mutating func takeInstanceEffects() -> Effects {
+        var taken = effects
+        taken.rolloutChanged = false
+        effects = Effects(rolloutChanged: effects.rolloutChanged)
+        return taken
+    }
+
+    /// How many engine steps one pass may take before the rollout must be waiting: a start, each wave,
+    /// and a settling step or two. A pass that takes more has counters that disagree with its rows.
+    public var stepLimit: Int { rollout.totalWaves + 8 }
+
+    // MARK: Creating
+
+    /// A new rollout of `plan`, PENDING (or COMPLETE when nobody needs a change), with a row per eligible instance.
+    public static func create(
+        id: String, plan: RolloutPlan, config: ImageConfig, organizationId: String, createdBy: String, now: Date
+    ) -> RolloutStateMachine {
+        let eligible = plan.eligible
+        let waves = plan.policy.waveCount(instances: eligible.count)
+        let note: RolloutNote = eligible.isEmpty ? .nothingToDo(ineligible: plan.ineligible.count) : .planned(instances: eligible.count, waves: waves)
+        let rollout = Rollout(
+            id: id, organizationId: organizationId, serviceId: config.serviceId, serviceEnvironmentId: config.serviceEnvironmentId,
+            imageConfigId: config.id, status: eligible.isEmpty ? .complete : .pending, policy: plan.policy, counts: RolloutCounts(),
+            currentWave: -1, totalWaves: waves, bakeUntil: nil, rollback: .none,
+            sourceVersions: Array(Set(eligible.map(\.instance.currentVersion))).sorted(),
+            targetVersions: Array(Set(eligible.compactMap(\.targetVersion))).sorted(), message: note.message, createdBy: createdBy,
+            createdAt: now, startedAt: nil, updatedAt: now, finishedAt: eligible.isEmpty ? now : nil, completedSeconds: 0, note: note)
+        var machine = RolloutStateMachine(rollout)
+        machine.effects.rolloutChanged = true
+        for (index, candidate) in eligible.enumerated() {
+            machine.record(
+                nil,
+                becomes: RolloutInstance(
+                    rolloutId: id, instanceId: candidate.instance.id, instanceName: candidate.instance.name,
+                    wave: plan.policy.wave(ofInstanceAt: index), sourceVersion: candidate.instance.currentVersion,
+                    targetVersion: candidate.targetVersion ?? candidate.instance.currentVersion, status: .pending, startedAt: nil, endedAt: nil,
+                    outcome: nil), now: now)
+        }
+        return machine
+    }
+
+    /// Refuses a new rollout of an image config that was never released, or while one of it is still active.
+    public static func checkCanStart(imageConfigId: String, released: Bool, latest: Rollout?) throws {
+        guard released else {
+            throw SlipwayError.invalidState(
+                "image config \(imageConfigId) has not been released yet; release it with POST …/image-config/\(imageConfigId)/release first")
+        }
+        if let latest, latest.isActive {
+            throw SlipwayError.invalidState(
+                "rollout \(latest.id) of image config \(imageConfigId) is still \(latest.status.rawValue); "
+                    + "wait for it to finish, or cancel it with POST …/rollout/cancel, before starting another")
+        }
+    }
+
+    /// A new rollout found an earlier live one holding some of its instances: it queues behind it.
+    public mutating func waitForDependency(now: Date) {
+        guard rollout.status == .pending else { return }
+        rollout.status = .pendingDependency
+        note(.waitingForDependency(instances: rollout.counts.total, waves: rollout.totalWaves), now: now)
+    }
+
+    // MARK: The engine's steps
+
+    /// The next action at `now`; `dependencyLive` says whether an earlier live rollout holds its instances.
+    public func next(now: Date, dependencyLive: Bool) -> Action {
         let counts = rollout.counts
         switch rollout.status {
         case .pendingDependency:
@@ -50,5 +167,248 @@ public enum RolloutStateMachine {
             }
             return .startWave(rollout.currentWave + 1)
         }
+    }
+
+    /// Performs an action that needs no rows: start, bake, complete, finish a rollback. Waits do nothing.
+    public mutating func perform(_ action: Action, now: Date) {
+        switch action {
+        case .start:
+            rollout.status = .running
+            rollout.startedAt = rollout.startedAt ?? now
+            touch(now)
+        case .bake(let until):
+            rollout.bakeUntil = until
+            note(.baking(seconds: rollout.policy.bakeSeconds, afterWave: rollout.currentWave), now: now)
+        case .complete:
+            rollout.status = .complete
+            rollout.finishedAt = now
+            note(.complete(upgraded: rollout.counts.completed, targetVersions: rollout.targetVersions, skipped: rollout.counts.skipped), now: now)
+        case .finishRollback:
+            rollout.rollback = .done
+            if case .halted(let failed, let threshold, let notStarted, .running(let instances)) = rollout.note {
+                note(
+                    .halted(failed: failed, threshold: threshold, notStarted: notStarted,
+                        rollback: .done(instances: instances, failed: rollout.counts.rollbackFailed)), now: now)
+            } else {
+                touch(now)
+            }
+        case .wait, .waitForDependency, .startWave, .halt:
+            break
+        }
+    }
+
+    /// Starts wave `wave`: tells each of its pending `members` to move to its target, or skips one already there.
+    public mutating func startWave(_ wave: Int, members: [Member], now: Date) {
+        let deadline = now.addingTimeInterval(TimeInterval(rollout.policy.instanceTimeoutSeconds))
+        var started = 0
+        for member in members where member.row.status == .pending && member.row.wave == wave {
+            var row = member.row
+            if member.isAtTarget {
+                row.status = .skipped
+                row.endedAt = now
+                row.outcome = .alreadyAtTarget(version: row.targetVersion)
+            } else {
+                row.status = .inProgress
+                row.startedAt = now
+                row.deadline = deadline
+                effects.desiredVersions.append(DesiredVersion(instanceId: row.instanceId, version: row.targetVersion))
+                started += 1
+            }
+            record(member.row, becomes: row, now: now)
+        }
+        rollout.currentWave = wave
+        rollout.bakeUntil = nil
+        let canary = rollout.policy.canaryCount > 0 && wave == 0
+        note(.waveStarted(wave: wave, of: rollout.totalWaves, canary: canary, upgrading: started), now: now)
+    }
+
+    /// Halts at the failure threshold: skips the `pending` rows and, with `autoRollback`, sends the
+    /// `completed` ones back to their source version.
+    public mutating func halt(pending: [RolloutInstance], completed: [RolloutInstance], now: Date) {
+        let failed = rollout.counts.failed
+        let upgraded = rollout.counts.completed
+        let notStarted = skip(pending, because: .haltedBeforeStart, now: now)
+        var rollback = HaltRollback.off(stayed: upgraded)
+        if rollout.policy.autoRollback {
+            let deadline = now.addingTimeInterval(TimeInterval(rollout.policy.instanceTimeoutSeconds))
+            var sentBack = 0
+            for old in completed where old.status == .completed {
+                var row = old
+                row.status = .rollingBack
+                row.startedAt = now
+                row.endedAt = nil
+                row.deadline = deadline
+                row.outcome = nil
+                effects.desiredVersions.append(DesiredVersion(instanceId: row.instanceId, version: row.sourceVersion))
+                record(old, becomes: row, now: now)
+                sentBack += 1
+            }
+            rollback = .running(instances: sentBack)
+        }
+        rollout.status = .failed
+        rollout.finishedAt = now
+        rollout.rollback = rollout.policy.autoRollback ? .running : .none
+        note(.halted(failed: failed, threshold: rollout.policy.failureThreshold, notStarted: notStarted, rollback: rollback), now: now)
+    }
+
+    // MARK: Events from agents and time
+
+    /// An agent's report on `row`, its instance's part in this rollout. `desiredGeneration` is the generation
+    /// the instance should be at: a report about an older one says nothing about this rollout. Returns whether
+    /// the engine has work now (nothing of the wave, or of the rollback, is left in flight).
+    @discardableResult
+    public mutating func report(_ report: AgentReport, on row: RolloutInstance, desiredGeneration: Int, now: Date) -> Bool {
+        guard report.generation == nil || report.generation == desiredGeneration else { return false }
+        var new = row
+        switch (row.status, report.status) {
+        case (.inProgress, .succeeded) where report.tierVersion == row.targetVersion:
+            new.status = .completed
+        case (.rollingBack, .succeeded) where report.tierVersion == row.sourceVersion:
+            new.status = .rolledBack
+            new.outcome = .rolledBack(to: row.sourceVersion)
+        case (.inProgress, .failed):
+            new.status = .failed
+            new.outcome = .agentReportedFailure(message: String((report.message ?? "").prefix(500)))
+        case (.rollingBack, .failed):
+            new.status = .failed
+            new.outcome = .rollbackReportedFailure(message: String((report.message ?? "").prefix(500)))
+        default:
+            return false
+        }
+        new.endedAt = now
+        new.deadline = nil
+        record(row, becomes: new, now: now)
+        return row.status == .rollingBack ? rollout.counts.rollingBack == 0 : rollout.counts.inProgress == 0
+    }
+
+    /// `row` was in flight past its deadline: it failed.
+    public mutating func deadlinePassed(_ row: RolloutInstance, now: Date) {
+        var new = row
+        switch row.status {
+        case .inProgress: new.outcome = .timedOut(seconds: rollout.policy.instanceTimeoutSeconds)
+        case .rollingBack: new.outcome = .rollbackTimedOut(seconds: rollout.policy.instanceTimeoutSeconds)
+        default: return
+        }
+        new.status = .failed
+        new.endedAt = now
+        new.deadline = nil
+        record(row, becomes: new, now: now)
+    }
+
+    /// The instance of `row` was deleted: its row goes with it, and so does its place in the counts.
+    public mutating func instanceDeleted(_ row: RolloutInstance, now: Date) {
+        record(row, becomes: nil, now: now)
+    }
+
+    // MARK: Operators
+
+    public mutating func pause(now: Date) throws {
+        guard [.pending, .pendingDependency, .running].contains(rollout.status) else {
+            throw SlipwayError.invalidState("rollout \(rollout.id) is \(rollout.status.rawValue); only a PENDING or RUNNING rollout can be paused")
+        }
+        rollout.status = .paused
+        note(.paused(inFlight: rollout.counts.inProgress), now: now)
+    }
+
+    public mutating func resume(now: Date) throws {
+        guard rollout.status == .paused else {
+            throw SlipwayError.invalidState("rollout \(rollout.id) is \(rollout.status.rawValue); only a PAUSED rollout can be resumed")
+        }
+        // One that never started checks its dependencies again first.
+        rollout.status = rollout.startedAt == nil ? .pendingDependency : .running
+        note(.resumed, now: now)
+    }
+
+    /// Cancels a live rollout: its `pending` rows are skipped; what is in flight finishes on its own.
+    public mutating func cancel(pending: [RolloutInstance], now: Date) throws {
+        guard rollout.status.isLive else {
+            throw SlipwayError.invalidState("rollout \(rollout.id) is already \(rollout.status.rawValue); only a live rollout can be cancelled")
+        }
+        let notStarted = skip(pending, because: .cancelledBeforeStart, now: now)
+        rollout.status = .cancelled
+        rollout.finishedAt = now
+        note(.cancelled(notStarted: notStarted, inFlight: rollout.counts.inProgress), now: now)
+    }
+
+    /// Retries a settled FAILED or CANCELLED rollout. `members` are all of its rows: the counts are taken
+    /// afresh from them, failed or rolled-back instances found at their target count as completed, and every
+    /// instance that did not reach its target runs again in new waves.
+    public mutating func retry(members: [Member], now: Date) throws {
+        guard [.failed, .cancelled].contains(rollout.status), rollout.rollback != .running else {
+            throw SlipwayError.invalidState(
+                "rollout \(rollout.id) is \(rollout.status.rawValue)\(rollout.rollback == .running ? " and rolling back" : ""); "
+                    + "only a FAILED or CANCELLED rollout that has settled can be retried")
+        }
+        let rerun = members.filter { [.failed, .skipped, .rolledBack].contains($0.row.status) && !$0.isAtTarget }
+        let found = members.filter { [.failed, .rolledBack].contains($0.row.status) && $0.isAtTarget }
+        guard !rerun.isEmpty || !found.isEmpty else {
+            throw SlipwayError.invalidState("rollout \(rollout.id) has no instance left to retry: every instance reached its target")
+        }
+        rollout.counts = RolloutCounts(counting: members.map(\.row))
+        for member in found {
+            var row = member.row
+            row.status = .completed
+            row.endedAt = now
+            row.outcome = .foundAtTarget(version: row.targetVersion)
+            record(member.row, becomes: row, now: now)
+        }
+        let firstWave = rollout.currentWave + 1
+        for (index, member) in rerun.enumerated() {
+            var row = member.row
+            row.status = .pending
+            row.wave = firstWave + rollout.policy.wave(ofInstanceAt: index)
+            row.startedAt = nil
+            row.endedAt = nil
+            row.deadline = nil
+            row.outcome = nil
+            record(member.row, becomes: row, now: now)
+        }
+        rollout.status = .pendingDependency
+        rollout.rollback = .none
+        rollout.finishedAt = nil
+        rollout.bakeUntil = nil
+        rollout.totalWaves = firstWave + rollout.policy.waveCount(instances: rerun.count)
+        note(.retrying(instances: rerun.count, foundAtTarget: found.count), now: now)
+    }
+
+    // MARK: The one place rows and counters change
+
+    /// `old` (nil: a new row) becomes `new` (nil: the row is gone). The counters move with it.
+    private mutating func record(_ old: RolloutInstance?, becomes new: RolloutInstance?, now: Date) {
+        rollout.counts.move(from: old, to: new)
+        if let old, let new, old.status == .inProgress, new.status == .completed {
+            rollout.completedSeconds += now.timeIntervalSince(old.startedAt ?? now)
+        }
+        if let new {
+            effects.rows.append(new)
+        } else if let old {
+            effects.removedInstanceIds.append(old.instanceId)
+        }
+        touch(now)
+    }
+
+    /// Marks `rows` (those still pending) SKIPPED; returns how many.
+    private mutating func skip(_ rows: [RolloutInstance], because outcome: RolloutInstanceOutcome, now: Date) -> Int {
+        var skipped = 0
+        for old in rows where old.status == .pending {
+            var row = old
+            row.status = .skipped
+            row.endedAt = now
+            row.outcome = outcome
+            record(old, becomes: row, now: now)
+            skipped += 1
+        }
+        return skipped
+    }
+
+    private mutating func note(_ note: RolloutNote, now: Date) {
+        rollout.note = note
+        rollout.message = note.message
+        touch(now)
+    }
+
+    private mutating func touch(_ now: Date) {
+        rollout.updatedAt = now
+        effects.rolloutChanged = true
     }
 }

@@ -8,6 +8,8 @@ public struct SlipwayError: Error, Sendable, Equatable, CustomStringConvertible 
         case notFound = "not_found"
         case invalidState = "invalid_state"
         case failedRequest = "failed_request"
+        /// A dependency (the database) cannot answer now; the same request may succeed later.
+        case unavailable = "service_unavailable"
     }
 
     public var kind: Kind
@@ -21,12 +23,16 @@ public struct SlipwayError: Error, Sendable, Equatable, CustomStringConvertible 
 
     public var description: String { "\(kind.rawValue): \(message)" }
 
+    /// Whether retrying the same request later may succeed.
+    public var isTemporary: Bool { kind == .unavailable }
+
     public static func badRequest(_ message: String) -> SlipwayError { .init(.badRequest, message) }
     public static func authFailure(_ message: String) -> SlipwayError { .init(.authFailure, message) }
     public static func forbidden(_ message: String) -> SlipwayError { .init(.forbidden, message) }
     public static func notFound(_ message: String) -> SlipwayError { .init(.notFound, message) }
     public static func invalidState(_ message: String) -> SlipwayError { .init(.invalidState, message) }
     public static func failedRequest(_ message: String) -> SlipwayError { .init(.failedRequest, message) }
+    public static func unavailable(_ message: String) -> SlipwayError { .init(.unavailable, message) }
 
     /// The not-found error for a resource, worded the same everywhere (and identical for another organization's).
     public static func notFound(_ resource: ResourceKind, _ id: String) -> SlipwayError {

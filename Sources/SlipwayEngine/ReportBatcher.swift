@@ -8,11 +8,13 @@ public actor ReportBatcher {
     private typealias Waiting = (instanceId: String, report: AgentReport, continuation: CheckedContinuation<String?, Error>)
     private let store: any FleetStore
     private let maxBatch: Int
+    private let clock: SlipwayClock
     private var pending: [Waiting] = []
     private var writing = false
 
-    public init(store: any FleetStore, maxBatch: Int = 2000) {
+    public init(store: any FleetStore, clock: SlipwayClock = .system, maxBatch: Int = 2000) {
         self.store = store
+        self.clock = clock
         self.maxBatch = maxBatch
     }
 
@@ -32,7 +34,7 @@ public actor ReportBatcher {
             let batch = Array(pending.prefix(maxBatch))
             pending.removeFirst(batch.count)
             do {
-                let results = try await store.recordReports(batch.map { ($0.instanceId, $0.report) }, now: Date())
+                let results = try await store.recordReports(batch.map { ($0.instanceId, $0.report) }, now: clock.now())
                 for (waiting, result) in zip(batch, results) { waiting.continuation.resume(with: result.mapError { $0 as Error }) }
             } catch {
                 for waiting in batch { waiting.continuation.resume(throwing: error) }

@@ -3,17 +3,6 @@ import Logging
 import ServiceLifecycle
 import SlipwayCore
 
-/// The time source of the engine, injectable so deadlines can be tested without waiting on the wall clock.
-public struct EngineClock: Sendable {
-    public var now: @Sendable () -> Date
-
-    public init(now: @escaping @Sendable () -> Date) {
-        self.now = now
-    }
-
-    public static let system = EngineClock { Date() }
-}
-
 /// Drives every active rollout forward: starts waves, expires deadlines, halts, rolls back, completes.
 ///
 /// It keeps no rollout state of its own: each tick reads what the store says and performs what
@@ -23,7 +12,7 @@ public struct EngineClock: Sendable {
 public actor RolloutEngine: ServiceLifecycle.Service {
     private let store: any FleetStore
     private let notifier: DesiredStateNotifier
-    private let clock: EngineClock
+    private let clock: SlipwayClock
     private let logger: Logger
     private var wakeRequested = true
     private var sleeper: CheckedContinuation<Void, Never>?
@@ -31,7 +20,7 @@ public actor RolloutEngine: ServiceLifecycle.Service {
     /// Longest sleep without any wake-up: a safety net, not the way the engine learns of work.
     private let idleTick: Duration
 
-    public init(store: any FleetStore, notifier: DesiredStateNotifier, clock: EngineClock = .system, logger: Logger, idleTick: Duration = .seconds(30)) {
+    public init(store: any FleetStore, notifier: DesiredStateNotifier, clock: SlipwayClock = .system, logger: Logger, idleTick: Duration = .seconds(30)) {
         self.store = store
         self.notifier = notifier
         self.clock = clock

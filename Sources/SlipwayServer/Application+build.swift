@@ -9,15 +9,16 @@ import SlipwayStorage
 /// Builds the whole server: storage, accounts, routes and middleware. `slipwayd` and the tests both start here.
 public func buildApplication(_ configuration: ServerConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
     let store = try openStore(configuration.database)
-    let tokens = await TokenIssuer(secret: try await signingSecret(configuration, store: store), accessLifetime: configuration.tokenLifetime)
+    let tokens = await TokenIssuer(
+        secret: try await signingSecret(configuration, store: store), accessLifetime: configuration.tokenLifetime, clock: configuration.clock)
     let accounts = Accounts(store: store, tokens: tokens, hasher: PasswordHasher(rounds: configuration.passwordRounds))
     try await accounts.bootstrap(adminEmail: configuration.adminEmail, adminPassword: configuration.adminPassword, logger: logger)
 
     let notifier = DesiredStateNotifier()
-    let engine = RolloutEngine(store: store, notifier: notifier, logger: logger)
+    let engine = RolloutEngine(store: store, notifier: notifier, clock: configuration.clock, logger: logger)
     let router = buildRouter(
         store: store, accounts: accounts, engine: engine, notifier: notifier, allowSignup: configuration.allowSignup,
-        metricsToken: configuration.metricsToken, logger: logger)
+        metricsToken: configuration.metricsToken, clock: configuration.clock, logger: logger)
     // Every open connection is a file descriptor; running out of them makes the runtime itself trap. Past this
     // many connections, new ones wait in the listen backlog instead.
     let maxConnections = ConnectionBudget.maxConnections(logger: logger)
@@ -37,7 +38,7 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
 /// The routes: health, metrics and the spec, the public sign-in routes, and everything else behind a bearer token.
 func buildRouter(
     store: any SlipwayStore & FleetStore, accounts: Accounts, engine: RolloutEngine, notifier: DesiredStateNotifier, allowSignup: Bool,
-    metricsToken: String?, logger: Logger
+    metricsToken: String?, clock: SlipwayClock, logger: Logger
 ) -> Router<SlipwayRequestContext> {
     let router = Router(context: SlipwayRequestContext.self)
     let metrics = ServerMetrics(fleet: store, notifier: notifier)
@@ -65,13 +66,13 @@ func buildRouter(
     auth.addPublicRoutes(to: api)
     let secured = api.group().add(middleware: BearerAuthMiddleware(tokens: accounts.tokens))
     auth.addRoutes(to: secured)
-    ServiceController(store: store).addRoutes(to: secured)
-    ImageRegistryController(store: store).addRoutes(to: secured)
-    ImageConfigController(store: store, answers: CatalogResponseCache(store: store, metrics: metrics)).addRoutes(to: secured)
+    ServiceController(store: store, clock: clock).addRoutes(to: secured)
+    ImageRegistryController(store: store, clock: clock).addRoutes(to: secured)
+    ImageConfigController(store: store, clock: clock, answers: CatalogResponseCache(store: store, metrics: metrics)).addRoutes(to: secured)
     VersionSetController(store: store).addRoutes(to: secured)
-    InstanceController(store: store, fleet: store).addRoutes(to: secured)
-    RolloutController(fleet: store, engine: engine).addRoutes(to: secured)
-    AgentController(fleet: store, notifier: notifier, engine: engine, reports: ReportBatcher(store: store), metrics: metrics).addRoutes(to: router)
+    InstanceController(store: store, fleet: store, clock: clock).addRoutes(to: secured)
+    RolloutController(fleet: store, engine: engine, clock: clock).addRoutes(to: secured)
+    AgentController(fleet: store, notifier: notifier, engine: engine, reports: ReportBatcher(store: store, clock: clock), metrics: metrics).addRoutes(to: router)
     return router
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import SlipwayCore
 import Logging
 
 /// Everything `slipwayd` can be told, from flags or the environment.
@@ -20,6 +21,8 @@ public struct ServerConfiguration: Sendable {
     public var passwordRounds = 210_000
     /// When set, `GET /metrics` answers only `Authorization: Bearer <metricsToken>`; when nil, anyone who reaches the port.
     public var metricsToken: String?
+    /// The time every part of the server reads.
+    public var clock: SlipwayClock = .system
 
     public init() {}
 }

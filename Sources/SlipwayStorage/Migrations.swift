@@ -200,6 +200,22 @@ enum Migrations {
                     CREATE INDEX rollout_instances_by_deadline ON rollout_instances(deadline) WHERE deadline IS NOT NULL;
                     """)
         }
+        // Structured notes and outcomes: rules read these, never the rendered text. Rows written before keep
+        // their text as a recorded outcome; failed rollbacks are counted once here from that text.
+        migrator.registerMigration("v3-rollout-notes") { db in
+            try db.execute(sql: """
+                    ALTER TABLE rollouts ADD COLUMN note TEXT;
+                    ALTER TABLE rollouts ADD COLUMN rollback_failed INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE rollout_instances ADD COLUMN outcome TEXT;
+                    UPDATE rollout_instances SET outcome = json_object('rollbackReportedFailure', json_object('message', substr(reason, 18)))
+                        WHERE status = 'FAILED' AND reason LIKE 'rollback failed: %';
+                    UPDATE rollout_instances SET outcome = json_object('recorded', json_object('_0', reason))
+                        WHERE reason IS NOT NULL AND outcome IS NULL;
+                    UPDATE rollouts SET rollback_failed = (
+                        SELECT COUNT(*) FROM rollout_instances ri WHERE ri.rollout_id = rollouts.id AND ri.status = 'FAILED'
+                            AND ri.reason LIKE 'rollback failed: %');
+                    """)
+        }
         return migrator
     }
 }

@@ -54,7 +54,21 @@ public final class SQLiteStore: SlipwayStore {
 
     /// A read transaction, after waiting (without a thread) for a free reader.
     func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await readers.withPermit { try await self.pool.read(body) }
+        try await Self.mapBusy { try await self.readers.withPermit { try await self.pool.read(body) } }
+    }
+
+    /// A write transaction.
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await Self.mapBusy { try await self.pool.write(body) }
+    }
+
+    /// SQLite's busy and locked errors say "not now": they become a temporary error (503), never a bare 500.
+    static func mapBusy<T>(_ work: () async throws -> T) async throws -> T {
+        do {
+            return try await work()
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED {
+            throw SlipwayError.unavailable("the database is busy; retry the request")
+        }
     }
 
     /// A write transaction that may change what catalog reads answer (every write in this file but
@@ -63,7 +77,7 @@ public final class SQLiteStore: SlipwayStore {
     /// acknowledged write.
     func writeCatalog<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         defer { catalogWrites.add(1, ordering: .releasing) }
-        return try await pool.write(body)
+        return try await write(body)
     }
 
     // MARK: Settings and bootstrap
@@ -73,7 +87,7 @@ public final class SQLiteStore: SlipwayStore {
     }
 
     public func insertSettingIfAbsent(_ key: String, value: String) async throws -> String {
-        try await pool.write { db in
+        try await write { db in
             try db.cachedExecute(sql: "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", arguments: [key, value])
             return try db.cachedValue(String.self, sql: "SELECT value FROM settings WHERE key = ?", arguments: [key]) ?? value
         }
@@ -95,7 +109,7 @@ public final class SQLiteStore: SlipwayStore {
     // MARK: Users and sessions
 
     public func createUser(_ user: User) async throws {
-        try await pool.write { db in try Self.insertUser(user, db) }
+        try await write { db in try Self.insertUser(user, db) }
     }
 
     static func insertUser(_ user: User, _ db: Database) throws {
@@ -127,13 +141,13 @@ public final class SQLiteStore: SlipwayStore {
     }
 
     public func saveRefreshToken(hash: String, userId: String, expiresAt: Date) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.cachedExecute(sql: "INSERT INTO refresh_tokens (token_hash, user_id, expires_at) VALUES (?, ?, ?)", arguments: [hash, userId, expiresAt])
         }
     }
 
     public func takeRefreshToken(hash: String, now: Date) async throws -> User? {
-        try await pool.write { db in
+        try await write { db in
             guard let row = try db.cachedRow(sql: "SELECT * FROM refresh_tokens WHERE token_hash = ?", arguments: [hash]) else {
                 return nil
             }

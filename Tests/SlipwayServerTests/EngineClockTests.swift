@@ -10,11 +10,11 @@ import Testing
 /// Hours of rollout time in no time: an engine on a clock the test moves, over the same database a
 /// live server uses (the server's own engine runs on the wall clock, so its deadlines never pass here).
 @Suite("The rollout engine on a clock the test moves")
-struct EngineClockTests {
+struct SlipwayClockTests {
     final class MovableClock: Sendable {
         private let offset = Mutex<TimeInterval>(0)
         func advance(by seconds: TimeInterval) { offset.withLock { $0 += seconds } }
-        var engineClock: EngineClock { EngineClock { [self] in Date().addingTimeInterval(offset.withLock { $0 }) } }
+        var engineClock: SlipwayClock { SlipwayClock { [self] in Date().addingTimeInterval(offset.withLock { $0 }) } }
     }
 
     @Test func anHourOfBakeAndATenMinuteTimeout() async throws {

@@ -32,7 +32,7 @@ struct Accounts: Sendable {
 
     /// Trades a refresh token for a new access token and a new refresh token (each refresh token works once).
     func refresh(_ refreshToken: String) async throws -> (jwt: String, refresh: String) {
-        guard let user = try await store.takeRefreshToken(hash: OpaqueToken.hash(refreshToken), now: Date()) else {
+        guard let user = try await store.takeRefreshToken(hash: OpaqueToken.hash(refreshToken), now: tokens.clock.now()) else {
             throw SlipwayError.authFailure("the refresh token is not valid, was already used or has expired; sign in again")
         }
         return try await openSession(for: user)
@@ -41,13 +41,13 @@ struct Accounts: Sendable {
     private func openSession(for user: User) async throws -> (jwt: String, refresh: String) {
         let jwt = try await tokens.accessToken(for: user)
         let refresh = OpaqueToken.new(prefix: "rt")
-        try await store.saveRefreshToken(hash: refresh.hash, userId: user.id, expiresAt: Date().addingTimeInterval(tokens.refreshLifetime))
+        try await store.saveRefreshToken(hash: refresh.hash, userId: user.id, expiresAt: tokens.clock.now().addingTimeInterval(tokens.refreshLifetime))
         return (jwt, refresh.token)
     }
 
     /// A new organization with its admin and default registry.
     func createOrganization(name: String, adminEmail: String, adminName: String, password: String) async throws -> (Organization, User) {
-        let now = Date()
+        let now = tokens.clock.now()
         let organization = Organization(id: Identifiers.new(.organization), name: name, createdAt: now)
         let admin = User(
             id: Identifiers.new(.user), organizationId: organization.id, email: adminEmail.lowercased(), name: adminName, role: .admin,
@@ -63,7 +63,7 @@ struct Accounts: Sendable {
     func createUser(in organizationId: String, email: String, name: String, role: Role, password: String) async throws -> User {
         let user = User(
             id: Identifiers.new(.user), organizationId: organizationId, email: email.lowercased(), name: name, role: role,
-            passwordHash: try await hash(password), createdAt: Date())
+            passwordHash: try await hash(password), createdAt: tokens.clock.now())
         try await store.createUser(user)
         return user
     }

@@ -16,8 +16,8 @@ struct TokenIssuer: Sendable {
         var email: String
         var role: String
 
+        /// The signature and issuer; expiry is checked against the server's clock by ``TokenIssuer``.
         func verify(using algorithm: some JWTAlgorithm) async throws {
-            try exp.verifyNotExpired()
             guard iss.value == TokenIssuer.issuer else { throw JWTError.claimVerificationFailure(failedClaim: iss, reason: "wrong issuer") }
         }
     }
@@ -28,15 +28,18 @@ struct TokenIssuer: Sendable {
     private let verified = VerifiedTokens()
     let accessLifetime: TimeInterval
     let refreshLifetime: TimeInterval
+    let clock: SlipwayClock
 
-    init(secret: [UInt8], accessLifetime: TimeInterval, refreshLifetime: TimeInterval = 30 * 24 * 3600) async {
+    init(secret: [UInt8], accessLifetime: TimeInterval, refreshLifetime: TimeInterval = 30 * 24 * 3600, clock: SlipwayClock = .system) async {
+        self.clock = clock
         keys = JWTKeyCollection()
         await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
         self.accessLifetime = accessLifetime
         self.refreshLifetime = refreshLifetime
     }
 
-    func accessToken(for user: User, now: Date = Date()) async throws -> String {
+    func accessToken(for user: User) async throws -> String {
+        let now = clock.now()
         let claims = AccessClaims(
             sub: .init(value: user.id), exp: .init(value: now.addingTimeInterval(accessLifetime)), iat: .init(value: now),
             iss: .init(value: Self.issuer), org: user.organizationId, email: user.email, role: user.role.rawValue)
@@ -45,12 +48,17 @@ struct TokenIssuer: Sendable {
 
     /// The caller a bearer token names; 401 with the reason otherwise.
     func identity(fromBearer token: String) async throws -> Identity {
-        if let known = verified.identity(for: token) { return known }
+        let now = clock.now()
+        if let known = verified.identity(for: token, now: now) { return known }
         let claims: AccessClaims
+        let expired = SlipwayError.authFailure("the token has expired or is not valid; sign in again or use POST /2022-09-01-00/refresh-token")
         do {
             claims = try await keys.verify(token, as: AccessClaims.self)
+            guard claims.exp.value > now else { throw expired }
+        } catch let error as SlipwayError {
+            throw error
         } catch let error as JWTError where error.errorType == .claimVerificationFailure {
-            throw SlipwayError.authFailure("the token has expired or is not valid; sign in again or use POST /2022-09-01-00/refresh-token")
+            throw expired
         } catch {
             throw SlipwayError.authFailure("the bearer token is not a valid Slipway token; sign in with POST /2022-09-01-00/signin")
         }
@@ -73,7 +81,7 @@ final class VerifiedTokens: Sendable {
     private let entries = Mutex<[String: Entry]>([:])
     private let capacity = 10_000
 
-    func identity(for token: String, now: Date = Date()) -> Identity? {
+    func identity(for token: String, now: Date) -> Identity? {
         entries.withLock { entries in
             guard let entry = entries[token] else { return nil }
             guard entry.expiresAt > now else {

@@ -6,6 +6,7 @@ import SlipwayWire
 /// The upstream Image Config API: create, describe, list, update, delete, release.
 struct ImageConfigController {
     let store: any SlipwayStore
+    let clock: SlipwayClock
     /// Describe and List answers, kept until the next catalog write.
     let answers: CatalogResponseCache
 
@@ -19,7 +20,7 @@ struct ImageConfigController {
                 imageRegistryId: body.imageRegistryId, publicKeyPEM: body.imageSignaturePublicKeyPEM,
                 commands: body.customImageCommandsAndArgs?.commands, args: body.customImageCommandsAndArgs?.args)
             try change.validate()
-            let now = Date()
+            let now = clock.now()
             let config = ImageConfig(
                 id: Identifiers.new(.imageConfig), serviceId: try context.path("serviceId"), serviceEnvironmentId: body.serviceEnvironmentId,
                 spec: ImageSpec.createBase.applying(change), revision: 1, createdAt: now, updatedAt: now)
@@ -61,7 +62,7 @@ struct ImageConfigController {
             try change.validate()
             _ = try await store.updateImageConfig(
                 id: try context.path("id"), serviceId: try context.path("serviceId"), organizationId: identity.organizationId, change: change,
-                now: Date())
+                now: clock.now())
             return JSONBody.empty()
         }
 
@@ -78,7 +79,7 @@ struct ImageConfigController {
             let body = try await JSONBody.decode(ReleaseImageConfigRequest.self, from: request, emptyAsObject: true)
             _ = try await store.release(
                 imageConfigId: try context.path("id"), serviceId: try context.path("serviceId"), organizationId: identity.organizationId,
-                productTierId: body.productTierId.flatMap { $0.isEmpty ? nil : $0 }, releasedBy: identity.email, now: Date())
+                productTierId: body.productTierId.flatMap { $0.isEmpty ? nil : $0 }, releasedBy: identity.email, now: clock.now())
             return JSONBody.empty()
         }
     }

@@ -6,6 +6,7 @@ import SlipwayWire
 /// Image registries: where images are pulled from. Passwords go in, never out.
 struct ImageRegistryController {
     let store: any SlipwayStore
+    let clock: SlipwayClock
 
     func addRoutes(to api: RouterGroup<SlipwayRequestContext>) {
         api.post("image-registry") { request, context in
@@ -18,7 +19,7 @@ struct ImageRegistryController {
             if let password = body.password { try Validate.text(password, field: "password", limit: Validate.Limit.credential) }
             let registry = ImageRegistry(
                 id: Identifiers.new(.imageRegistry), organizationId: identity.organizationId, name: body.name, host: body.host.lowercased(),
-                username: body.username, password: body.password, isDefault: false, createdAt: Date())
+                username: body.username, password: body.password, isDefault: false, createdAt: clock.now())
             try await store.createImageRegistry(registry)
             return try JSONBody.response(registry.id)
         }

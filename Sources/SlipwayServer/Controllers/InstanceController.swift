@@ -7,6 +7,7 @@ import SlipwayWire
 struct InstanceController {
     let store: any SlipwayStore
     let fleet: any FleetStore
+    let clock: SlipwayClock
 
     func addRoutes(to api: RouterGroup<SlipwayRequestContext>) {
         let base = "service/:serviceId/environment/:environmentId/instance"
@@ -19,7 +20,7 @@ struct InstanceController {
             let token = OpaqueToken.new(prefix: "sat")
             let instance = try await fleet.registerInstance(
                 organizationId: identity.organizationId, serviceId: try context.path("serviceId"), environmentId: try context.path("environmentId"),
-                productTierId: body.productTierId, name: body.name, tierVersion: body.tierVersion, agentTokenHash: token.hash, now: Date())
+                productTierId: body.productTierId, name: body.name, tierVersion: body.tierVersion, agentTokenHash: token.hash, now: clock.now())
             return try JSONBody.response(RegisterInstanceResult(id: instance.id, agentToken: token.token))
         }
         api.get(RouterPath(base)) { request, context in
@@ -50,7 +51,7 @@ struct InstanceController {
             try identity.requireWrite()
             try await fleet.deleteInstance(
                 id: try context.path("instanceId"), serviceId: try context.path("serviceId"), environmentId: try context.path("environmentId"),
-                organizationId: identity.organizationId)
+                organizationId: identity.organizationId, now: clock.now())
             return JSONBody.empty()
         }
     }

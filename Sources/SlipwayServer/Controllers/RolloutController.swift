@@ -8,6 +8,7 @@ import SlipwayWire
 struct RolloutController {
     let fleet: any FleetStore
     let engine: RolloutEngine
+    let clock: SlipwayClock
 
     func addRoutes(to api: RouterGroup<SlipwayRequestContext>) {
         let base = "service/:serviceId/image-config/:id"
@@ -19,7 +20,7 @@ struct RolloutController {
             let dryRun = body.dryRun ?? false
             let (plan, rollout) = try await fleet.createRollout(
                 imageConfigId: try context.path("id"), serviceId: try context.path("serviceId"), organizationId: identity.organizationId,
-                policy: policy, createdBy: identity.email, dryRun: dryRun, now: Date())
+                policy: policy, createdBy: identity.email, dryRun: dryRun, now: clock.now())
             guard let rollout else { return try JSONBody.response(RolloutPlanResult(plan)) }
             engine.wake()
             return try JSONBody.response(RolloutStatusResult(rollout))
@@ -45,10 +46,10 @@ struct RolloutController {
             return try JSONBody.response(
                 ListRolloutInstancesResult(instances: page.items.map(RolloutInstanceResult.init), nextPageToken: page.nextPageToken))
         }
-        control("pause") { try await fleet.pauseRollout(imageConfigId: $0, serviceId: $1, organizationId: $2, now: Date()) }
-        control("resume") { try await fleet.resumeRollout(imageConfigId: $0, serviceId: $1, organizationId: $2, now: Date()) }
-        control("cancel") { try await fleet.cancelRollout(imageConfigId: $0, serviceId: $1, organizationId: $2, now: Date()) }
-        control("retry") { try await fleet.retryRollout(imageConfigId: $0, serviceId: $1, organizationId: $2, now: Date()) }
+        control("pause") { try await fleet.pauseRollout(imageConfigId: $0, serviceId: $1, organizationId: $2, now: clock.now()) }
+        control("resume") { try await fleet.resumeRollout(imageConfigId: $0, serviceId: $1, organizationId: $2, now: clock.now()) }
+        control("cancel") { try await fleet.cancelRollout(imageConfigId: $0, serviceId: $1, organizationId: $2, now: clock.now()) }
+        control("retry") { try await fleet.retryRollout(imageConfigId: $0, serviceId: $1, organizationId: $2, now: clock.now()) }
 
         /// `POST …/rollout/{verb}`: changes the latest rollout, then lets the engine act on it.
         func control(_ verb: String, _ change: @escaping @Sendable (String, String, String) async throws -> Rollout) {

@@ -6,6 +6,7 @@ import SlipwayWire
 /// Services, their environments and their product tiers.
 struct ServiceController {
     let store: any SlipwayStore
+    let clock: SlipwayClock
 
     func addRoutes(to api: RouterGroup<SlipwayRequestContext>) {
         // Services
@@ -17,7 +18,7 @@ struct ServiceController {
             try Validate.text(body.description ?? "", field: "description")
             let service = Service(
                 id: Identifiers.new(.service), organizationId: identity.organizationId, name: body.name, description: body.description ?? "",
-                createdAt: Date())
+                createdAt: clock.now())
             try await store.createService(service)
             return try JSONBody.response(service.id)
         }
@@ -48,7 +49,7 @@ struct ServiceController {
             let type = try Validate.environmentType(body.type ?? "dev")
             let environment = ServiceEnvironment(
                 id: Identifiers.new(.serviceEnvironment), serviceId: try context.path("serviceId"), name: body.name,
-                description: body.description ?? "", type: type, createdAt: Date())
+                description: body.description ?? "", type: type, createdAt: clock.now())
             try await store.createEnvironment(environment, organizationId: identity.organizationId)
             return try JSONBody.response(environment.id)
         }
@@ -82,7 +83,7 @@ struct ServiceController {
             try Validate.text(body.description ?? "", field: "description")
             let tier = ProductTier(
                 id: Identifiers.new(.productTier), serviceId: try context.path("serviceId"), serviceEnvironmentId: body.serviceEnvironmentId,
-                name: body.name, description: body.description ?? "", createdAt: Date())
+                name: body.name, description: body.description ?? "", createdAt: clock.now())
             try await store.createProductTier(tier, organizationId: identity.organizationId)
             return try JSONBody.response(tier.id)
         }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Hummingbird
 import Logging
 import SlipwayCore
@@ -69,7 +68,13 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         let id = Identifiers.random(length: 10)
         switch error {
         case let error as SlipwayError:
-            return (status(of: error.kind), GoaError(name: error.kind.rawValue, id: id, message: error.message, fault: error.kind == .failedRequest), nil)
+            return (
+                status(of: error.kind),
+                GoaError(
+                    name: error.kind.rawValue, id: id, message: error.message, temporary: error.isTemporary,
+                    fault: error.kind == .failedRequest || error.kind == .unavailable),
+                nil
+            )
         case let error as any HTTPResponseError:
             let detail = (error as? HTTPError)?.body
             switch error.status {
@@ -85,12 +90,6 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 }
                 return (.internalServerError, GoaError(name: "failed_request", id: id, message: serverFault(id), fault: true), "\(error)")
             }
-        case let error as DatabaseError where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED:
-            return (
-                .internalServerError,
-                GoaError(name: "failed_request", id: id, message: "the database is busy; retry the request", temporary: true, fault: true),
-                "\(error)"
-            )
         default:
             return (.internalServerError, GoaError(name: "failed_request", id: id, message: serverFault(id), fault: true), "\(error)")
         }
@@ -108,6 +107,7 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case .notFound: .notFound
         case .invalidState: .conflict
         case .failedRequest: .internalServerError
+        case .unavailable: .serviceUnavailable
         }
     }
 }

@@ -28,7 +28,7 @@ struct RolloutStateMachineTests {
     }
 
     func next(_ rollout: Rollout, dependencyLive: Bool = false) -> RolloutStateMachine.Action {
-        RolloutStateMachine.next(rollout, now: Self.now, dependencyLive: dependencyLive)
+        RolloutStateMachine(rollout).next(now: Self.now, dependencyLive: dependencyLive)
     }
 
     @Test func startsAndWaitsForDependencies() {

@@ -1,0 +1,109 @@
+import Foundation
+
+/// Why an instance's part in a rollout ended as it did, or why it was skipped. Structured, so rules
+/// never read prose back; ``text`` renders it for people.
+public enum RolloutInstanceOutcome: Sendable, Equatable, Codable {
+    case agentReportedFailure(message: String)
+    case timedOut(seconds: Int)
+    case rolledBack(to: String)
+    case rollbackReportedFailure(message: String)
+    case rollbackTimedOut(seconds: Int)
+    case alreadyAtTarget(version: String)
+    case cancelledBeforeStart
+    case haltedBeforeStart
+    /// A failed or rolled-back instance that a retry found running its target after all (a late report, say).
+    case foundAtTarget(version: String)
+    /// Text recorded before outcomes were structured; shown, never interpreted.
+    case recorded(String)
+
+    public var text: String {
+        switch self {
+        case .agentReportedFailure(let message): "the agent reported failure: \(message)"
+        case .timedOut(let seconds): "no successful report within \(seconds) s (instanceTimeoutSeconds)"
+        case .rolledBack(let version): "rolled back to \(version)"
+        case .rollbackReportedFailure(let message): "rollback failed: \(message)"
+        case .rollbackTimedOut(let seconds): "rollback failed: no report within \(seconds) s"
+        case .alreadyAtTarget(let version): "already at version \(version) when its wave started"
+        case .cancelledBeforeStart: "the rollout was cancelled before this instance started"
+        case .haltedBeforeStart: "the rollout halted at its failure threshold before this instance started"
+        case .foundAtTarget(let version): "found running version \(version) when the rollout was retried"
+        case .recorded(let text): text
+        }
+    }
+
+    /// Whether the instance was upgraded and then could not be moved back.
+    public var isFailedRollback: Bool {
+        switch self {
+        case .rollbackReportedFailure, .rollbackTimedOut: true
+        default: false
+        }
+    }
+}
+
+/// What a halted rollout does with the instances it already upgraded.
+public enum HaltRollback: Sendable, Equatable, Codable {
+    /// `autoRollback` is off: this many upgraded instances stay on the target version.
+    case off(stayed: Int)
+    /// Moving this many back to their source version.
+    case running(instances: Int)
+    /// Done: this many were sent back, and this many of those could not go back.
+    case done(instances: Int, failed: Int)
+}
+
+/// What last happened to a rollout, structured; its status message is rendered from it.
+public enum RolloutNote: Sendable, Equatable, Codable {
+    case planned(instances: Int, waves: Int)
+    case nothingToDo(ineligible: Int)
+    case waitingForDependency(instances: Int, waves: Int)
+    case waveStarted(wave: Int, of: Int, canary: Bool, upgrading: Int)
+    case baking(seconds: Int, afterWave: Int)
+    case complete(upgraded: Int, targetVersions: [String], skipped: Int)
+    case halted(failed: Int, threshold: Int, notStarted: Int, rollback: HaltRollback)
+    case paused(inFlight: Int)
+    case resumed
+    case cancelled(notStarted: Int, inFlight: Int)
+    case retrying(instances: Int, foundAtTarget: Int)
+
+    public var message: String {
+        switch self {
+        case .planned(let instances, let waves):
+            return "\(instances) instance(s) to upgrade in \(waves) wave(s)"
+        case .nothingToDo(let ineligible):
+            return "no instance needs a change: \(ineligible) instance(s) already run the preferred image or cannot take it"
+        case .waitingForDependency(let instances, let waves):
+            return "waiting for an earlier rollout that holds some of the same instances; "
+                + RolloutNote.planned(instances: instances, waves: waves).message
+        case .waveStarted(let wave, let total, let canary, let upgrading):
+            return "\(canary ? "canary wave" : "wave \(wave + 1) of \(total)"): \(upgrading) instance(s) upgrading"
+        case .baking(let seconds, let afterWave):
+            return "baking \(seconds) s after wave \(afterWave + 1) before the next"
+        case .complete(let upgraded, let targets, let skipped):
+            return "complete: \(upgraded) instance(s) upgraded to \(targets.joined(separator: ", "))" + (skipped > 0 ? ", \(skipped) skipped" : "")
+        case .halted(let failed, let threshold, let notStarted, let rollback):
+            var message = "failed: \(failed) instance(s) failed, reaching the failure threshold of \(threshold)"
+            if notStarted > 0 { message += "; \(notStarted) instance(s) were not started" }
+            switch rollback {
+            case .off(let stayed) where stayed > 0:
+                message += "; \(stayed) upgraded instance(s) stay on the target version (autoRollback is off)"
+            case .off:
+                break
+            case .running(let instances):
+                message += "; rolling back \(instances) upgraded instance(s) to their source version"
+            case .done(let instances, let failedRollbacks):
+                message += "; rolled back \(instances) upgraded instance(s) to their source version"
+                if failedRollbacks > 0 { message += " (\(failedRollbacks) rollback(s) failed)" }
+            }
+            return message
+        case .paused(let inFlight):
+            return "paused: no new wave starts until resumed; \(inFlight) instance(s) in flight finish on their own"
+        case .resumed:
+            return "resumed"
+        case .cancelled(let notStarted, let inFlight):
+            return "cancelled: \(notStarted) instance(s) were not started; \(inFlight) in flight finish on their own"
+        case .retrying(let instances, let foundAtTarget):
+            var message = "retrying \(instances) instance(s) that did not reach their target"
+            if foundAtTarget > 0 { message += "; \(foundAtTarget) found running their target already count as completed" }
+            return message
+        }
+    }
+}

@@ -1,0 +1,328 @@
+import Foundation
+import GRDB
+import SlipwayCore
+
+// Rollouts: this file loads what `RolloutStateMachine` needs, feeds it the event, and persists what it
+// says in the same transaction. The rules themselves live in the core; SQL here only selects rows by
+// index and writes them back.
+
+extension SQLiteStore {
+    // MARK: Creating
+
+    public func createRollout(
+        imageConfigId: String, serviceId: String, organizationId: String, policy: RolloutPolicy, createdBy: String, dryRun: Bool, now: Date
+    ) async throws -> (plan: RolloutPlan, rollout: Rollout?) {
+        let work = { @Sendable (db: Database) throws -> (RolloutPlan, Rollout?) in
+            let config = try Self.imageConfig(id: imageConfigId, serviceId: serviceId, organizationId: organizationId, db)
+            let released =
+                try db.cachedValue(Bool.self, sql: "SELECT EXISTS (SELECT 1 FROM tier_version_images WHERE image_config_id = ?)", arguments: [imageConfigId])
+                == true
+            let latest = try db.cachedRow(sql: "SELECT * FROM rollouts WHERE image_config_id = ? ORDER BY seq DESC LIMIT 1", arguments: [imageConfigId])
+                .map(Self.rollout)
+            try RolloutStateMachine.checkCanStart(imageConfigId: imageConfigId, released: released, latest: latest)
+            let plan = try Self.plan(config: config, policy: policy, db)
+            guard !dryRun else { return (plan, nil) }
+            var machine = RolloutStateMachine.create(
+                id: Identifiers.new(.rollout), plan: plan, config: config, organizationId: organizationId, createdBy: createdBy, now: now)
+            try Self.insert(&machine, db)
+            if machine.rollout.status == .pending, try Self.dependencyLive(rolloutId: machine.rollout.id, db) {
+                machine.waitForDependency(now: now)
+                try Self.persist(&machine, db)
+            }
+            return (plan, machine.rollout)
+        }
+        return dryRun ? try await read(work) : try await write(work)
+    }
+
+    /// Loads what ``RolloutPlanner`` reads: the environment's instances, each tier's preferred version, and
+    /// the image config as those versions pin it.
+    static func plan(config: ImageConfig, policy: RolloutPolicy, _ db: Database) throws -> RolloutPlan {
+        let instances = try db.cachedRows(sql: "SELECT * FROM instances WHERE service_environment_id = ? ORDER BY seq", arguments: [config.serviceEnvironmentId])
+            .map(Self.instance)
+        var preferred: [String: String] = [:]
+        for tier in Set(instances.map(\.productTierId)) {
+            preferred[tier] = try db.cachedValue(String.self, sql: "SELECT version FROM tier_versions WHERE product_tier_id = ? AND status = 'Preferred'",
+                arguments: [tier])
+        }
+        var snapshots: [RolloutPlanner.TierVersionKey: ImageConfigSnapshot] = [:]
+        for key in RolloutPlanner.neededVersions(instances: instances, preferredVersions: preferred) {
+            let rows = try db.cachedRows(sql: "SELECT * FROM tier_versions WHERE product_tier_id = ? AND version = ?", arguments: [key.productTierId, key.version])
+            snapshots[key] = try tierVersions(rows, serviceId: config.serviceId, db).first?.images.first { $0.imageConfigId == config.id }
+        }
+        return RolloutPlanner.plan(config: config, policy: policy, instances: instances, preferredVersions: preferred, snapshots: snapshots)
+    }
+
+    /// Whether an earlier live rollout holds any instance this rollout still has to start.
+    static func dependencyLive(rolloutId: String, _ db: Database) throws -> Bool {
+        try db.cachedValue(Bool.self,
+            sql: """
+                SELECT EXISTS (
+                    SELECT 1 FROM rollout_instances mine
+                    JOIN rollout_instances other ON other.instance_id = mine.instance_id AND other.rollout_id != mine.rollout_id
+                    JOIN rollouts r ON r.id = other.rollout_id
+                    WHERE mine.rollout_id = ? AND mine.status = 'PENDING'
+                    AND (other.status IN ('IN_PROGRESS', 'ROLLING_BACK')
+                        OR (other.status = 'PENDING' AND r.status IN \(Self.liveStatuses)
+                            AND r.seq < (SELECT seq FROM rollouts WHERE id = ?))))
+                """,
+            arguments: [rolloutId, rolloutId]) ?? false
+    }
+
+    // MARK: Reading
+
+    static func rollout(_ row: Row) -> Rollout {
+        var counts = RolloutCounts()
+        counts.total = row["total"]
+        counts.pending = row["pending"]
+        counts.inProgress = row["in_progress"]
+        counts.completed = row["completed"]
+        counts.failed = row["failed"]
+        counts.skipped = row["skipped"]
+        counts.rollingBack = row["rolling_back"]
+        counts.rolledBack = row["rolled_back"]
+        counts.rollbackFailed = row["rollback_failed"]
+        let bakeUntil: Double? = row["bake_until"]
+        return Rollout(
+            id: row["id"], organizationId: row["organization_id"], serviceId: row["service_id"],
+            serviceEnvironmentId: row["service_environment_id"], imageConfigId: row["image_config_id"],
+            status: RolloutStatus(rawValue: row["status"]) ?? .failed, policy: decodeJSON(row["policy"]) ?? RolloutPolicy(), counts: counts,
+            currentWave: row["current_wave"], totalWaves: row["total_waves"], bakeUntil: bakeUntil.map(Date.init(timeIntervalSince1970:)),
+            rollback: RollbackState(rawValue: row["rollback"]) ?? .none, sourceVersions: decodeJSON(row["source_versions"]) ?? [],
+            targetVersions: decodeJSON(row["target_versions"]) ?? [], message: row["message"], createdBy: row["created_by"],
+            createdAt: row["created_at"], startedAt: row["started_at"], updatedAt: row["updated_at"], finishedAt: row["finished_at"],
+            completedSeconds: row["completed_seconds"], note: decodeJSON(row["note"]))
+    }
+
+    static func rollout(id: String, _ db: Database) throws -> Rollout {
+        guard let row = try db.cachedRow(sql: "SELECT * FROM rollouts WHERE id = ?", arguments: [id]) else {
+            throw SlipwayError.notFound(.rollout, id)
+        }
+        return rollout(row)
+    }
+
+    static func latestRollout(imageConfigId: String, serviceId: String, organizationId: String, _ db: Database) throws -> Rollout {
+        _ = try imageConfig(id: imageConfigId, serviceId: serviceId, organizationId: organizationId, db)
+        guard let row = try db.cachedRow(sql: "SELECT * FROM rollouts WHERE image_config_id = ? ORDER BY seq DESC LIMIT 1", arguments: [imageConfigId])
+        else { throw SlipwayError.notFound("image config \(imageConfigId) has never been rolled out; start with POST …/image-config/\(imageConfigId)/rollout") }
+        return rollout(row)
+    }
+
+    public func latestRollout(imageConfigId: String, serviceId: String, organizationId: String) async throws -> Rollout {
+        try await read { db in try Self.latestRollout(imageConfigId: imageConfigId, serviceId: serviceId, organizationId: organizationId, db) }
+    }
+
+    public func rollouts(imageConfigId: String, serviceId: String, organizationId: String, page: PageRequest) async throws -> Page<Rollout> {
+        try await read { db in
+            _ = try Self.imageConfig(id: imageConfigId, serviceId: serviceId, organizationId: organizationId, db)
+            return try Self.page(db, sql: "SELECT * FROM rollouts WHERE image_config_id = ?", arguments: [imageConfigId], page: page) { Self.rollout($0) }
+        }
+    }
+
+    static func rolloutInstance(_ row: Row) -> RolloutInstance {
+        let started: Double? = row["started_at"]
+        let ended: Double? = row["ended_at"]
+        let deadline: Double? = row["deadline"]
+        let reason: String? = row["reason"]
+        let outcome: RolloutInstanceOutcome? = decodeJSON(row["outcome"]) ?? reason.map(RolloutInstanceOutcome.recorded)
+        return RolloutInstance(
+            rolloutId: row["rollout_id"], instanceId: row["instance_id"], instanceName: row["instance_name"] ?? "", wave: row["wave"],
+            sourceVersion: row["source_version"], targetVersion: row["target_version"],
+            status: RolloutInstanceStatus(rawValue: row["status"]) ?? .failed, startedAt: started.map(Date.init(timeIntervalSince1970:)),
+            endedAt: ended.map(Date.init(timeIntervalSince1970:)), deadline: deadline.map(Date.init(timeIntervalSince1970:)), outcome: outcome)
+    }
+
+    public func rolloutInstances(rolloutId: String, page: PageRequest) async throws -> Page<RolloutInstance> {
+        try await read { db in
+            try Self.page(
+                db, sql: "SELECT ri.*, i.name AS instance_name FROM rollout_instances ri JOIN instances i ON i.id = ri.instance_id WHERE ri.rollout_id = ?",
+                arguments: [rolloutId], page: page, order: "ri.seq"
+            ) { Self.rolloutInstance($0) }
+        }
+    }
+
+    /// A rollout's rows in one status.
+    static func rows(rolloutId: String, status: RolloutInstanceStatus, _ db: Database) throws -> [RolloutInstance] {
+        try db.cachedRows(sql: "SELECT * FROM rollout_instances WHERE rollout_id = ? AND status = ? ORDER BY seq", arguments: [rolloutId, status.rawValue])
+            .map(rolloutInstance)
+    }
+
+    /// A rollout's rows (one wave's pending ones, or all) with where their instances stand.
+    static func members(rolloutId: String, pendingInWave wave: Int?, _ db: Database) throws -> [RolloutStateMachine.Member] {
+        var sql = """
+            SELECT ri.*, i.name AS instance_name, i.current_version AS instance_current_version, i.desired_version AS instance_desired_version
+            FROM rollout_instances ri JOIN instances i ON i.id = ri.instance_id WHERE ri.rollout_id = ?
+            """
+        var arguments: StatementArguments = [rolloutId]
+        if let wave {
+            sql += " AND ri.wave = ? AND ri.status = 'PENDING'"
+            arguments += [wave]
+        }
+        return try db.cachedRows(sql: sql + " ORDER BY ri.seq", arguments: arguments).map {
+            RolloutStateMachine.Member(
+                row: rolloutInstance($0), currentVersion: $0["instance_current_version"], desiredVersion: $0["instance_desired_version"])
+        }
+    }
+
+    // MARK: Writing what the machine says
+
+    /// Writes a new rollout and its rows.
+    static func insert(_ machine: inout RolloutStateMachine, _ db: Database) throws {
+        let effects = machine.takeEffects()
+        let rollout = machine.rollout
+        try db.cachedExecute(sql: """
+                INSERT INTO rollouts (id, organization_id, service_id, service_environment_id, image_config_id, status, policy, total, pending,
+                    current_wave, total_waves, rollback, source_versions, target_versions, message, note, created_by, created_at, updated_at, finished_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                rollout.id, rollout.organizationId, rollout.serviceId, rollout.serviceEnvironmentId, rollout.imageConfigId, rollout.status.rawValue,
+                encodeJSON(rollout.policy), rollout.counts.total, rollout.counts.pending, rollout.currentWave, rollout.totalWaves,
+                rollout.rollback.rawValue, encodeJSON(rollout.sourceVersions), encodeJSON(rollout.targetVersions), rollout.message,
+                rollout.note.map(encodeJSON), rollout.createdBy, rollout.createdAt, rollout.updatedAt, rollout.finishedAt,
+            ])
+        for (index, row) in effects.rows.enumerated() {
+            try db.cachedExecute(sql: """
+                    INSERT INTO rollout_instances (rollout_id, instance_id, seq, wave, source_version, target_version, status)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [row.rolloutId, row.instanceId, index + 1, row.wave, row.sourceVersion, row.targetVersion, row.status.rawValue])
+        }
+    }
+
+    /// Writes everything the machine changed since the last write.
+    static func persist(_ machine: inout RolloutStateMachine, _ db: Database) throws {
+        try persistInstances(&machine, db)
+        guard machine.takeEffects().rolloutChanged else { return }
+        let rollout = machine.rollout
+        let counts = rollout.counts
+        try db.cachedExecute(sql: """
+                UPDATE rollouts SET status = ?, total = ?, pending = ?, in_progress = ?, completed = ?, failed = ?, skipped = ?, rolling_back = ?,
+                    rolled_back = ?, rollback_failed = ?, current_wave = ?, total_waves = ?, bake_until = ?, rollback = ?, message = ?, note = ?,
+                    started_at = ?, updated_at = ?, finished_at = ?, completed_seconds = ?
+                WHERE id = ?
+                """,
+            arguments: [
+                rollout.status.rawValue, counts.total, counts.pending, counts.inProgress, counts.completed, counts.failed, counts.skipped,
+                counts.rollingBack, counts.rolledBack, counts.rollbackFailed, rollout.currentWave, rollout.totalWaves,
+                rollout.bakeUntil?.timeIntervalSince1970, rollout.rollback.rawValue, rollout.message, rollout.note.map(encodeJSON),
+                rollout.startedAt, rollout.updatedAt, rollout.finishedAt, rollout.completedSeconds, rollout.id,
+            ])
+    }
+
+    /// Writes the instance rows and desired versions the machine changed; the rollout's own row waits for ``persist(_:_:)``.
+    static func persistInstances(_ machine: inout RolloutStateMachine, _ db: Database) throws {
+        let effects = machine.takeInstanceEffects()
+        for row in effects.rows {
+            try db.cachedExecute(sql: """
+                    UPDATE rollout_instances SET wave = ?, status = ?, started_at = ?, ended_at = ?, deadline = ?, reason = ?, outcome = ?
+                    WHERE rollout_id = ? AND instance_id = ?
+                    """,
+                arguments: [
+                    row.wave, row.status.rawValue, row.startedAt?.timeIntervalSince1970, row.endedAt?.timeIntervalSince1970,
+                    row.deadline?.timeIntervalSince1970, row.reason, row.outcome.map(encodeJSON), row.rolloutId, row.instanceId,
+                ])
+        }
+        for instanceId in effects.removedInstanceIds {
+            try db.cachedExecute(sql: "DELETE FROM rollout_instances WHERE rollout_id = ? AND instance_id = ?", arguments: [machine.rollout.id, instanceId])
+        }
+        for change in effects.desiredVersions {
+            try db.cachedExecute(sql: "UPDATE instances SET desired_version = ?, desired_generation = desired_generation + 1 WHERE id = ?",
+                arguments: [change.version, change.instanceId])
+        }
+    }
+
+    // MARK: Operators
+
+    /// Feeds an operator's event to the machine of the image config's latest rollout, and persists the outcome.
+    private func control(
+        imageConfigId: String, serviceId: String, organizationId: String,
+        _ event: @escaping @Sendable (inout RolloutStateMachine, Database) throws -> Void
+    ) async throws -> Rollout {
+        try await write { db in
+            var machine = RolloutStateMachine(try Self.latestRollout(imageConfigId: imageConfigId, serviceId: serviceId, organizationId: organizationId, db))
+            try event(&machine, db)
+            try Self.persist(&machine, db)
+            return machine.rollout
+        }
+    }
+
+    public func pauseRollout(imageConfigId: String, serviceId: String, organizationId: String, now: Date) async throws -> Rollout {
+        try await control(imageConfigId: imageConfigId, serviceId: serviceId, organizationId: organizationId) { machine, _ in try machine.pause(now: now) }
+    }
+
+    public func resumeRollout(imageConfigId: String, serviceId: String, organizationId: String, now: Date) async throws -> Rollout {
+        try await control(imageConfigId: imageConfigId, serviceId: serviceId, organizationId: organizationId) { machine, _ in try machine.resume(now: now) }
+    }
+
+    public func cancelRollout(imageConfigId: String, serviceId: String, organizationId: String, now: Date) async throws -> Rollout {
+        try await control(imageConfigId: imageConfigId, serviceId: serviceId, organizationId: organizationId) { machine, db in
+            let pending = machine.rollout.status.isLive ? try Self.rows(rolloutId: machine.rollout.id, status: .pending, db) : []
+            try machine.cancel(pending: pending, now: now)
+        }
+    }
+
+    public func retryRollout(imageConfigId: String, serviceId: String, organizationId: String, now: Date) async throws -> Rollout {
+        try await control(imageConfigId: imageConfigId, serviceId: serviceId, organizationId: organizationId) { machine, db in
+            try machine.retry(members: try Self.members(rolloutId: machine.rollout.id, pendingInWave: nil, db), now: now)
+        }
+    }
+
+    // MARK: The engine
+
+    public func activeRolloutIDs() async throws -> [String] {
+        try await read { db in
+            try db.cachedValues(String.self, sql: "SELECT id FROM rollouts WHERE status IN \(Self.liveStatuses) OR rollback = 'running' ORDER BY seq")
+        }
+    }
+
+    public func advanceRollout(id: String, now: Date) async throws -> (changedInstances: [String], wakeAt: Date?) {
+        try await write { db in
+            var machine = RolloutStateMachine(try Self.rollout(id: id, db))
+            var changed: [String] = []
+            for _ in 0..<machine.stepLimit {
+                let rollout = machine.rollout
+                let dependencyLive = rollout.status == .pendingDependency ? try Self.dependencyLive(rolloutId: id, db) : false
+                let action = machine.next(now: now, dependencyLive: dependencyLive)
+                switch action {
+                case .wait(let until):
+                    return (changed, until)
+                case .waitForDependency:
+                    return (changed, nil)
+                case .startWave(let wave):
+                    machine.startWave(wave, members: try Self.members(rolloutId: id, pendingInWave: wave, db), now: now)
+                case .halt:
+                    let completed = rollout.policy.autoRollback ? try Self.rows(rolloutId: id, status: .completed, db) : []
+                    machine.halt(pending: try Self.rows(rolloutId: id, status: .pending, db), completed: completed, now: now)
+                case .start, .bake, .complete, .finishRollback:
+                    machine.perform(action, now: now)
+                }
+                changed += machine.effects.desiredVersions.map(\.instanceId)
+                try Self.persist(&machine, db)
+                if case .bake(let until) = action { return (changed, until) }
+            }
+            throw SlipwayError.failedRequest("rollout \(id) did not come to a wait within \(machine.stepLimit) steps; its counts disagree with its instances")
+        }
+    }
+
+    public func expireDeadlines(now: Date) async throws -> [String] {
+        try await write { db in
+            let rows = try db.cachedRows(sql: "SELECT * FROM rollout_instances WHERE deadline IS NOT NULL AND deadline <= ?", arguments: [now.timeIntervalSince1970])
+                .map(Self.rolloutInstance)
+            // A wave times out together: one machine per rollout, its row written once.
+            var machines: [String: RolloutStateMachine] = [:]
+            for row in rows {
+                var machine = try machines[row.rolloutId] ?? RolloutStateMachine(Self.rollout(id: row.rolloutId, db))
+                machine.deadlinePassed(row, now: now)
+                machines[row.rolloutId] = machine
+            }
+            for var machine in machines.values { try Self.persist(&machine, db) }
+            return Array(machines.keys)
+        }
+    }
+
+    public func nextDeadline() async throws -> Date? {
+        try await read { db in
+            try db.cachedValue(Double.self, sql: "SELECT MIN(deadline) FROM rollout_instances WHERE deadline IS NOT NULL").map(Date.init(timeIntervalSince1970:))
+        }
+    }
+}

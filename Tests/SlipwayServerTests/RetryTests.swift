@@ -1,0 +1,157 @@
+import Foundation
+import Hummingbird
+import SlipwayWire
+import Testing
+
+/// Retrying a halted rollout re-runs what is left and settles, whatever happened to its instances in between:
+/// each case here once made `retry` halt at once on counts that no longer matched the instances.
+@Suite("Retry after the fleet moved on")
+struct RetryTests {
+    static let v2 = "docker.io/acme/app:2"
+
+    /// A script that records each run and fails, while `fixed` does not exist, for images ending in one of `failing`
+    /// on the instances listed in `failingOn` (all instances when empty), once `armed` exists.
+    static func script(_ scripts: ApplyScripts, name: String, sleep: Double = 0.1, failing: [String], armedOnly: Bool = false) throws -> String {
+        let directory = scripts.directory.path
+        var body = "#!/bin/sh\necho \"$SLIPWAY_INSTANCE_ID $SLIPWAY_IMAGE\" >> '\(scripts.log.path)'\nsleep \(sleep)\n"
+        let guardFile = armedOnly ? "[ -e '\(directory)/armed' ] && " : ""
+        for suffix in failing {
+            body += "case \"$SLIPWAY_IMAGE\" in *\(suffix)) if \(guardFile)[ ! -e '\(directory)/fixed' ]; then echo 'apply failed' >&2; exit 3; fi;; esac\n"
+        }
+        body += "exit 0\n"
+        let file = scripts.directory.appendingPathComponent(name)
+        try body.write(to: file, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: file.path)
+        return file.path
+    }
+
+    @Test func aDeletedFailedInstanceNoLongerCountsAgainstTheRetry() async throws {
+        try await withServer { api in
+            let api = try await api.signIn()
+            let fleet = try await Fleet.make(api, instances: 4)
+            let scripts = try ApplyScripts()
+            let failing = try Self.script(scripts, name: "fail.sh", failing: [":2"])
+            let healthy = try Self.script(scripts, name: "apply.sh", failing: [])
+            let agents = try fleet.instances.enumerated().map { index, instance in
+                try AgentProcess(server: api.serverURL, token: instance.agentToken, applyCommand: index == 0 ? failing : healthy)
+            }
+            defer { agents.forEach { $0.stop() } }
+            try await eventually("first states applied") { scripts.runs.count == 4 }
+            try await fleet.ship(api, tag: "2")
+            _ = try await api.call(.post, fleet.rolloutPath, json: RolloutPolicyRequest(maxConcurrentUpgrades: 2))
+            let failed = try await waitForRollout(api, fleet, "FAILED")
+            #expect((failed.completed, failed.failed, failed.skipped) == (1, 1, 2))
+
+            // The broken instance is replaced: deleted. It no longer counts anywhere.
+            #expect(try await api.call(.delete, "\(fleet.instancePath)/\(fleet.instances[0].id)").status == .ok)
+            let after = try await fleet.status(api)
+            #expect((after.total, after.completed, after.failed, after.skipped) == (3, 1, 0, 2))
+
+            let retried = try await api.call(.post, fleet.rolloutPath + "/retry").decode(RolloutStatusResult.self)
+            #expect(retried.message == "retrying 2 instance(s) that did not reach their target")
+            let done = try await waitForRollout(api, fleet, "COMPLETE")
+            #expect((done.total, done.completed, done.failed, done.skipped) == (3, 3, 0, 0))
+            for instance in fleet.instances.dropFirst() {
+                #expect(scripts.runs(of: instance.id, image: Self.v2) == 1)
+            }
+        }
+    }
+
+    @Test func anInstanceThatTimedOutAndThenSucceededCountsAsCompleted() async throws {
+        try await withServer { api in
+            let api = try await api.signIn()
+            let fleet = try await Fleet.make(api, instances: 3)
+            let scripts = try ApplyScripts()
+            let healthy = try Self.script(scripts, name: "apply.sh", failing: [])
+            // Slow only for the new image: the first state applies at once.
+            let slowBody = "#!/bin/sh\necho \"$SLIPWAY_INSTANCE_ID $SLIPWAY_IMAGE\" >> '\(scripts.log.path)'\ncase \"$SLIPWAY_IMAGE\" in *:2) sleep 4;; esac\nexit 0\n"
+            let slow = scripts.directory.appendingPathComponent("slow.sh")
+            try slowBody.write(to: slow, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: slow.path)
+            let agents = try fleet.instances.enumerated().map { index, instance in
+                try AgentProcess(server: api.serverURL, token: instance.agentToken, applyCommand: index == 0 ? slow.path : healthy)
+            }
+            defer { agents.forEach { $0.stop() } }
+            try await eventually("first states applied") { scripts.runs.count == 3 }
+            try await fleet.ship(api, tag: "2")
+            _ = try await api.call(.post, fleet.rolloutPath, json: RolloutPolicyRequest(maxConcurrentUpgrades: 2, instanceTimeoutSeconds: 2))
+            let failed = try await waitForRollout(api, fleet, "FAILED")
+            #expect((failed.completed, failed.failed, failed.skipped) == (1, 1, 1))
+            // The slow instance gets there after all, and says so.
+            let slowPath = "\(fleet.instancePath)/\(fleet.instances[0].id)"
+            try await eventually("the slow instance reported success") {
+                try await api.call(.get, slowPath).decode(InstanceResult.self).tierVersion == "2.0"
+            }
+
+            let retried = try await api.call(.post, fleet.rolloutPath + "/retry").decode(RolloutStatusResult.self)
+            #expect(retried.message == "retrying 1 instance(s) that did not reach their target; 1 found running their target already count as completed")
+            let done = try await waitForRollout(api, fleet, "COMPLETE")
+            #expect((done.total, done.completed, done.failed, done.skipped) == (3, 3, 0, 0))
+            let entries = try await fleet.rolloutInstances(api)
+            #expect(entries[0].status == "COMPLETED")
+            #expect(entries[0].reason == "found running version 2.0 when the rollout was retried")
+            // Nobody applied the new image twice: the slow instance is not told again.
+            for instance in fleet.instances {
+                #expect(scripts.runs(of: instance.id, image: Self.v2) == 1, "\(instance.id)")
+            }
+        }
+    }
+
+    @Test func anInstanceWhoseRollbackFailedRunsAgainOnRetry() async throws {
+        try await withServer { api in
+            let api = try await api.signIn()
+            let fleet = try await Fleet.make(api, instances: 3)
+            let scripts = try ApplyScripts()
+            let failsUpgrade = try Self.script(scripts, name: "fail-2.sh", failing: [":2"])
+            let failsRollback = try Self.script(scripts, name: "fail-1.sh", failing: [":1"], armedOnly: true)
+            let healthy = try Self.script(scripts, name: "apply.sh", failing: [])
+            let commands = [failsRollback, failsUpgrade, healthy]
+            let agents = try fleet.instances.enumerated().map { index, instance in
+                try AgentProcess(server: api.serverURL, token: instance.agentToken, applyCommand: commands[index])
+            }
+            defer { agents.forEach { $0.stop() } }
+            try await eventually("first states applied") { scripts.runs.count == 3 }
+            FileManager.default.createFile(atPath: scripts.directory.appendingPathComponent("armed").path, contents: nil)
+            try await fleet.ship(api, tag: "2")
+            _ = try await api.call(.post, fleet.rolloutPath, json: RolloutPolicyRequest(maxConcurrentUpgrades: 3, autoRollback: true))
+            _ = try await waitForRollout(api, fleet, "FAILED")
+            try await eventually("the rollback finished") { try await fleet.status(api).message.contains("rolled back") }
+            let halted = try await fleet.status(api)
+            #expect(halted.message == "failed: 1 instance(s) failed, reaching the failure threshold of 1; rolled back 2 upgraded instance(s) to their source version (1 rollback(s) failed)")
+            #expect((halted.failed, halted.rolledBack, halted.rollingBack) == (2, 1, 0))
+            let entries = try await fleet.rolloutInstances(api)
+            #expect(entries.map(\.status) == ["FAILED", "FAILED", "ROLLED_BACK"])
+            #expect(entries[0].reason?.hasPrefix("rollback failed: ") == true, "\(String(describing: entries[0].reason))")
+
+            scripts.fix()
+            let retried = try await api.call(.post, fleet.rolloutPath + "/retry").decode(RolloutStatusResult.self)
+            #expect(retried.message == "retrying 3 instance(s) that did not reach their target")
+            let done = try await waitForRollout(api, fleet, "COMPLETE")
+            #expect((done.total, done.completed, done.failed, done.rolledBack) == (3, 3, 0, 0))
+            for instance in fleet.instances {
+                let described = try await api.call(.get, "\(fleet.instancePath)/\(instance.id)").decode(InstanceResult.self)
+                #expect(described.tierVersion == "2.0" && described.desiredTierVersion == "2.0", "\(instance.id)")
+            }
+        }
+    }
+
+    @Test func aRolloutWithNothingLeftToRetryIsRefused() async throws {
+        try await withServer { api in
+            let api = try await api.signIn()
+            let fleet = try await Fleet.make(api, instances: 2)
+            let scripts = try ApplyScripts()
+            let healthy = try Self.script(scripts, name: "apply.sh", failing: [])
+            let agents = try fleet.instances.map { try AgentProcess(server: api.serverURL, token: $0.agentToken, applyCommand: healthy) }
+            defer { agents.forEach { $0.stop() } }
+            try await fleet.ship(api, tag: "2")
+            let started = try await api.call(.post, fleet.rolloutPath, json: RolloutPolicyRequest(maxConcurrentUpgrades: 1, bakeSeconds: 30))
+                .decode(RolloutStatusResult.self)
+            try await eventually("the first wave completed") { try await fleet.status(api).completed == 1 }
+            _ = try await api.call(.post, fleet.rolloutPath + "/cancel")
+            // The skipped instance is deleted: nothing is left to retry.
+            #expect(try await api.call(.delete, "\(fleet.instancePath)/\(fleet.instances[1].id)").status == .ok)
+            try await api.call(.post, fleet.rolloutPath + "/retry").expectError(
+                .conflict, "invalid_state", message: "rollout \(started.id) has no instance left to retry: every instance reached its target")
+        }
+    }
+}

@@ -1,0 +1,157 @@
+import Foundation
+import SlipwayCore
+import Testing
+
+/// The contract every store keeps, through the store protocols alone: catalog, tenancy, pagination,
+/// sessions and agent tokens, the fleet, and rollouts driven by the engine's own calls. A second store
+/// adds a case to ``StoreUnderTest`` and runs all of it unchanged.
+@Suite("Store conformance")
+struct StoreConformanceTests {
+    static let t0 = StoreFixture.t0
+
+    func withStore(_ kind: StoreUnderTest, _ body: (OpenedStore) async throws -> Void) async throws {
+        let opened = try kind.makeEmpty()
+        defer { opened.remove() }
+        try await body(opened)
+    }
+
+    @Test(arguments: StoreUnderTest.allCases)
+    func catalogTenancyAndPagination(_ kind: StoreUnderTest) async throws {
+        try await withStore(kind) { opened in
+            let store = opened.store
+            let acme = try await StoreFixture.make(store)
+            let other = try await StoreFixture.make(store)
+            // Another organization's service reads exactly like one that does not exist.
+            await #expect(throws: SlipwayError.notFound(.service, acme.serviceId)) {
+                try await store.service(id: acme.serviceId, organizationId: other.organizationId)
+            }
+            await #expect(throws: SlipwayError.notFound(.imageConfig, acme.imageConfigId)) {
+                try await store.imageConfig(id: acme.imageConfigId, serviceId: acme.serviceId, organizationId: other.organizationId)
+            }
+            for name in ["b", "c"] {
+                try await store.createService(Service(id: Identifiers.new(.service), organizationId: acme.organizationId, name: name, description: "", createdAt: Self.t0))
+            }
+            let first = try await store.services(organizationId: acme.organizationId, page: PageRequest(size: 2))
+            #expect(first.items.map(\.name) == ["db", "b"])
+            let cursor = try #require(first.nextCursor)
+            let second = try await store.services(organizationId: acme.organizationId, page: PageRequest(size: 2, after: cursor))
+            #expect(second.items.map(\.name) == ["c"])
+            #expect(second.nextCursor == nil)
+            #expect(try await store.services(organizationId: other.organizationId, page: PageRequest(size: 10)).items.count == 1)
+            // Releasing again without a change is refused; versions count up.
+            await #expect(throws: SlipwayError.self) {
+                try await store.release(
+                    imageConfigId: acme.imageConfigId, serviceId: acme.serviceId, organizationId: acme.organizationId, productTierId: nil,
+                    releasedBy: acme.adminEmail, now: Self.t0)
+            }
+            try await acme.ship(store, tag: "2")
+            let versions = try await store.tierVersions(
+                productTierId: acme.productTierId, serviceId: acme.serviceId, organizationId: acme.organizationId, page: PageRequest(size: 10))
+            #expect(versions.items.map(\.version).sorted() == ["1.0", "2.0"])
+        }
+    }
+
+    @Test(arguments: StoreUnderTest.allCases)
+    func sessionsAndAgentTokens(_ kind: StoreUnderTest) async throws {
+        try await withStore(kind) { opened in
+            let store = opened.store
+            let fixture = try await StoreFixture.make(store)
+            let admin = try #require(try await store.user(email: fixture.adminEmail))
+            try await store.saveRefreshToken(hash: "refresh-1", userId: admin.id, expiresAt: Self.t0.addingTimeInterval(60))
+            #expect(try await store.takeRefreshToken(hash: "refresh-1", now: Self.t0)?.id == admin.id)
+            #expect(try await store.takeRefreshToken(hash: "refresh-1", now: Self.t0) == nil, "a refresh token works once")
+            try await store.saveRefreshToken(hash: "refresh-2", userId: admin.id, expiresAt: Self.t0.addingTimeInterval(60))
+            #expect(try await store.takeRefreshToken(hash: "refresh-2", now: Self.t0.addingTimeInterval(61)) == nil, "an expired one never")
+
+            let instance = try #require(try await fixture.register(store, count: 1).first)
+            #expect(try await store.agentSession(tokenHash: instance.tokenHash) == AgentSession(instanceId: instance.id, desiredGeneration: 1))
+            #expect(try await store.agentSession(tokenHash: "unknown") == nil)
+            try await store.deleteInstance(
+                id: instance.id, serviceId: fixture.serviceId, environmentId: fixture.environmentId, organizationId: fixture.organizationId, now: Self.t0)
+            #expect(try await store.agentSession(tokenHash: instance.tokenHash) == nil, "a deleted instance's token is gone")
+        }
+    }
+
+    @Test(arguments: StoreUnderTest.allCases)
+    func theFleetAndItsReports(_ kind: StoreUnderTest) async throws {
+        try await withStore(kind) { opened in
+            let store = opened.store
+            let fixture = try await StoreFixture.make(store)
+            let instance = try #require(try await fixture.register(store, count: 1).first)
+            await #expect(throws: SlipwayError.invalidState("service environment \(fixture.environmentId) already has an instance named 'node-0'; choose another name")) {
+                try await store.registerInstance(
+                    organizationId: fixture.organizationId, serviceId: fixture.serviceId, environmentId: fixture.environmentId,
+                    productTierId: fixture.productTierId, name: "node-0", tierVersion: nil, agentTokenHash: "another", now: Self.t0)
+            }
+            let desired = try await store.desiredState(instanceId: instance.id)
+            #expect(desired.tierVersion == "1.0" && desired.generation == 1)
+            #expect(desired.images.map(\.imageReference) == ["docker.io/acme/app:1"])
+            let results = try await store.recordReports(
+                [
+                    (instance.id, AgentReport(tierVersion: "9.9", status: .succeeded, message: nil, health: nil, generation: 1)),
+                    (instance.id, AgentReport(tierVersion: "1.0", status: .succeeded, message: "ok", health: "healthy", generation: 1)),
+                ], now: Self.t0)
+            #expect(throws: SlipwayError.badRequest(
+                "tierVersion '9.9' is not a version of product tier \(fixture.productTierId); report the version of the desired state")) { try results[0].get() }
+            #expect(try results[1].get() == nil)
+            let described = try await store.instance(
+                id: instance.id, serviceId: fixture.serviceId, environmentId: fixture.environmentId, organizationId: fixture.organizationId)
+            #expect(described.lastReportStatus == "SUCCEEDED" && described.health == "healthy")
+        }
+    }
+
+    @Test(arguments: StoreUnderTest.allCases)
+    func aRolloutDrivenByTheEngineCalls(_ kind: StoreUnderTest) async throws {
+        try await withStore(kind) { opened in
+            var store = opened.store
+            let fixture = try await StoreFixture.make(store)
+            let ids = (config: fixture.imageConfigId, service: fixture.serviceId, org: fixture.organizationId)
+            let instances = try await fixture.register(store, count: 3)
+            var policy = RolloutPolicy()
+            policy.maxConcurrentUpgrades = 2
+            // Nothing released since the instances registered: nobody needs a change.
+            let idle = try await store.createRollout(
+                imageConfigId: ids.config, serviceId: ids.service, organizationId: ids.org, policy: policy, createdBy: "a", dryRun: false, now: Self.t0)
+            #expect(idle.rollout?.status == .complete)
+            #expect(idle.rollout?.message == "no instance needs a change: 3 instance(s) already run the preferred image or cannot take it")
+
+            try await fixture.ship(store, tag: "2")
+            let plan = try await store.createRollout(
+                imageConfigId: ids.config, serviceId: ids.service, organizationId: ids.org, policy: policy, createdBy: "a", dryRun: true, now: Self.t0)
+            #expect(plan.rollout == nil && plan.plan.waves == [[instances[0].id, instances[1].id], [instances[2].id]])
+            let created = try await store.createRollout(
+                imageConfigId: ids.config, serviceId: ids.service, organizationId: ids.org, policy: policy, createdBy: "a", dryRun: false, now: Self.t0)
+            let rollout = try #require(created.rollout)
+            await #expect(throws: SlipwayError.self) {
+                try await store.createRollout(
+                    imageConfigId: ids.config, serviceId: ids.service, organizationId: ids.org, policy: policy, createdBy: "a", dryRun: false, now: Self.t0)
+            }
+            #expect(try await store.activeRolloutIDs() == [rollout.id])
+            let (changed, _) = try await store.advanceRollout(id: rollout.id, now: Self.t0)
+            #expect(changed == [instances[0].id, instances[1].id])
+            #expect(try await store.nextDeadline() == Self.t0.addingTimeInterval(600))
+
+            // A restart between any two steps changes nothing.
+            store = try opened.reopen()
+            for instance in instances.prefix(2) {
+                let desired = try await store.desiredState(instanceId: instance.id)
+                #expect(desired.tierVersion == "2.0" && desired.generation == 2)
+                let report = AgentReport(tierVersion: "2.0", status: .succeeded, message: nil, health: nil, generation: 2)
+                _ = try await store.recordReports([(instance.id, report)], now: Self.t0.addingTimeInterval(5))
+            }
+            _ = try await store.advanceRollout(id: rollout.id, now: Self.t0.addingTimeInterval(5))
+            // The last one never reports: its deadline passes and the threshold halts the rollout.
+            #expect(try await store.expireDeadlines(now: Self.t0.addingTimeInterval(700)) == [rollout.id])
+            _ = try await store.advanceRollout(id: rollout.id, now: Self.t0.addingTimeInterval(700))
+            let halted = try await store.latestRollout(imageConfigId: ids.config, serviceId: ids.service, organizationId: ids.org)
+            #expect(halted.status == .failed)
+            #expect((halted.counts.completed, halted.counts.failed, halted.counts.total) == (2, 1, 3))
+            #expect(halted.message == "failed: 1 instance(s) failed, reaching the failure threshold of 1; 2 upgraded instance(s) stay on the target version (autoRollback is off)")
+            let rows = try await StoreFixture.rows(store, rolloutId: rollout.id)
+            #expect(rows.map(\.status) == [.completed, .completed, .failed])
+            #expect(rows[2].reason == "no successful report within 600 s (instanceTimeoutSeconds)")
+            #expect(try await store.activeRolloutIDs().isEmpty)
+            #expect(try await store.fleetSummary() == FleetSummary(instances: 3, rolloutsByStatus: [.complete: 1, .failed: 1]))
+        }
+    }
+}
