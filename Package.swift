@@ -65,7 +65,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
-            exclude: ["OpenAPI/openapi.yaml"]
+            resources: [.copy("OpenAPI/openapi.yaml")]
         ),
         .executableTarget(
             name: "slipwayd",

@@ -41,7 +41,7 @@ public struct AgentClient: Sendable {
             do {
                 return .changed(try JSONDecoder().decode(DesiredStateResult.self, from: Data(buffer: body)), etag: headers.first(name: "ETag"))
             } catch {
-                throw SlipwayError(kind: .invalidResponse, status: status, message: "cannot decode the desired state: \(error)")
+                throw SlipwayClientError(kind: .invalidResponse, status: status, message: "cannot decode the desired state: \(error)")
             }
         default:
             throw SlipwayClient.error(from: .init(status: status, headers: headers, body: body))
@@ -64,7 +64,7 @@ public struct AgentClient: Sendable {
             let response = try await http.execute(request, timeout: timeout)
             return (Int(response.status.code), response.headers, try await response.body.collect(upTo: 16 << 20))
         } catch {
-            throw SlipwayError(kind: .transport, message: "\(error)", temporary: true)
+            throw SlipwayClientError(kind: .transport, message: "\(error)", temporary: true)
         }
     }
 }

@@ -105,7 +105,7 @@ public final class SlipwayClient: Sendable {
                 }
                 guard (200..<300).contains(answer.status) || answer.status == 304 else { throw Self.error(from: answer) }
                 return answer
-            } catch let error as SlipwayError where retriable && error.isRetryable && attempt < retry.maxAttempts {
+            } catch let error as SlipwayClientError where retriable && error.isRetryable && attempt < retry.maxAttempts {
                 try await Task.sleep(for: delay(attempt))
                 attempt += 1
             }
@@ -127,9 +127,9 @@ public final class SlipwayClient: Sendable {
             let bytes = try await response.body.collect(upTo: 64 << 20)
             return Answer(status: Int(response.status.code), headers: response.headers, body: bytes)
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
-            throw SlipwayError(kind: .transport, message: "\(error)", temporary: true, timeout: true)
+            throw SlipwayClientError(kind: .transport, message: "\(error)", temporary: true, timeout: true)
         } catch {
-            throw SlipwayError(kind: .transport, message: "\(error)", temporary: true)
+            throw SlipwayClientError(kind: .transport, message: "\(error)", temporary: true)
         }
     }
 
@@ -139,11 +139,11 @@ public final class SlipwayClient: Sendable {
         return capped * Double.random(in: 0.5...1.0)
     }
 
-    static func error(from answer: Answer) -> SlipwayError {
+    static func error(from answer: Answer) -> SlipwayClientError {
         if let goa = try? JSONDecoder().decode(GoaError.self, from: Data(buffer: answer.body)) {
-            return SlipwayError(status: answer.status, error: goa)
+            return SlipwayClientError(status: answer.status, error: goa)
         }
-        return SlipwayError(kind: .invalidResponse, status: answer.status, message: String(buffer: answer.body).prefix(200).description)
+        return SlipwayClientError(kind: .invalidResponse, status: answer.status, message: String(buffer: answer.body).prefix(200).description)
     }
 
     static func queryString(_ query: [(String, String?)]) -> String {
@@ -177,7 +177,7 @@ public final class SlipwayClient: Sendable {
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer: answer.body))
         } catch {
-            throw SlipwayError(kind: .invalidResponse, status: answer.status, message: "cannot decode \(T.self): \(error)")
+            throw SlipwayClientError(kind: .invalidResponse, status: answer.status, message: "cannot decode \(T.self): \(error)")
         }
     }
 }

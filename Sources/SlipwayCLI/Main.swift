@@ -38,7 +38,7 @@ enum Main {
             } else {
                 try command.run()
             }
-        } catch let error as SlipwayError {
+        } catch let error as SlipwayClientError {
             standardError("error: \(error.message)" + (error.id.map { " (error id \($0))" } ?? ""))
             exit(1)
         } catch let error as CLIError {

@@ -17,7 +17,7 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
     let notifier = DesiredStateNotifier()
     let engine = RolloutEngine(store: store, notifier: notifier, clock: configuration.clock, logger: logger)
     let router = buildRouter(
-        store: store, accounts: accounts, engine: engine, notifier: notifier, allowSignup: configuration.allowSignup,
+        openAPI: try OpenAPIDocument.load(), store: store, accounts: accounts, engine: engine, notifier: notifier, allowSignup: configuration.allowSignup,
         metricsToken: configuration.metricsToken, clock: configuration.clock, logger: logger)
     // Every open connection is a file descriptor; running out of them makes the runtime itself trap. Past this
     // many connections, new ones wait in the listen backlog instead.
@@ -37,7 +37,7 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
 
 /// The routes: health, metrics and the spec, the public sign-in routes, and everything else behind a bearer token.
 func buildRouter(
-    store: any SlipwayStore & FleetStore, accounts: Accounts, engine: RolloutEngine, notifier: DesiredStateNotifier, allowSignup: Bool,
+    openAPI: String, store: any SlipwayStore & FleetStore, accounts: Accounts, engine: RolloutEngine, notifier: DesiredStateNotifier, allowSignup: Bool,
     metricsToken: String?, clock: SlipwayClock, logger: Logger
 ) -> Router<SlipwayRequestContext> {
     let router = Router(context: SlipwayRequestContext.self)
@@ -57,8 +57,9 @@ func buildRouter(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: try await metrics.scrape()))
     }
     router.get("ui/rollout") { _, _ in RolloutPage.response() }
+    let openAPIBytes = ByteBuffer(string: openAPI)
     router.get("openapi.yaml") { _, _ in
-        Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml)))
+        Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: openAPIBytes))
     }
 
     let api = router.group("2022-09-01-00")

@@ -85,7 +85,7 @@ struct Agent {
                     etag = newETag
                 }
                 failures = 0
-            } catch let error as SlipwayError where error.status == 401 {
+            } catch let error as SlipwayClientError where error.status == 401 {
                 throw AgentError("the server refused the agent token: \(error.message)")
             } catch {
                 failures += 1
@@ -156,7 +156,7 @@ struct Agent {
                         tierVersion: report.tierVersion, status: report.status, message: report.message, health: report.health,
                         generation: report.generation))
                 return
-            } catch let error as SlipwayError where error.status == 401 {
+            } catch let error as SlipwayClientError where error.status == 401 {
                 throw AgentError("the server refused the agent token: \(error.message)")
             } catch {
                 failures += 1

@@ -62,33 +62,33 @@ struct SDKTests {
     @Test func errorsCarryTheGoaFields() async throws {
         try await withServer { api in
             let slipway = SlipwayClient(serverURL: api.serverURL, credentials: .password(email: adminEmail, password: adminPassword))
-            let missing = await #expect(throws: SlipwayError.self) { try await slipway.describeService(id: "s-nope") }
+            let missing = await #expect(throws: SlipwayClientError.self) { try await slipway.describeService(id: "s-nope") }
             #expect(missing?.kind == .api)
             #expect(missing?.status == 404)
             #expect(missing?.name == "not_found")
             #expect(missing?.message == "service s-nope not found")
             #expect(missing?.id?.isEmpty == false)
             #expect(missing?.fault == false)
-            let bad = await #expect(throws: SlipwayError.self) { try await slipway.createService(CreateServiceRequest(name: "")) }
+            let bad = await #expect(throws: SlipwayClientError.self) { try await slipway.createService(CreateServiceRequest(name: "")) }
             #expect(bad?.status == 400 && bad?.name == "bad_request")
             _ = try await slipway.createService(CreateServiceRequest(name: "twice"))
-            let conflict = await #expect(throws: SlipwayError.self) { try await slipway.createService(CreateServiceRequest(name: "twice")) }
+            let conflict = await #expect(throws: SlipwayClientError.self) { try await slipway.createService(CreateServiceRequest(name: "twice")) }
             #expect(conflict?.status == 409 && conflict?.name == "invalid_state")
 
             let wrong = SlipwayClient(serverURL: api.serverURL, credentials: .password(email: adminEmail, password: "wrong-password"))
-            let refused = await #expect(throws: SlipwayError.self) { try await wrong.listServices() }
+            let refused = await #expect(throws: SlipwayClientError.self) { try await wrong.listServices() }
             #expect(refused?.status == 401 && refused?.name == "auth_failure")
 
             _ = try await slipway.createUser(CreateUserRequest(email: "v@example.com", password: "viewer-pass", role: "viewer"))
             let viewer = SlipwayClient(serverURL: api.serverURL, credentials: .password(email: "v@example.com", password: "viewer-pass"))
-            let forbidden = await #expect(throws: SlipwayError.self) { try await viewer.createService(CreateServiceRequest(name: "x")) }
+            let forbidden = await #expect(throws: SlipwayClientError.self) { try await viewer.createService(CreateServiceRequest(name: "x")) }
             #expect(forbidden?.status == 403 && forbidden?.name == "forbidden")
 
             // Nothing listens there: a transport error, after the retries of an idempotent call.
             let port = try freeLoopbackPort()
             let nowhere = SlipwayClient(
                 serverURL: "http://127.0.0.1:\(port)", credentials: .token("x"), retry: .init(maxAttempts: 2, initialDelay: .milliseconds(10)))
-            let unreachable = await #expect(throws: SlipwayError.self) { try await nowhere.listServices() }
+            let unreachable = await #expect(throws: SlipwayClientError.self) { try await nowhere.listServices() }
             #expect(unreachable?.kind == .transport)
             #expect(unreachable?.isRetryable == true)
         }

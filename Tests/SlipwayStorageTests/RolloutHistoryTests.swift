@@ -9,16 +9,18 @@ import Testing
 @Suite("Generated rollout histories")
 struct RolloutHistoryTests {
     /// Histories per store; `SLIPWAY_HISTORIES` raises it for a longer hunt.
-    static let histories = ProcessInfo.processInfo.environment["SLIPWAY_HISTORIES"].flatMap(Int.init) ?? 1500
+    static let histories = ProcessInfo.processInfo.environment["SLIPWAY_HISTORIES"].flatMap(Int.init) ?? 2000
+    /// Shards run in parallel, each on a database of its own.
+    static let shards = [0, 1]
 
-    @Test(arguments: StoreUnderTest.allCases)
-    func everyStepKeepsTheRules(_ kind: StoreUnderTest) async throws {
+    @Test(arguments: StoreUnderTest.allCases, shards)
+    func everyStepKeepsTheRules(_ kind: StoreUnderTest, shard: Int) async throws {
         // One database for all histories (each in an organization of its own): opening a fresh file per history
         // would cost more than the history.
         let opened = try kind.makeEmpty()
         defer { opened.remove() }
         let box = StoreBox(opened)
-        await propertyCheck(count: Self.histories, input: Gen.int(in: 0...10_000), Gen.int(in: 0...1_000_000).array(of: 1...40)) { setup, steps in
+        await propertyCheck(count: Self.histories / Self.shards.count, input: Gen.int(in: 0...10_000), Gen.int(in: 0...1_000_000).array(of: 1...40)) { setup, steps in
             // propertyCheck drops thrown errors: each one becomes an issue here, so it fails the history.
             do {
                 try await History(setup: setup).run(steps, on: box)

@@ -2,7 +2,7 @@ import Foundation
 import SlipwayWire
 
 /// Every failure of a Slipway call: an error the server answered (with its goa fields), or a transport failure.
-public struct SlipwayError: Error, Sendable, CustomStringConvertible {
+public struct SlipwayClientError: Error, Sendable, CustomStringConvertible {
     /// What kind of failure this is.
     public enum Kind: Sendable, Equatable {
         /// The server answered with an error body.
