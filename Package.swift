@@ -112,7 +112,10 @@ let package = Package(
         // The stores against real database files: the conformance suite and generated rollout histories.
         .testTarget(
             name: "SlipwayStorageTests",
-            dependencies: ["SlipwayCore", "SlipwayStorage", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: [
+                "SlipwayCore", "SlipwayStorage", .product(name: "PropertyBased", package: "swift-property-based"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         // The server over HTTP, and the binaries as processes.
         .testTarget(

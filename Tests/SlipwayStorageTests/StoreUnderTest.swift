@@ -15,7 +15,7 @@ enum StoreUnderTest: String, CaseIterable, CustomTestStringConvertible, Sendable
             // tmpfs where there is one: these tests measure rules, not fsync.
             let base = FileManager.default.fileExists(atPath: "/dev/shm") ? URL(fileURLWithPath: "/dev/shm") : FileManager.default.temporaryDirectory
             let path = base.appendingPathComponent("slipway-store-\(UUID().uuidString).sqlite").path
-            return OpenedStore(store: try SQLiteStore(path: path), reopen: { try SQLiteStore(path: path) }) {
+            return OpenedStore(store: try SQLiteStore(path: path), path: path, reopen: { try SQLiteStore(path: path) }) {
                 for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
             }
         }
@@ -27,11 +27,14 @@ typealias AnyStore = any SlipwayStore & FleetStore
 /// A store, a way to open it again, and a way to remove it.
 struct OpenedStore: Sendable {
     var store: AnyStore
+    /// The database file, for stores that have one.
+    let path: String?
     let reopen: @Sendable () throws -> AnyStore
     let remove: @Sendable () -> Void
 
-    init(store: AnyStore, reopen: @escaping @Sendable () throws -> AnyStore, remove: @escaping @Sendable () -> Void) {
+    init(store: AnyStore, path: String?, reopen: @escaping @Sendable () throws -> AnyStore, remove: @escaping @Sendable () -> Void) {
         self.store = store
+        self.path = path
         self.reopen = reopen
         self.remove = remove
     }

@@ -1,0 +1,63 @@
+import Foundation
+import GRDB
+import SlipwayCore
+import SlipwayStorage
+import Testing
+
+/// A database written before rollout notes and outcomes were structured opens, keeps its history, and its
+/// rollouts go on under the new rules.
+@Suite("Migrations")
+struct MigrationTests {
+    @Test func rolloutsRecordedBeforeStructuredOutcomesKeepTheirHistory() async throws {
+        let opened = try StoreUnderTest.sqlite.makeEmpty()
+        defer { opened.remove() }
+        var store = opened.store
+        let fixture = try await StoreFixture.make(store)
+        let ids = (config: fixture.imageConfigId, service: fixture.serviceId, org: fixture.organizationId)
+        let instances = try await fixture.register(store, count: 2)
+        try await fixture.ship(store, tag: "2")
+        var policy = RolloutPolicy()
+        policy.autoRollback = true
+        let rollout = try #require(try await store.createRollout(
+            imageConfigId: ids.config, serviceId: ids.service, organizationId: ids.org, policy: policy, createdBy: "a", dryRun: false, now: StoreFixture.t0
+        ).rollout)
+        let t = StoreFixture.t0
+        _ = try await store.advanceRollout(id: rollout.id, now: t)
+        _ = try await store.recordReports([
+            (instances[0].id, AgentReport(tierVersion: "2.0", status: .succeeded, message: nil, health: nil, generation: 2)),
+            (instances[1].id, AgentReport(tierVersion: "2.0", status: .failed, message: "pull failed", health: nil, generation: 2)),
+        ], now: t)
+        _ = try await store.advanceRollout(id: rollout.id, now: t)
+        _ = try await store.recordReports(
+            [(instances[0].id, AgentReport(tierVersion: "1.0", status: .failed, message: "disk full", health: nil, generation: 3))], now: t)
+        _ = try await store.advanceRollout(id: rollout.id, now: t)
+        let before = try await store.latestRollout(imageConfigId: ids.config, serviceId: ids.service, organizationId: ids.org)
+        #expect(before.counts.rollbackFailed == 1)
+
+        // Back to the schema of the release before: no notes, no outcomes, no rollback_failed column.
+        let path = try #require(opened.path)
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in
+            try db.execute(sql: """
+                ALTER TABLE rollouts DROP COLUMN note;
+                ALTER TABLE rollouts DROP COLUMN rollback_failed;
+                ALTER TABLE rollout_instances DROP COLUMN outcome;
+                DELETE FROM grdb_migrations WHERE identifier = 'v3-rollout-notes';
+                """)
+        }
+        try queue.close()
+
+        store = try opened.reopen()
+        let after = try await store.latestRollout(imageConfigId: ids.config, serviceId: ids.service, organizationId: ids.org)
+        #expect(after.counts == before.counts, "failed rollbacks are counted from the recorded text once")
+        #expect(after.message == before.message)
+        let rows = try await StoreFixture.rows(store, rolloutId: rollout.id)
+        #expect(rows.map(\.reason) == ["rollback failed: disk full", "the agent reported failure: pull failed"])
+        #expect(rows[0].outcome == .rollbackReportedFailure(message: "disk full"))
+        #expect(after.counts == RolloutCounts(counting: rows))
+
+        // And it goes on under the new rules: a retry re-runs both.
+        let retried = try await store.retryRollout(imageConfigId: ids.config, serviceId: ids.service, organizationId: ids.org, now: t)
+        #expect(retried.message == "retrying 2 instance(s) that did not reach their target")
+    }
+}
