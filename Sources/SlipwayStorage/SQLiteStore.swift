@@ -34,10 +34,13 @@ public final class SQLiteStore: SlipwayStore {
             // the checkpointer below does it beside the writer. This is only a bound in case it falls behind.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 20000")
         }
-        pool = try DatabasePool(path: path, configuration: configuration)
-        try Migrations.migrator.migrate(pool)
+        pool = try Self.opening(path: path) {
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            try Migrations.migrator.migrate(pool)
+            return pool
+        }
         pool.add(transactionObserver: agents, extent: .observerLifetime)
-        let checkpointer = try DatabaseQueue(path: path)
+        let checkpointer = try Self.opening(path: path) { try DatabaseQueue(path: path) }
         self.checkpointer = checkpointer
         checkpoints = Task.detached(priority: .utility) {
             while !Task.isCancelled {
@@ -50,6 +53,19 @@ public final class SQLiteStore: SlipwayStore {
 
     deinit {
         checkpoints.cancel()
+    }
+
+    /// Runs `open` again while SQLite answers busy: opening a WAL database can find another connection (a
+    /// checkpoint, a process closing) holding a lock that the busy timeout does not cover yet. Up to 2 s.
+    static func opening<T>(path: String, _ open: () throws -> T) throws -> T {
+        for attempt in 1... {
+            do {
+                return try open()
+            } catch let error as DatabaseError where (error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED) && attempt < 100 {
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+        }
+        fatalError("unreachable")
     }
 
     /// A read transaction, after waiting (without a thread) for a free reader.

@@ -25,7 +25,7 @@ struct RolloutHistoryTests {
             do {
                 try await History(setup: setup).run(steps, on: box)
             } catch {
-                Issue.record("history (setup \(setup), steps \(steps)) threw: \(error)")
+                History.fail("history (setup \(setup), steps \(steps)) threw: \(error)")
             }
         }
     }
@@ -172,7 +172,7 @@ struct History {
             try await StoreFixture.tick(store, now: now)
             try await check(store, fixture, rolloutId: rolloutId, instances: live, step: "settling", retried: false, &observed)
         }
-        Issue.record("the rollout did not settle although every agent answered")
+        History.fail("the rollout did not settle although every agent answered")
     }
 
     /// An agent's report on its desired state: about the current generation, or (stale) the one before.
@@ -191,36 +191,47 @@ struct History {
     ) async throws {
         let rollout = try await store.latestRollout(
             imageConfigId: fixture.imageConfigId, serviceId: fixture.serviceId, organizationId: fixture.organizationId)
-        #expect(rollout.id == rolloutId)
+        History.verify(rollout.id == rolloutId, "\(step): the latest rollout")
         let rows = try await StoreFixture.rows(store, rolloutId: rolloutId)
 
         // The counters say what the rows say.
-        #expect(rollout.counts == RolloutCounts(counting: rows), "\(step): counts \(rollout.counts) vs rows \(rows.map(\.status))")
+        History.verify(rollout.counts == RolloutCounts(counting: rows), "\(step): counts \(rollout.counts) vs rows \(rows.map(\.status))")
         // Terminal statuses stay terminal: COMPLETE for good; FAILED and CANCELLED until a retry.
         if let before = observed.status {
-            if before == .complete { #expect(rollout.status == .complete, "\(step): COMPLETE became \(rollout.status)") }
+            if before == .complete { History.verify(rollout.status == .complete, "\(step): COMPLETE became \(rollout.status)") }
             if [.failed, .cancelled].contains(before) && !retried {
-                #expect(rollout.status == before, "\(step): \(before) became \(rollout.status) without a retry")
+                History.verify(rollout.status == before, "\(step): \(before) became \(rollout.status) without a retry")
             }
         }
         // A halted rollout with autoRollback leaves no upgraded instance on the target.
         if rollout.status == .failed && rollout.policy.autoRollback {
-            #expect(!rows.contains { $0.status == .completed }, "\(step): a halted rollout kept upgraded instances: \(rows.map(\.status))")
+            History.verify(!rows.contains { $0.status == .completed }, "\(step): a halted rollout kept upgraded instances: \(rows.map(\.status))")
         }
         // No instance is sent the same version twice between retries.
         if retried { observed.sent = [] }
         let listed = try await store.instances(
             serviceId: fixture.serviceId, environmentId: fixture.environmentId, organizationId: fixture.organizationId, filter: InstanceFilter(),
             page: PageRequest(size: 100))
-        #expect(listed.items.map(\.id) == instances, "\(step): the instances")
+        History.verify(listed.items.map(\.id) == instances, "\(step): the instances")
         for instance in listed.items {
             if let (generation, _) = observed.desired[instance.id], instance.desiredGeneration > generation {
                 let key = "\(instance.id)→\(instance.desiredVersion)"
-                #expect(!observed.sent.contains(key), "\(step): \(instance.id) was sent \(instance.desiredVersion) twice")
+                History.verify(!observed.sent.contains(key), "\(step): \(instance.id) was sent \(instance.desiredVersion) twice")
                 observed.sent.insert(key)
             }
             observed.desired[instance.id] = (instance.desiredGeneration, instance.desiredVersion)
         }
         observed.status = rollout.status
+    }
+
+    /// Records a broken rule, and prints it too: the property checker re-runs a failing history quietly, and a
+    /// failure that depends on more than the history's input would otherwise leave no trace.
+    static func verify(_ holds: Bool, _ message: @autoclosure () -> String) {
+        if !holds { fail(message()) }
+    }
+
+    static func fail(_ message: String) {
+        FileHandle.standardError.write(Data("rollout history: \(message)\n".utf8))
+        Issue.record(Comment(rawValue: message))
     }
 }

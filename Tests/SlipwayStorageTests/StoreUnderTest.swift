@@ -54,7 +54,7 @@ struct StoreFixture: Sendable {
     var productTierId: String
     var imageConfigId: String
 
-    static func make(_ store: AnyStore, name: String = "acme-\(UUID().uuidString.prefix(8).lowercased())") async throws -> StoreFixture {
+    static func make(_ store: AnyStore, name: String = "acme-\(UUID().uuidString.lowercased())") async throws -> StoreFixture {
         let organization = Organization(id: Identifiers.new(.organization), name: name, createdAt: t0)
         let admin = User(
             id: Identifiers.new(.user), organizationId: organization.id, email: "admin@\(name).example", name: "admin", role: .admin,
