@@ -201,7 +201,8 @@ enum Migrations {
                     """)
         }
         // Structured notes and outcomes: rules read these, never the rendered text. Rows written before keep
-        // their text as a recorded outcome; failed rollbacks are counted once here from that text.
+        // their text as a recorded outcome (the `reason` column is read no more, and cleared when a row is
+        // written); failed rollbacks are counted once here from that text.
         migrator.registerMigration("v3-rollout-notes") { db in
             try db.execute(sql: """
                     ALTER TABLE rollouts ADD COLUMN note TEXT;

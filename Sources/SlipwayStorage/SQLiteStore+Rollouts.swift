@@ -122,13 +122,12 @@ extension SQLiteStore {
         let started: Double? = row["started_at"]
         let ended: Double? = row["ended_at"]
         let deadline: Double? = row["deadline"]
-        let reason: String? = row["reason"]
-        let outcome: RolloutInstanceOutcome? = decodeJSON(row["outcome"]) ?? reason.map(RolloutInstanceOutcome.recorded)
         return RolloutInstance(
             rolloutId: row["rollout_id"], instanceId: row["instance_id"], instanceName: row["instance_name"] ?? "", wave: row["wave"],
             sourceVersion: row["source_version"], targetVersion: row["target_version"],
             status: RolloutInstanceStatus(rawValue: row["status"]) ?? .failed, startedAt: started.map(Date.init(timeIntervalSince1970:)),
-            endedAt: ended.map(Date.init(timeIntervalSince1970:)), deadline: deadline.map(Date.init(timeIntervalSince1970:)), outcome: outcome)
+            endedAt: ended.map(Date.init(timeIntervalSince1970:)), deadline: deadline.map(Date.init(timeIntervalSince1970:)),
+            outcome: decodeJSON(row["outcome"]))
     }
 
     public func rolloutInstances(rolloutId: String, page: PageRequest) async throws -> Page<RolloutInstance> {
@@ -214,12 +213,12 @@ extension SQLiteStore {
         let effects = machine.takeInstanceEffects()
         for row in effects.rows {
             try db.cachedExecute(sql: """
-                    UPDATE rollout_instances SET wave = ?, status = ?, started_at = ?, ended_at = ?, deadline = ?, reason = ?, outcome = ?
+                    UPDATE rollout_instances SET wave = ?, status = ?, started_at = ?, ended_at = ?, deadline = ?, reason = NULL, outcome = ?
                     WHERE rollout_id = ? AND instance_id = ?
                     """,
                 arguments: [
                     row.wave, row.status.rawValue, row.startedAt?.timeIntervalSince1970, row.endedAt?.timeIntervalSince1970,
-                    row.deadline?.timeIntervalSince1970, row.reason, row.outcome.map(encodeJSON), row.rolloutId, row.instanceId,
+                    row.deadline?.timeIntervalSince1970, row.outcome.map(encodeJSON), row.rolloutId, row.instanceId,
                 ])
         }
         for instanceId in effects.removedInstanceIds {

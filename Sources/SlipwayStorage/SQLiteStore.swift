@@ -34,13 +34,13 @@ public final class SQLiteStore: SlipwayStore {
             // the checkpointer below does it beside the writer. This is only a bound in case it falls behind.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 20000")
         }
-        pool = try Self.opening(path: path) {
+        pool = try Self.opening {
             let pool = try DatabasePool(path: path, configuration: configuration)
             try Migrations.migrator.migrate(pool)
             return pool
         }
         pool.add(transactionObserver: agents, extent: .observerLifetime)
-        let checkpointer = try Self.opening(path: path) { try DatabaseQueue(path: path) }
+        let checkpointer = try Self.opening { try DatabaseQueue(path: path) }
         self.checkpointer = checkpointer
         checkpoints = Task.detached(priority: .utility) {
             while !Task.isCancelled {
@@ -57,15 +57,20 @@ public final class SQLiteStore: SlipwayStore {
 
     /// Runs `open` again while SQLite answers busy: opening a WAL database can find another connection (a
     /// checkpoint, a process closing) holding a lock that the busy timeout does not cover yet. Up to 2 s.
-    static func opening<T>(path: String, _ open: () throws -> T) throws -> T {
-        for attempt in 1... {
+    static func opening<T>(_ open: () throws -> T) throws -> T {
+        var attempt = 1
+        while true {
             do {
                 return try open()
-            } catch let error as DatabaseError where (error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED) && attempt < 100 {
+            } catch let error as DatabaseError where isBusy(error) && attempt < 100 {
+                attempt += 1
                 Thread.sleep(forTimeInterval: 0.02)
             }
         }
-        fatalError("unreachable")
+    }
+
+    static func isBusy(_ error: DatabaseError) -> Bool {
+        error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED
     }
 
     /// A read transaction, after waiting (without a thread) for a free reader.
@@ -82,7 +87,7 @@ public final class SQLiteStore: SlipwayStore {
     static func mapBusy<T>(_ work: () async throws -> T) async throws -> T {
         do {
             return try await work()
-        } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED {
+        } catch let error as DatabaseError where isBusy(error) {
             throw SlipwayError.unavailable("the database is busy; retry the request")
         }
     }

@@ -37,7 +37,11 @@ struct MigrationTests {
         // Back to the schema of the release before: no notes, no outcomes, no rollback_failed column.
         let path = try #require(opened.path)
         let queue = try DatabaseQueue(path: path)
+        let (upgraded, failed) = (instances[0].id, instances[1].id)
         try await queue.write { db in
+            // The reasons as that release wrote them, in words only.
+            try db.execute(sql: "UPDATE rollout_instances SET reason = 'rollback failed: disk full' WHERE instance_id = ?", arguments: [upgraded])
+            try db.execute(sql: "UPDATE rollout_instances SET reason = 'the agent reported failure: pull failed' WHERE instance_id = ?", arguments: [failed])
             try db.execute(sql: """
                 ALTER TABLE rollouts DROP COLUMN note;
                 ALTER TABLE rollouts DROP COLUMN rollback_failed;
