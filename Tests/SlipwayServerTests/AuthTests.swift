@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import SlipwayCore
 import SlipwayWire
 import Testing
@@ -42,6 +43,21 @@ struct AuthTests {
                 .badRequest, "bad_request", message: "field 'email' is required")
             try await api.call(.post, "/2022-09-01-00/signin", json: SigninRequest(email: "", password: "x")).expectError(
                 .badRequest, "bad_request", message: "field 'email' must not be empty")
+        }
+    }
+
+    /// A token that worked (and was kept as verified) stops working when the server's clock passes its expiry.
+    @Test func aVerifiedTokenExpiresOnTheServersClock() async throws {
+        let offset = Mutex<TimeInterval>(0)
+        var configuration = testConfiguration()
+        configuration.clock = SlipwayClock { Date().addingTimeInterval(offset.withLock { $0 }) }
+        configuration.tokenLifetime = 3600
+        try await withServer(configuration) { api in
+            let signedIn = try await api.signIn()
+            #expect(try await signedIn.call(.get, "/2022-09-01-00/service").status == .ok)
+            offset.withLock { $0 = 3601 }
+            try await signedIn.call(.get, "/2022-09-01-00/service").expectError(
+                .unauthorized, "auth_failure", message: "the token has expired or is not valid; sign in again or use POST /2022-09-01-00/refresh-token")
         }
     }
 

@@ -54,14 +54,12 @@ struct TokenIssuer: Sendable {
         let expired = SlipwayError.authFailure("the token has expired or is not valid; sign in again or use POST /2022-09-01-00/refresh-token")
         do {
             claims = try await keys.verify(token, as: AccessClaims.self)
-            guard claims.exp.value > now else { throw expired }
-        } catch let error as SlipwayError {
-            throw error
         } catch let error as JWTError where error.errorType == .claimVerificationFailure {
             throw expired
         } catch {
             throw SlipwayError.authFailure("the bearer token is not a valid Slipway token; sign in with POST /2022-09-01-00/signin")
         }
+        guard claims.exp.value > now else { throw expired }
         guard let role = Role(rawValue: claims.role) else {
             throw SlipwayError.authFailure("the bearer token is not a valid Slipway token; sign in again")
         }
