@@ -50,14 +50,21 @@ struct ApplyScripts {
         FileManager.default.createFile(atPath: log.path, contents: nil)
     }
 
-    /// A script that records the run, sleeps, and fails for images whose reference ends with one of `failing`
-    /// while the flag file `fail-<instance>` exists... or always, when `failWhenFlagged` is false.
-    func script(name: String, sleep: Double = 0.1, failOnSuffix: String? = nil, hang: Bool = false) throws -> String {
+    /// A script that records the run, sleeps (`slowSeconds` more for images ending in `slowOnSuffix`), and
+    /// fails for images ending in `failOnSuffix` until ``fix()`` (with `failOnlyWhenArmed`, only after ``arm()``).
+    func script(
+        name: String, sleep: Double = 0.1, failOnSuffix: String? = nil, failOnlyWhenArmed: Bool = false, slowOnSuffix: String? = nil,
+        slowSeconds: Double = 0, hang: Bool = false
+    ) throws -> String {
         var body = "#!/bin/sh\necho \"$SLIPWAY_INSTANCE_ID $SLIPWAY_IMAGE\" >> '\(log.path)'\n"
         if hang { body += "sleep 3600\n" }
         body += "sleep \(sleep)\n"
+        if let slowOnSuffix {
+            body += "case \"$SLIPWAY_IMAGE\" in *\(slowOnSuffix)) sleep \(slowSeconds);; esac\n"
+        }
         if let failOnSuffix {
-            body += "case \"$SLIPWAY_IMAGE\" in *\(failOnSuffix)) if [ ! -e '\(directory.path)/fixed' ]; then echo 'pull failed: manifest unknown' >&2; exit 3; fi;; esac\n"
+            let armed = failOnlyWhenArmed ? "[ -e '\(directory.path)/armed' ] && " : ""
+            body += "case \"$SLIPWAY_IMAGE\" in *\(failOnSuffix)) if \(armed)[ ! -e '\(directory.path)/fixed' ]; then echo 'pull failed: manifest unknown' >&2; exit 3; fi;; esac\n"
         }
         body += "exit 0\n"
         let file = directory.appendingPathComponent(name)
@@ -69,6 +76,11 @@ struct ApplyScripts {
     /// From now on, failing scripts succeed.
     func fix() {
         FileManager.default.createFile(atPath: directory.appendingPathComponent("fixed").path, contents: nil)
+    }
+
+    /// From now on, scripts made with `failOnlyWhenArmed` fail too.
+    func arm() {
+        FileManager.default.createFile(atPath: directory.appendingPathComponent("armed").path, contents: nil)
     }
 
     /// The runs so far, as (instance, image) pairs.

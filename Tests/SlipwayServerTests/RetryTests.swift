@@ -9,29 +9,13 @@ import Testing
 struct RetryTests {
     static let v2 = "docker.io/acme/app:2"
 
-    /// A script that records each run and fails, while `fixed` does not exist, for images ending in one of `failing`
-    /// on the instances listed in `failingOn` (all instances when empty), once `armed` exists.
-    static func script(_ scripts: ApplyScripts, name: String, sleep: Double = 0.1, failing: [String], armedOnly: Bool = false) throws -> String {
-        let directory = scripts.directory.path
-        var body = "#!/bin/sh\necho \"$SLIPWAY_INSTANCE_ID $SLIPWAY_IMAGE\" >> '\(scripts.log.path)'\nsleep \(sleep)\n"
-        let guardFile = armedOnly ? "[ -e '\(directory)/armed' ] && " : ""
-        for suffix in failing {
-            body += "case \"$SLIPWAY_IMAGE\" in *\(suffix)) if \(guardFile)[ ! -e '\(directory)/fixed' ]; then echo 'apply failed' >&2; exit 3; fi;; esac\n"
-        }
-        body += "exit 0\n"
-        let file = scripts.directory.appendingPathComponent(name)
-        try body.write(to: file, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: file.path)
-        return file.path
-    }
-
     @Test func aDeletedFailedInstanceNoLongerCountsAgainstTheRetry() async throws {
         try await withServer { api in
             let api = try await api.signIn()
             let fleet = try await Fleet.make(api, instances: 4)
             let scripts = try ApplyScripts()
-            let failing = try Self.script(scripts, name: "fail.sh", failing: [":2"])
-            let healthy = try Self.script(scripts, name: "apply.sh", failing: [])
+            let failing = try scripts.script(name: "fail.sh", failOnSuffix: ":2")
+            let healthy = try scripts.script(name: "apply.sh")
             let agents = try fleet.instances.enumerated().map { index, instance in
                 try AgentProcess(server: api.serverURL, token: instance.agentToken, applyCommand: index == 0 ? failing : healthy)
             }
@@ -62,14 +46,11 @@ struct RetryTests {
             let api = try await api.signIn()
             let fleet = try await Fleet.make(api, instances: 3)
             let scripts = try ApplyScripts()
-            let healthy = try Self.script(scripts, name: "apply.sh", failing: [])
+            let healthy = try scripts.script(name: "apply.sh")
             // Slow only for the new image: the first state applies at once.
-            let slowBody = "#!/bin/sh\necho \"$SLIPWAY_INSTANCE_ID $SLIPWAY_IMAGE\" >> '\(scripts.log.path)'\ncase \"$SLIPWAY_IMAGE\" in *:2) sleep 4;; esac\nexit 0\n"
-            let slow = scripts.directory.appendingPathComponent("slow.sh")
-            try slowBody.write(to: slow, atomically: true, encoding: .utf8)
-            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: slow.path)
+            let slow = try scripts.script(name: "slow.sh", slowOnSuffix: ":2", slowSeconds: 4)
             let agents = try fleet.instances.enumerated().map { index, instance in
-                try AgentProcess(server: api.serverURL, token: instance.agentToken, applyCommand: index == 0 ? slow.path : healthy)
+                try AgentProcess(server: api.serverURL, token: instance.agentToken, applyCommand: index == 0 ? slow : healthy)
             }
             defer { agents.forEach { $0.stop() } }
             try await eventually("first states applied") { scripts.runs.count == 3 }
@@ -102,16 +83,16 @@ struct RetryTests {
             let api = try await api.signIn()
             let fleet = try await Fleet.make(api, instances: 3)
             let scripts = try ApplyScripts()
-            let failsUpgrade = try Self.script(scripts, name: "fail-2.sh", failing: [":2"])
-            let failsRollback = try Self.script(scripts, name: "fail-1.sh", failing: [":1"], armedOnly: true)
-            let healthy = try Self.script(scripts, name: "apply.sh", failing: [])
+            let failsUpgrade = try scripts.script(name: "fail-2.sh", failOnSuffix: ":2")
+            let failsRollback = try scripts.script(name: "fail-1.sh", failOnSuffix: ":1", failOnlyWhenArmed: true)
+            let healthy = try scripts.script(name: "apply.sh")
             let commands = [failsRollback, failsUpgrade, healthy]
             let agents = try fleet.instances.enumerated().map { index, instance in
                 try AgentProcess(server: api.serverURL, token: instance.agentToken, applyCommand: commands[index])
             }
             defer { agents.forEach { $0.stop() } }
             try await eventually("first states applied") { scripts.runs.count == 3 }
-            FileManager.default.createFile(atPath: scripts.directory.appendingPathComponent("armed").path, contents: nil)
+            scripts.arm()
             try await fleet.ship(api, tag: "2")
             _ = try await api.call(.post, fleet.rolloutPath, json: RolloutPolicyRequest(maxConcurrentUpgrades: 3, autoRollback: true))
             _ = try await waitForRollout(api, fleet, "FAILED")
@@ -140,7 +121,7 @@ struct RetryTests {
             let api = try await api.signIn()
             let fleet = try await Fleet.make(api, instances: 2)
             let scripts = try ApplyScripts()
-            let healthy = try Self.script(scripts, name: "apply.sh", failing: [])
+            let healthy = try scripts.script(name: "apply.sh")
             let agents = try fleet.instances.map { try AgentProcess(server: api.serverURL, token: $0.agentToken, applyCommand: healthy) }
             defer { agents.forEach { $0.stop() } }
             try await fleet.ship(api, tag: "2")

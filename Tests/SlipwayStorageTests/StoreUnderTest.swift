@@ -1,6 +1,7 @@
 import Foundation
 import SlipwayCore
 import SlipwayStorage
+import Testing
 
 /// The stores the conformance suite and the generated histories run against. A new store adds a case here.
 enum StoreUnderTest: String, CaseIterable, CustomTestStringConvertible, Sendable {
@@ -39,8 +40,6 @@ struct OpenedStore: Sendable {
         self.remove = remove
     }
 }
-
-import Testing
 
 /// An organization with a service, a prod environment, a product tier and an image config released at tag `1`
 /// (tier version 1.0), built through the store protocol alone.
