@@ -58,10 +58,31 @@ public protocol FleetStore: Sendable {
     /// The earliest deadline of an in-flight instance.
     func nextDeadline() async throws -> Date?
 
+    // MARK: Several processes on one database
+
+    /// Whether this process should drive rollouts now: always, for a store only one process opens; on a
+    /// database shared by replicas, only while it holds the engine's lease.
+    var drivesRollouts: Bool { get }
+    /// What other processes sharing the database changed that this one must act on. A store that only
+    /// one process opens has nothing to tell: its stream ends at once. One consumer.
+    func signals() -> AsyncStream<FleetSignal>
+
     // MARK: Metrics
 
     /// Counts over every organization, for the operator's metrics.
     func fleetSummary() async throws -> FleetSummary
+}
+
+/// A change made by another process on a shared database.
+public enum FleetSignal: Sendable, Equatable {
+    /// These instances' desired state changed, or they were deleted: wake their long-polls.
+    case desiredStateChanged([String])
+    /// A rollout has work for the engine (a wave finished, an operator paused, resumed or started it).
+    case rolloutWork(String)
+    /// Changes may have gone unseen (the notification connection was lost): check everything again.
+    case resync
+    /// This process took over driving rollouts.
+    case drivingRollouts
 }
 
 /// The fleet in numbers, across organizations.

@@ -4,8 +4,8 @@ import Foundation
 ///
 /// Every lookup takes the caller's organization: a resource of another organization is reported
 /// exactly like one that does not exist (``SlipwayError/notFound(_:_:)``). Each method is one
-/// transaction. Implementations: `SQLiteStore` (the embedded default); a PostgreSQL store implements
-/// the same protocol for replicated deployments.
+/// transaction. Implementation: `SQLStore`, whose queries run on the embedded SQLite file (the default)
+/// or, for replicated deployments, on PostgreSQL.
 public protocol SlipwayStore: Sendable {
     /// Moves on every committed write that may change a catalog read (services, environments, tiers,
     /// registries, image configs, versions), before the writer's call returns; fleet, user and session

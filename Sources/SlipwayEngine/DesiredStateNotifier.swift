@@ -29,6 +29,11 @@ public actor DesiredStateNotifier {
         }
     }
 
+    /// Wakes every waiting long-poll, to read its desired state again.
+    public func notifyAll() {
+        notify(Array(waiters.keys))
+    }
+
     /// Returns when the instance is notified after `mark`, when `timeout` passes, or when the task is cancelled.
     public func wait(for instanceId: String, after mark: UInt64, timeout: Duration) async {
         guard counters[instanceId, default: 0] == mark, timeout > .zero, !shuttingDown else { return }

@@ -64,6 +64,8 @@ public actor RolloutEngine: ServiceLifecycle.Service {
     @discardableResult
     public func tick() async throws -> Date? {
         wakeRequested = false
+        // Another replica drives rollouts; this one is woken when it takes over.
+        guard store.drivesRollouts else { return nil }
         let now = clock.now()
         // Most ticks find no deadline passed: check with a read before taking the writer.
         if let due = try await store.nextDeadline(), due <= now {

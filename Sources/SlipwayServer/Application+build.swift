@@ -83,7 +83,7 @@ func openStore(_ database: String) throws -> any SlipwayStore & FleetStore {
         throw ConfigurationError("PostgreSQL is not supported by this build yet; pass a SQLite file path as --database")
     }
     do {
-        return try SQLiteStore(path: database)
+        return try SQLStore(sqlitePath: database)
     } catch {
         throw ConfigurationError("cannot open the SQLite database at \(database): \(error)")
     }

@@ -26,7 +26,7 @@ struct SlipwayClockTests {
             let policy = RolloutPolicyRequest(maxConcurrentUpgrades: 2, canaryCount: 1, failureThreshold: 1, instanceTimeoutSeconds: 600, bakeSeconds: 3600)
             #expect(try await admin.call(.post, fleet.rolloutPath, json: policy).status == .ok)
 
-            let store = try SQLiteStore(path: configuration.database)
+            let store = try SQLStore(sqlitePath: configuration.database)
             let clock = MovableClock()
             let engine = RolloutEngine(store: store, notifier: DesiredStateNotifier(), clock: clock.engineClock, logger: Logger(label: "test"))
             try await engine.tick()

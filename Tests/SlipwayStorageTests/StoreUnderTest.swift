@@ -16,7 +16,7 @@ enum StoreUnderTest: String, CaseIterable, CustomTestStringConvertible, Sendable
             // tmpfs where there is one: these tests measure rules, not fsync.
             let base = FileManager.default.fileExists(atPath: "/dev/shm") ? URL(fileURLWithPath: "/dev/shm") : FileManager.default.temporaryDirectory
             let path = base.appendingPathComponent("slipway-store-\(UUID().uuidString).sqlite").path
-            return OpenedStore(store: try SQLiteStore(path: path), path: path, reopen: { try SQLiteStore(path: path) }) {
+            return OpenedStore(store: try SQLStore(sqlitePath: path), path: path, reopen: { try SQLStore(sqlitePath: path) }) {
                 for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
             }
         }

@@ -1,7 +1,7 @@
 import GRDB
 
 /// The SQLite schema, as versioned migrations. Never edit a shipped migration: add a new one.
-enum Migrations {
+enum SQLiteMigrations {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-image-configs") { db in

@@ -1,18 +1,17 @@
 import Foundation
-import GRDB
 import SlipwayCore
 
 // Rollouts: this file loads what `RolloutStateMachine` needs, feeds it the event, and persists what it
 // says in the same transaction. The rules themselves live in the core; SQL here only selects rows by
 // index and writes them back.
 
-extension SQLiteStore {
+extension SQLStore {
     // MARK: Creating
 
     public func createRollout(
         imageConfigId: String, serviceId: String, organizationId: String, policy: RolloutPolicy, createdBy: String, dryRun: Bool, now: Date
     ) async throws -> (plan: RolloutPlan, rollout: Rollout?) {
-        let work = { @Sendable (db: Database) throws -> (RolloutPlan, Rollout?) in
+        let work = { @Sendable (db: any SQLSession) throws -> (RolloutPlan, Rollout?) in
             let config = try Self.imageConfig(id: imageConfigId, serviceId: serviceId, organizationId: organizationId, db)
             let released =
                 try db.cachedValue(Bool.self, sql: "SELECT EXISTS (SELECT 1 FROM tier_version_images WHERE image_config_id = ?)", arguments: [imageConfigId])
@@ -36,7 +35,7 @@ extension SQLiteStore {
 
     /// Loads what ``RolloutPlanner`` reads: the environment's instances, each tier's preferred version, and
     /// the image config as those versions pin it.
-    static func plan(config: ImageConfig, policy: RolloutPolicy, _ db: Database) throws -> RolloutPlan {
+    static func plan(config: ImageConfig, policy: RolloutPolicy, _ db: any SQLSession) throws -> RolloutPlan {
         let instances = try db.cachedRows(sql: "SELECT * FROM instances WHERE service_environment_id = ? ORDER BY seq", arguments: [config.serviceEnvironmentId])
             .map(Self.instance)
         var preferred: [String: String] = [:]
@@ -53,7 +52,7 @@ extension SQLiteStore {
     }
 
     /// Whether an earlier live rollout holds any instance this rollout still has to start.
-    static func dependencyLive(rolloutId: String, _ db: Database) throws -> Bool {
+    static func dependencyLive(rolloutId: String, _ db: any SQLSession) throws -> Bool {
         try db.cachedValue(Bool.self,
             sql: """
                 SELECT EXISTS (
@@ -70,7 +69,7 @@ extension SQLiteStore {
 
     // MARK: Reading
 
-    static func rollout(_ row: Row) -> Rollout {
+    static func rollout(_ row: SQLRow) -> Rollout {
         var counts = RolloutCounts()
         counts.total = row["total"]
         counts.pending = row["pending"]
@@ -93,14 +92,14 @@ extension SQLiteStore {
             completedSeconds: row["completed_seconds"], note: decodeJSON(row["note"]))
     }
 
-    static func rollout(id: String, _ db: Database) throws -> Rollout {
+    static func rollout(id: String, _ db: any SQLSession) throws -> Rollout {
         guard let row = try db.cachedRow(sql: "SELECT * FROM rollouts WHERE id = ?", arguments: [id]) else {
             throw SlipwayError.notFound(.rollout, id)
         }
         return rollout(row)
     }
 
-    static func latestRollout(imageConfigId: String, serviceId: String, organizationId: String, _ db: Database) throws -> Rollout {
+    static func latestRollout(imageConfigId: String, serviceId: String, organizationId: String, _ db: any SQLSession) throws -> Rollout {
         _ = try imageConfig(id: imageConfigId, serviceId: serviceId, organizationId: organizationId, db)
         guard let row = try db.cachedRow(sql: "SELECT * FROM rollouts WHERE image_config_id = ? ORDER BY seq DESC LIMIT 1", arguments: [imageConfigId])
         else { throw SlipwayError.notFound("image config \(imageConfigId) has never been rolled out; start with POST …/image-config/\(imageConfigId)/rollout") }
@@ -118,7 +117,7 @@ extension SQLiteStore {
         }
     }
 
-    static func rolloutInstance(_ row: Row) -> RolloutInstance {
+    static func rolloutInstance(_ row: SQLRow) -> RolloutInstance {
         let started: Double? = row["started_at"]
         let ended: Double? = row["ended_at"]
         let deadline: Double? = row["deadline"]
@@ -140,18 +139,18 @@ extension SQLiteStore {
     }
 
     /// A rollout's rows in one status.
-    static func rows(rolloutId: String, status: RolloutInstanceStatus, _ db: Database) throws -> [RolloutInstance] {
+    static func rows(rolloutId: String, status: RolloutInstanceStatus, _ db: any SQLSession) throws -> [RolloutInstance] {
         try db.cachedRows(sql: "SELECT * FROM rollout_instances WHERE rollout_id = ? AND status = ? ORDER BY seq", arguments: [rolloutId, status.rawValue])
             .map(rolloutInstance)
     }
 
     /// A rollout's rows (one wave's pending ones, or all) with where their instances stand.
-    static func members(rolloutId: String, pendingInWave wave: Int?, _ db: Database) throws -> [RolloutStateMachine.Member] {
+    static func members(rolloutId: String, pendingInWave wave: Int?, _ db: any SQLSession) throws -> [RolloutStateMachine.Member] {
         var sql = """
             SELECT ri.*, i.name AS instance_name, i.current_version AS instance_current_version, i.desired_version AS instance_desired_version
             FROM rollout_instances ri JOIN instances i ON i.id = ri.instance_id WHERE ri.rollout_id = ?
             """
-        var arguments: StatementArguments = [rolloutId]
+        var arguments: [any SQLBindable] = [rolloutId]
         if let wave {
             sql += " AND ri.wave = ? AND ri.status = 'PENDING'"
             arguments += [wave]
@@ -165,7 +164,7 @@ extension SQLiteStore {
     // MARK: Writing what the machine says
 
     /// Writes a new rollout and its rows.
-    static func insert(_ machine: inout RolloutStateMachine, _ db: Database) throws {
+    static func insert(_ machine: inout RolloutStateMachine, _ db: any SQLSession) throws {
         let effects = machine.takeEffects()
         let rollout = machine.rollout
         try db.cachedExecute(sql: """
@@ -189,7 +188,7 @@ extension SQLiteStore {
     }
 
     /// Writes everything the machine changed since the last write.
-    static func persist(_ machine: inout RolloutStateMachine, _ db: Database) throws {
+    static func persist(_ machine: inout RolloutStateMachine, _ db: any SQLSession) throws {
         try persistInstances(&machine, db)
         guard machine.takeEffects().rolloutChanged else { return }
         let rollout = machine.rollout
@@ -209,7 +208,7 @@ extension SQLiteStore {
     }
 
     /// Writes the instance rows and desired versions the machine changed; the rollout's own row waits for ``persist(_:_:)``.
-    static func persistInstances(_ machine: inout RolloutStateMachine, _ db: Database) throws {
+    static func persistInstances(_ machine: inout RolloutStateMachine, _ db: any SQLSession) throws {
         let effects = machine.takeInstanceEffects()
         for row in effects.rows {
             try db.cachedExecute(sql: """
@@ -235,7 +234,7 @@ extension SQLiteStore {
     /// Feeds an operator's event to the machine of the image config's latest rollout, and persists the outcome.
     private func control(
         imageConfigId: String, serviceId: String, organizationId: String,
-        _ event: @escaping @Sendable (inout RolloutStateMachine, Database) throws -> Void
+        _ event: @escaping @Sendable (inout RolloutStateMachine, any SQLSession) throws -> Void
     ) async throws -> Rollout {
         try await write { db in
             var machine = RolloutStateMachine(try Self.latestRollout(imageConfigId: imageConfigId, serviceId: serviceId, organizationId: organizationId, db))

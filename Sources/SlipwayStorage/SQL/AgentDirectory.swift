@@ -1,16 +1,15 @@
-import GRDB
 import SlipwayCore
 import Synchronization
 
 /// What every agent request asks — whose token is this, and which generation does its instance want —
 /// answered from memory instead of a database read.
 ///
-/// A transaction observer on the writer sees every committed change to `instances.desired_generation`
-/// and every deleted instance, whatever code made it, and drops those answers before the writing call
-/// returns. A lookup that missed reads the database and keeps the answer only if nothing was committed
-/// meanwhile (the epoch did not move), so a stale generation is never kept. Unknown tokens are not
-/// kept: random tokens cannot grow the memory.
-final class AgentDirectory: TransactionObserver, Sendable {
+/// The database backend reports every committed change to `instances.desired_generation` and every
+/// deleted instance, whatever code made it (``forget(changedRows:deletedRows:)``), and those answers are
+/// dropped before the writing call returns. A lookup that missed reads the database and keeps the answer
+/// only if nothing was committed meanwhile (the epoch did not move), so a stale generation is never kept.
+/// Unknown tokens are not kept: random tokens cannot grow the memory.
+final class AgentDirectory: Sendable {
     private struct Known {
         var tokens: [String: (rowID: Int64, instanceId: String)] = [:]
         /// The token hash of each row in `tokens`, so a deleted instance is forgotten without a scan.
@@ -20,14 +19,7 @@ final class AgentDirectory: TransactionObserver, Sendable {
         var epoch: UInt64 = 0
     }
 
-    /// Rows the open write transaction changed; touched only on the writer's queue.
-    private struct Pending {
-        var changed: [Int64] = []
-        var deleted: Set<Int64> = []
-    }
-
     private let known = Mutex(Known())
-    private let pending = Mutex(Pending())
     /// Tokens kept at most; past it the directory starts over.
     private let capacity = 500_000
 
@@ -51,41 +43,22 @@ final class AgentDirectory: TransactionObserver, Sendable {
         return found.session
     }
 
-    // MARK: TransactionObserver (called on the writer's queue)
-
-    func observes(eventsOfKind eventKind: DatabaseEventKind) -> Bool {
-        switch eventKind {
-        case .update(let tableName, let columnNames): tableName == "instances" && columnNames.contains("desired_generation")
-        case .delete(let tableName): tableName == "instances"
-        case .insert: false
-        }
-    }
-
-    func databaseDidChange(with event: DatabaseEvent) {
-        let rowID = event.rowID
-        let isDelete = event.kind == .delete
-        pending.withLock { pending in
-            if isDelete { pending.deleted.insert(rowID) } else { pending.changed.append(rowID) }
-        }
-    }
-
-    func databaseDidCommit(_ db: Database) {
-        let done = pending.withLock { pending in
-            defer { pending = Pending() }
-            return pending
-        }
-        guard !done.changed.isEmpty || !done.deleted.isEmpty else { return }
+    /// Drops what is known of instances whose desired generation changed (`changedRows`) or that were
+    /// deleted (`deletedRows`), by row id. Called after the commit and before the writing call returns.
+    func forget(changedRows: [Int64], deletedRows: [Int64]) {
+        guard !changedRows.isEmpty || !deletedRows.isEmpty else { return }
         known.withLock { known in
             known.epoch &+= 1
-            for rowID in done.changed { known.generations[rowID] = nil }
-            for rowID in done.deleted {
+            for rowID in changedRows { known.generations[rowID] = nil }
+            for rowID in deletedRows {
                 known.generations[rowID] = nil
                 if let token = known.tokenOfRow.removeValue(forKey: rowID) { known.tokens[token] = nil }
             }
         }
     }
 
-    func databaseDidRollback(_ db: Database) {
-        pending.withLock { $0 = Pending() }
+    /// Drops everything, as when the changes made meanwhile cannot be known.
+    func forgetAll() {
+        known.withLock { known in known = Known(epoch: known.epoch &+ 1) }
     }
 }

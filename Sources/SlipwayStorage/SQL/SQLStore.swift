@@ -1,102 +1,46 @@
 import Foundation
-import GRDB
 import SlipwayCore
 import Synchronization
 
-/// The embedded default store: one SQLite file in WAL mode, foreign keys on, `synchronous=FULL` so that
-/// an acknowledged write survives a crash of the process or the machine.
-public final class SQLiteStore: SlipwayStore {
-    let pool: DatabasePool
+/// The store: every query, check and message, once, over SQL that SQLite and PostgreSQL both run. The
+/// database it runs on (``SQLDatabase``) opens transactions and binds, runs and decodes the statements.
+public final class SQLStore: SlipwayStore {
+    let database: any SQLDatabase
     /// The images of released tier versions, by "tier|version": immutable once released.
     let releasedImages = Mutex<[String: [ImageConfigSnapshot]]>([:])
     /// Agent tokens and desired generations, kept in memory for the agent routes.
-    let agents = AgentDirectory()
-
-    /// A connection of its own that moves the write-ahead log into the database file in the background.
-    private let checkpointer: DatabaseQueue
-    private let checkpoints: Task<Void, Never>
-
-    /// Reads in flight at once: one per reader connection.
-    let readers = AsyncLimiter(limit: 4)
+    let agents: AgentDirectory
 
     private let catalogWrites = Atomic<UInt64>(0)
     public var catalogRevision: UInt64 { catalogWrites.load(ordering: .acquiring) }
 
-    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-    public init(path: String) throws {
-        var configuration = Configuration()
-        configuration.maximumReaderCount = 4
-        configuration.foreignKeysEnabled = true
-        configuration.busyMode = .timeout(10)
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-            // The writer no longer checkpoints on commit (which stalled every request behind it);
-            // the checkpointer below does it beside the writer. This is only a bound in case it falls behind.
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = 20000")
-        }
-        pool = try Self.opening {
-            let pool = try DatabasePool(path: path, configuration: configuration)
-            try Migrations.migrator.migrate(pool)
-            return pool
-        }
-        pool.add(transactionObserver: agents, extent: .observerLifetime)
-        let checkpointer = try Self.opening { try DatabaseQueue(path: path) }
-        self.checkpointer = checkpointer
-        checkpoints = Task.detached(priority: .utility) {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(250))
-                // PASSIVE: copies what it can without waiting for, or blocking, the writer and the readers.
-                _ = try? await checkpointer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(PASSIVE)") }
-            }
-        }
+    /// Opens (creating if needed) the SQLite database at `path` and brings its schema up to date.
+    public convenience init(sqlitePath path: String) throws {
+        let agents = AgentDirectory()
+        self.init(database: try SQLiteDatabase(path: path, agents: agents), agents: agents)
     }
 
-    deinit {
-        checkpoints.cancel()
+    /// The store on `database`, which must report the instances each commit changes or deletes to `agents`.
+    init(database: any SQLDatabase, agents: AgentDirectory) {
+        self.database = database
+        self.agents = agents
     }
 
-    /// Runs `open` again while SQLite answers busy: opening a WAL database can find another connection (a
-    /// checkpoint, a process closing) holding a lock that the busy timeout does not cover yet. Up to 2 s.
-    static func opening<T>(_ open: () throws -> T) throws -> T {
-        var attempt = 1
-        while true {
-            do {
-                return try open()
-            } catch let error as DatabaseError where isBusy(error) && attempt < 100 {
-                attempt += 1
-                Thread.sleep(forTimeInterval: 0.02)
-            }
-        }
-    }
-
-    static func isBusy(_ error: DatabaseError) -> Bool {
-        error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED
-    }
-
-    /// A read transaction, after waiting (without a thread) for a free reader.
-    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await Self.mapBusy { try await self.readers.withPermit { try await self.pool.read(body) } }
+    /// A read transaction.
+    func read<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+        try await database.read(body)
     }
 
     /// A write transaction.
-    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await Self.mapBusy { try await self.pool.write(body) }
-    }
-
-    /// SQLite's busy and locked errors say "not now": they become a temporary error (503), never a bare 500.
-    static func mapBusy<T>(_ work: () async throws -> T) async throws -> T {
-        do {
-            return try await work()
-        } catch let error as DatabaseError where isBusy(error) {
-            throw SlipwayError.unavailable("the database is busy; retry the request")
-        }
+    func write<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+        try await database.write(body)
     }
 
     /// A write transaction that may change what catalog reads answer (every write in this file but
-    /// settings, users and sessions; the fleet's writes live in SQLiteStore+Fleet). The revision moves
+    /// settings, users and sessions; the fleet's writes live in SQLStore+Fleet). The revision moves
     /// after the commit and before the caller hears of it, so a cached answer never outlives an
     /// acknowledged write.
-    func writeCatalog<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    func writeCatalog<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
         defer { catalogWrites.add(1, ordering: .releasing) }
         return try await write(body)
     }
@@ -133,14 +77,14 @@ public final class SQLiteStore: SlipwayStore {
         try await write { db in try Self.insertUser(user, db) }
     }
 
-    static func insertUser(_ user: User, _ db: Database) throws {
+    static func insertUser(_ user: User, _ db: any SQLSession) throws {
         do {
             try db.cachedExecute(sql: """
                     INSERT INTO users (id, organization_id, email, name, role, password_hash, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [user.id, user.organizationId, user.email, user.name, user.role.rawValue, user.passwordHash, user.createdAt])
-        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+        } catch SQLFailure.uniqueViolation {
             throw SlipwayError.invalidState("a user with email \(user.email) already exists; choose another email")
         }
     }
@@ -186,7 +130,7 @@ public final class SQLiteStore: SlipwayStore {
             do {
                 try db.cachedExecute(sql: "INSERT INTO services (id, organization_id, name, description, created_at) VALUES (?, ?, ?, ?, ?)",
                     arguments: [service.id, service.organizationId, service.name, service.description, service.createdAt])
-            } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+            } catch SQLFailure.uniqueViolation {
                 throw SlipwayError.invalidState("a service named '\(service.name)' already exists; choose another name")
             }
         }
@@ -196,7 +140,7 @@ public final class SQLiteStore: SlipwayStore {
         try await read { db in try Self.service(id: id, organizationId: organizationId, db) }
     }
 
-    static func service(id: String, organizationId: String, _ db: Database) throws -> Service {
+    static func service(id: String, organizationId: String, _ db: any SQLSession) throws -> Service {
         guard let row = try db.cachedRow(sql: "SELECT * FROM services WHERE id = ? AND organization_id = ?", arguments: [id, organizationId])
         else { throw SlipwayError.notFound(.service, id) }
         return Service(
@@ -237,7 +181,7 @@ public final class SQLiteStore: SlipwayStore {
                         environment.id, environment.serviceId, environment.name, environment.description, environment.type.rawValue,
                         environment.createdAt,
                     ])
-            } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+            } catch SQLFailure.uniqueViolation {
                 throw SlipwayError.invalidState(
                     "service \(environment.serviceId) already has an environment named '\(environment.name)'; choose another name")
             }
@@ -248,14 +192,14 @@ public final class SQLiteStore: SlipwayStore {
         try await read { db in try Self.environment(id: id, serviceId: serviceId, organizationId: organizationId, db) }
     }
 
-    static func environment(id: String, serviceId: String, organizationId: String, _ db: Database) throws -> ServiceEnvironment {
+    static func environment(id: String, serviceId: String, organizationId: String, _ db: any SQLSession) throws -> ServiceEnvironment {
         _ = try service(id: serviceId, organizationId: organizationId, db)
         guard let row = try db.cachedRow(sql: "SELECT * FROM service_environments WHERE id = ? AND service_id = ?", arguments: [id, serviceId])
         else { throw SlipwayError.notFound(.serviceEnvironment, id) }
         return try environment(row)
     }
 
-    static func environment(_ row: Row) throws -> ServiceEnvironment {
+    static func environment(_ row: SQLRow) throws -> ServiceEnvironment {
         ServiceEnvironment(
             id: row["id"], serviceId: row["service_id"], name: row["name"], description: row["description"],
             type: EnvironmentType(rawValue: row["type"]) ?? .dev, createdAt: row["created_at"])
@@ -294,7 +238,7 @@ public final class SQLiteStore: SlipwayStore {
                         VALUES (?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [tier.id, tier.serviceId, tier.serviceEnvironmentId, tier.name, tier.description, tier.createdAt])
-            } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+            } catch SQLFailure.uniqueViolation {
                 throw SlipwayError.invalidState(
                     "service environment \(tier.serviceEnvironmentId) already has a product tier named '\(tier.name)'; choose another name")
             }
@@ -310,7 +254,7 @@ public final class SQLiteStore: SlipwayStore {
         try await read { db in try Self.productTier(id: id, serviceId: serviceId, organizationId: organizationId, db) }
     }
 
-    static func productTier(id: String, serviceId: String, organizationId: String, _ db: Database) throws -> ProductTier {
+    static func productTier(id: String, serviceId: String, organizationId: String, _ db: any SQLSession) throws -> ProductTier {
         _ = try service(id: serviceId, organizationId: organizationId, db)
         guard let row = try db.cachedRow(sql: "\(productTierColumns) WHERE id = ? AND service_id = ?", arguments: [id, serviceId]) else {
             throw SlipwayError.notFound(.productTier, id)
@@ -318,7 +262,7 @@ public final class SQLiteStore: SlipwayStore {
         return productTier(row)
     }
 
-    static func productTier(_ row: Row) -> ProductTier {
+    static func productTier(_ row: SQLRow) -> ProductTier {
         ProductTier(
             id: row["id"], serviceId: row["service_id"], serviceEnvironmentId: row["service_environment_id"], name: row["name"],
             description: row["description"], createdAt: row["created_at"], preferredVersion: row["preferred_version"])
@@ -350,7 +294,7 @@ public final class SQLiteStore: SlipwayStore {
         try await writeCatalog { db in try Self.insertRegistry(registry, db) }
     }
 
-    static func insertRegistry(_ registry: ImageRegistry, _ db: Database) throws {
+    static func insertRegistry(_ registry: ImageRegistry, _ db: any SQLSession) throws {
         do {
             try db.cachedExecute(sql: """
                     INSERT INTO image_registries (id, organization_id, name, host, username, password, is_default, created_at)
@@ -360,18 +304,18 @@ public final class SQLiteStore: SlipwayStore {
                     registry.id, registry.organizationId, registry.name, registry.host, registry.username, registry.password, registry.isDefault,
                     registry.createdAt,
                 ])
-        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+        } catch SQLFailure.uniqueViolation {
             throw SlipwayError.invalidState("an image registry named '\(registry.name)' already exists; choose another name")
         }
     }
 
-    static func registry(_ row: Row) -> ImageRegistry {
+    static func registry(_ row: SQLRow) -> ImageRegistry {
         ImageRegistry(
             id: row["id"], organizationId: row["organization_id"], name: row["name"], host: row["host"], username: row["username"],
             password: row["password"], isDefault: row["is_default"], createdAt: row["created_at"])
     }
 
-    static func registry(id: String, organizationId: String, _ db: Database) throws -> ImageRegistry {
+    static func registry(id: String, organizationId: String, _ db: any SQLSession) throws -> ImageRegistry {
         guard
             let row = try db.cachedRow(sql: "SELECT * FROM image_registries WHERE id = ? AND organization_id = ?", arguments: [id, organizationId])
         else { throw SlipwayError.notFound(.imageRegistry, id) }
@@ -382,7 +326,7 @@ public final class SQLiteStore: SlipwayStore {
         try await read { db in try Self.registry(id: id, organizationId: organizationId, db) }
     }
 
-    static func defaultRegistryId(organizationId: String, _ db: Database) throws -> String {
+    static func defaultRegistryId(organizationId: String, _ db: any SQLSession) throws -> String {
         guard let id = try db.cachedValue(String.self, sql: "SELECT id FROM image_registries WHERE organization_id = ? AND is_default", arguments: [organizationId])
         else { throw SlipwayError.invalidState("the organization has no default image registry; pass imageRegistryId") }
         return id
@@ -441,7 +385,7 @@ public final class SQLiteStore: SlipwayStore {
         try await read { db in try Self.imageConfig(id: id, serviceId: serviceId, organizationId: organizationId, db) }
     }
 
-    static func imageConfig(id: String, serviceId: String, organizationId: String, _ db: Database) throws -> ImageConfig {
+    static func imageConfig(id: String, serviceId: String, organizationId: String, _ db: any SQLSession) throws -> ImageConfig {
         let row = try db.cachedRow(sql: """
                 SELECT c.* FROM image_configs c JOIN services s ON s.id = c.service_id
                 WHERE c.id = ? AND c.service_id = ? AND s.organization_id = ?
@@ -546,13 +490,14 @@ public final class SQLiteStore: SlipwayStore {
         }
     }
 
-    static func insertTierVersion(_ version: TierVersion, _ db: Database) throws {
-        try db.cachedExecute(sql: """
+    static func insertTierVersion(_ version: TierVersion, _ db: any SQLSession) throws {
+        let seq = try db.cachedValue(Int64.self, sql: """
                 INSERT INTO tier_versions (product_tier_id, sequence, version, status, released_at, released_by)
                 VALUES (?, ?, ?, ?, ?, ?)
+                RETURNING seq
                 """,
             arguments: [version.productTierId, version.sequence, version.version, version.status.rawValue, version.releasedAt, version.releasedBy])
-        let seq = db.lastInsertedRowID
+        guard let seq else { throw SlipwayError.failedRequest("the database did not return the new tier version's seq") }
         for image in version.images {
             try db.cachedExecute(sql: """
                     INSERT INTO tier_version_images (tier_version_seq, image_config_id, revision, description, image_name, image_tag,
@@ -566,19 +511,18 @@ public final class SQLiteStore: SlipwayStore {
         }
     }
 
-    static func latestTierVersion(productTierId: String, serviceId: String, _ db: Database) throws -> TierVersion? {
+    static func latestTierVersion(productTierId: String, serviceId: String, _ db: any SQLSession) throws -> TierVersion? {
         let rows = try db.cachedRows( sql: "SELECT * FROM tier_versions WHERE product_tier_id = ? ORDER BY sequence DESC LIMIT 1", arguments: [productTierId])
         return try tierVersions(rows, serviceId: serviceId, db).first
     }
 
     /// Tier versions with their snapshots, in two queries whatever the number of versions.
-    static func tierVersions(_ rows: [Row], serviceId: String, _ db: Database) throws -> [TierVersion] {
+    static func tierVersions(_ rows: [SQLRow], serviceId: String, _ db: any SQLSession) throws -> [TierVersion] {
         guard !rows.isEmpty else { return [] }
         let seqs: [Int64] = rows.map { $0["seq"] }
-        let imageRows = try Row.fetchAll(
-            db,
+        let imageRows = try db.cachedRows(
             sql: "SELECT * FROM tier_version_images WHERE tier_version_seq IN (\(seqs.map { _ in "?" }.joined(separator: ","))) ORDER BY image_config_id",
-            arguments: StatementArguments(seqs))
+            arguments: seqs)
         var images: [Int64: [ImageConfigSnapshot]] = [:]
         for row in imageRows {
             images[row["tier_version_seq"], default: []].append(
@@ -621,7 +565,7 @@ public final class SQLiteStore: SlipwayStore {
 
     /// One page of `sql` (which selects `seq`), in insertion order, fetching one row more to know if another page follows.
     static func page<T>(
-        _ db: Database, sql: String, arguments: StatementArguments, page: PageRequest, order: String = "seq", _ transform: (Row) throws -> T
+        _ db: any SQLSession, sql: String, arguments: [any SQLBindable], page: PageRequest, order: String = "seq", _ transform: (SQLRow) throws -> T
     ) throws -> Page<T> {
         var arguments = arguments
         arguments += [page.after ?? 0, page.size + 1]
@@ -631,7 +575,7 @@ public final class SQLiteStore: SlipwayStore {
         return Page(items: try items.map(transform), nextCursor: next)
     }
 
-    static func user(_ row: Row) -> User {
+    static func user(_ row: SQLRow) -> User {
         User(
             id: row["id"], organizationId: row["organization_id"], email: row["email"], name: row["name"],
             role: Role(rawValue: row["role"]) ?? .viewer, passwordHash: row["password_hash"], createdAt: row["created_at"])

@@ -1,11 +1,10 @@
 import Foundation
-import GRDB
 import SlipwayCore
 
 // Instances and agents' reports. What a report does to a rollout is decided by `RolloutStateMachine`;
 // this file only loads what it needs and persists what it says.
 
-extension SQLiteStore: FleetStore {
+extension SQLStore: FleetStore {
     // MARK: Instances
 
     public func registerInstance(
@@ -44,14 +43,14 @@ extension SQLiteStore: FleetStore {
                     arguments: [
                         instance.id, organizationId, serviceId, environmentId, productTierId, name, agentTokenHash, version, version, 1, now,
                     ])
-            } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+            } catch SQLFailure.uniqueViolation {
                 throw SlipwayError.invalidState("service environment \(environmentId) already has an instance named '\(name)'; choose another name")
             }
             return instance
         }
     }
 
-    static func instance(_ row: Row) -> Instance {
+    static func instance(_ row: SQLRow) -> Instance {
         Instance(
             id: row["id"], organizationId: row["organization_id"], serviceId: row["service_id"],
             serviceEnvironmentId: row["service_environment_id"], productTierId: row["product_tier_id"], name: row["name"],
@@ -61,7 +60,7 @@ extension SQLiteStore: FleetStore {
             createdAt: row["created_at"])
     }
 
-    static func instance(id: String, serviceId: String, environmentId: String, organizationId: String, _ db: Database) throws -> Instance {
+    static func instance(id: String, serviceId: String, environmentId: String, organizationId: String, _ db: any SQLSession) throws -> Instance {
         _ = try environment(id: environmentId, serviceId: serviceId, organizationId: organizationId, db)
         guard
             let row = try db.cachedRow(sql: "SELECT * FROM instances WHERE id = ? AND service_environment_id = ?", arguments: [id, environmentId])
@@ -81,7 +80,7 @@ extension SQLiteStore: FleetStore {
         try await read { db in
             _ = try Self.environment(id: environmentId, serviceId: serviceId, organizationId: organizationId, db)
             var sql = "SELECT * FROM instances WHERE service_environment_id = ?"
-            var arguments: StatementArguments = [environmentId]
+            var arguments: [any SQLBindable] = [environmentId]
             if let tier = filter.productTierId {
                 sql += " AND product_tier_id = ?"
                 arguments += [tier]
@@ -125,7 +124,7 @@ extension SQLiteStore: FleetStore {
     static let holdingRolloutSQL = """
         SELECT r.id FROM rollout_instances ri JOIN rollouts r ON r.id = ri.rollout_id
         WHERE ri.instance_id = ? AND (ri.status IN ('IN_PROGRESS', 'ROLLING_BACK')
-            OR (ri.status = 'PENDING' AND r.status IN \(SQLiteStore.liveStatuses)))
+            OR (ri.status = 'PENDING' AND r.status IN \(SQLStore.liveStatuses)))
         """
 
     public func upgradeHistory(instanceId: String, limit: Int) async throws -> [RolloutInstance] {
@@ -198,7 +197,7 @@ extension SQLiteStore: FleetStore {
     /// Records one report on the instance, and hands it to the machine of the rollout it is in flight in.
     /// Refusals are thrown before anything is written. Returns the rollout's id when the engine has work there.
     static func recordReport(
-        instanceId: String, report: AgentReport, now: Date, machines: inout [String: RolloutStateMachine], _ db: Database
+        instanceId: String, report: AgentReport, now: Date, machines: inout [String: RolloutStateMachine], _ db: any SQLSession
     ) throws -> String? {
         // Only the two columns needed: decoding a whole instance row was a visible cost per report.
         guard let instanceRow = try db.cachedRow(sql: "SELECT product_tier_id, desired_generation FROM instances WHERE id = ?", arguments: [instanceId])
