@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.0"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.0"),
@@ -45,7 +46,8 @@ let package = Package(
             name: "SlipwayStorage",
             dependencies: [
                 "SlipwayCore", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The rollout engine: drives rollouts from what the store says, and wakes long-polling agents.
@@ -111,13 +113,15 @@ let package = Package(
             name: "slipway-agent",
             dependencies: ["Slipway", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // What the test targets share: the PostgreSQL cluster scripts/test.sh starts, and fresh databases on it.
+        .target(name: "SlipwayTestSupport", path: "Tests/SlipwayTestSupport"),
         // The rules, without I/O: runs in seconds.
         .testTarget(name: "SlipwayCoreTests", dependencies: ["SlipwayCore"]),
         // The stores against real database files: the conformance suite and generated rollout histories.
         .testTarget(
             name: "SlipwayStorageTests",
             dependencies: [
-                "SlipwayCore", "SlipwayStorage", .product(name: "PropertyBased", package: "swift-property-based"),
+                "SlipwayCore", "SlipwayStorage", "SlipwayTestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
@@ -126,6 +130,7 @@ let package = Package(
             name: "SlipwayServerTests",
             dependencies: [
                 "SlipwayServer", "SlipwayCore", "SlipwayWire", "SlipwayStorage", "SlipwayEngine", "Slipway", "SlipwayCLI", "slipwayd", "slipway-agent",
+                "SlipwayTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -32,5 +32,7 @@ public struct FleetSignalRelay: ServiceLifecycle.Service {
                 }
             }
         }
+        // A store only this process opens has nothing to relay; a service that returns early would stop the server.
+        try? await gracefulShutdown()
     }
 }

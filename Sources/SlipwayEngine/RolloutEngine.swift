@@ -51,7 +51,8 @@ public actor RolloutEngine: ServiceLifecycle.Service {
         while !Task.isCancelled {
             var wakeAt: Date?
             do {
-                wakeAt = try await tick()
+                // Another replica drives rollouts; this one is woken when it takes over.
+                if store.drivesRollouts { wakeAt = try await tick() } else { wakeRequested = false }
             } catch {
                 logger.error("rollout engine tick failed; retrying", metadata: ["error": "\(error)"])
                 wakeAt = clock.now().addingTimeInterval(1)
@@ -64,8 +65,6 @@ public actor RolloutEngine: ServiceLifecycle.Service {
     @discardableResult
     public func tick() async throws -> Date? {
         wakeRequested = false
-        // Another replica drives rollouts; this one is woken when it takes over.
-        guard store.drivesRollouts else { return nil }
         let now = clock.now()
         // Most ticks find no deadline passed: check with a read before taking the writer.
         if let due = try await store.nextDeadline(), due <= now {

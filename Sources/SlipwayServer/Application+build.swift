@@ -4,11 +4,12 @@ import HummingbirdCore
 import Logging
 import SlipwayCore
 import SlipwayEngine
+import ServiceLifecycle
 import SlipwayStorage
 
 /// Builds the whole server: storage, accounts, routes and middleware. `slipwayd` and the tests both start here.
 public func buildApplication(_ configuration: ServerConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
-    let store = try openStore(configuration.database)
+    let store = try await openStore(configuration.database, logger: logger)
     let tokens = await TokenIssuer(
         secret: try await signingSecret(configuration, store: store), accessLifetime: configuration.tokenLifetime, clock: configuration.clock)
     let accounts = Accounts(store: store, tokens: tokens, hasher: PasswordHasher(rounds: configuration.passwordRounds))
@@ -31,7 +32,9 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
         configuration: .init(
             address: .hostname(configuration.hostname, port: configuration.port), serverName: "slipwayd", backlog: 4096,
             availableConnectionsDelegate: MaximumAvailableConnections(maxConnections)),
-        services: [engine],
+        // Shut down in reverse: the HTTP server, then the relay and the engine, then the store (which hands
+        // the engine's lease to another replica at once).
+        services: [StoreCloser(store: store), engine, FleetSignalRelay(store: store, notifier: notifier, engine: engine)],
         logger: logger)
 }
 
@@ -77,15 +80,27 @@ func buildRouter(
     return router
 }
 
-/// The store the `database` setting names.
-func openStore(_ database: String) throws -> any SlipwayStore & FleetStore {
-    if database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") {
-        throw ConfigurationError("PostgreSQL is not supported by this build yet; pass a SQLite file path as --database")
-    }
+/// The store the `database` setting names: a `postgres://` URL, or a SQLite file path.
+func openStore(_ database: String, logger: Logger) async throws -> SQLStore {
     do {
+        if PostgresOptions.isPostgresURL(database) {
+            return try await SQLStore.openPostgres(url: database, logger: logger)
+        }
         return try SQLStore(sqlitePath: database)
+    } catch let error as StoreOpeningError {
+        throw ConfigurationError(error.description)
     } catch {
         throw ConfigurationError("cannot open the SQLite database at \(database): \(error)")
+    }
+}
+
+/// Closes the store once everything that uses it has stopped.
+struct StoreCloser: ServiceLifecycle.Service {
+    let store: SQLStore
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await store.close()
     }
 }
 

@@ -6,7 +6,7 @@ import Logging
 public struct ServerConfiguration: Sendable {
     public var hostname = "127.0.0.1"
     public var port = 8080
-    /// A SQLite file path.
+    /// A SQLite file path, or a `postgres://user:password@host:port/database` URL.
     public var database = "./slipway.sqlite"
     /// HMAC secret for bearer tokens, at least 32 bytes; generated and kept in the database when nil.
     public var jwtSecret: String?

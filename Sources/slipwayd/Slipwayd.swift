@@ -3,13 +3,23 @@ import Foundation
 import Hummingbird
 import Logging
 import SlipwayServer
+import SlipwayStorage
 
-/// `slipwayd`: the Slipway server. Flags override the `SLIPWAY_*` environment.
+/// `slipwayd`: the Slipway server (`slipwayd serve`, the default), and `slipwayd migrate` to move a SQLite
+/// database onto PostgreSQL.
 @main
 struct Slipwayd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "slipwayd",
         abstract: "The Slipway control plane: the Omnistrate Image Config API with releases and fleet rollouts.",
+        subcommands: [Serve.self, Migrate.self],
+        defaultSubcommand: Serve.self)
+}
+
+/// Runs the server. Flags override the `SLIPWAY_*` environment.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the server (the default command).",
         discussion: """
             Environment: SLIPWAY_HOSTNAME, SLIPWAY_PORT, SLIPWAY_DATABASE, SLIPWAY_JWT_SECRET (at least 32 bytes), \
             SLIPWAY_ADMIN_EMAIL, SLIPWAY_ADMIN_PASSWORD (the first admin, created on an empty database), \
@@ -23,7 +33,11 @@ struct Slipwayd: AsyncParsableCommand {
     @Option(help: "Port to listen on (SLIPWAY_PORT; default 8080).")
     var port: Int?
 
-    @Option(help: "SQLite database file (SLIPWAY_DATABASE; default ./slipway.sqlite).")
+    @Option(
+        help: """
+            SQLite database file, or postgres://user:password@host:port/database (?sslmode=require, pool_size=N) \
+            to share one database among replicas (SLIPWAY_DATABASE; default ./slipway.sqlite).
+            """)
     var database: String?
 
     @Flag(help: "Let anyone create an organization with POST /2022-09-01-00/signup (SLIPWAY_ALLOW_SIGNUP=true).")
@@ -52,18 +66,7 @@ struct Slipwayd: AsyncParsableCommand {
             }
             configuration.tokenLifetime = seconds
         }
-        let levelName = logLevel ?? environment["SLIPWAY_LOG_LEVEL"] ?? "info"
-        guard let level = Logger.Level(rawValue: levelName.lowercased()) else {
-            throw ValidationError("log level must be one of trace, debug, info, notice, warning, error, critical")
-        }
-
-        switch (logFormat ?? environment["SLIPWAY_LOG_FORMAT"] ?? "text").lowercased() {
-        case "text": break
-        case "json": LoggingSystem.bootstrap { label in JSONLogHandler(label: label) }
-        case let other: throw ValidationError("log format must be text or json, got '\(other)'")
-        }
-        var logger = Logger(label: "slipwayd")
-        logger.logLevel = level
+        let logger = try makeLogger(level: logLevel, format: logFormat, environment: environment)
         do {
             let app = try await buildApplication(configuration, logger: logger)
             // Runs until SIGTERM or SIGINT, then finishes in-flight requests before exiting.
@@ -78,4 +81,53 @@ struct Slipwayd: AsyncParsableCommand {
         guard let port = Int(text), (0...65535).contains(port) else { throw ValidationError("SLIPWAY_PORT must be a port number, got '\(text)'") }
         return port
     }
+}
+
+/// Copies a SQLite database into an empty PostgreSQL database.
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Copy a whole SQLite database into an empty PostgreSQL database.",
+        discussion: """
+            Stop the slipwayd that uses the SQLite file first (the copy refuses a file in use). Everything moves in \
+            one PostgreSQL transaction: users and their sessions, the signing secret, the catalog, tier versions, \
+            instances with their agent tokens, and rollouts; the row count of every table is checked afterwards. \
+            Then start slipwayd with --database set to the PostgreSQL URL.
+            """)
+
+    @Option(help: "The SQLite database file to copy.")
+    var from: String
+
+    @Option(help: "The PostgreSQL database to copy into: postgres://user:password@host:port/database; it must be empty.")
+    var to: String
+
+    func run() async throws {
+        let logger = try makeLogger(level: "warning", format: nil, environment: [:])
+        guard PostgresOptions.isPostgresURL(to) else {
+            throw ValidationError("--to must be a postgres:// URL, got '\(PostgresOptions.redacted(to))'")
+        }
+        do {
+            let report = try await DatabaseCopy.copy(fromSQLite: from, toPostgres: to, logger: logger)
+            for (table, count) in report.rows { print("\(table): \(count) rows") }
+            print("copied \(from) into \(PostgresOptions.redacted(to)); start slipwayd with --database set to that URL")
+        } catch let error as StoreOpeningError {
+            FileHandle.standardError.write(Data("slipwayd migrate: \(error.description)\n".utf8))
+            throw ExitCode(78)
+        }
+    }
+}
+
+/// The process's logger, bootstrapped in the chosen format.
+func makeLogger(level: String?, format: String?, environment: [String: String]) throws -> Logger {
+    let levelName = level ?? environment["SLIPWAY_LOG_LEVEL"] ?? "info"
+    guard let level = Logger.Level(rawValue: levelName.lowercased()) else {
+        throw ValidationError("log level must be one of trace, debug, info, notice, warning, error, critical")
+    }
+    switch (format ?? environment["SLIPWAY_LOG_FORMAT"] ?? "text").lowercased() {
+    case "text": break
+    case "json": LoggingSystem.bootstrap { label in JSONLogHandler(label: label) }
+    case let other: throw ValidationError("log format must be text or json, got '\(other)'")
+    }
+    var logger = Logger(label: "slipwayd")
+    logger.logLevel = level
+    return logger
 }

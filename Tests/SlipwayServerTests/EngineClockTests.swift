@@ -3,6 +3,7 @@ import Logging
 import SlipwayCore
 import SlipwayEngine
 import SlipwayStorage
+import SlipwayTestSupport
 import SlipwayWire
 import Synchronization
 import Testing
@@ -26,7 +27,8 @@ struct SlipwayClockTests {
             let policy = RolloutPolicyRequest(maxConcurrentUpgrades: 2, canaryCount: 1, failureThreshold: 1, instanceTimeoutSeconds: 600, bakeSeconds: 3600)
             #expect(try await admin.call(.post, fleet.rolloutPath, json: policy).status == .ok)
 
-            let store = try SQLStore(sqlitePath: configuration.database)
+            let store = TestPostgres.serverTestsUsePostgres
+                ? try await SQLStore.openPostgres(url: configuration.database) : try SQLStore(sqlitePath: configuration.database)
             let clock = MovableClock()
             let engine = RolloutEngine(store: store, notifier: DesiredStateNotifier(), clock: clock.engineClock, logger: Logger(label: "test"))
             try await engine.tick()

@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import SlipwayCore
+import SlipwayTestSupport
 import SlipwayWire
 import Testing
 
@@ -19,8 +20,16 @@ func builtProduct(_ name: String) -> URL {
     URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name)
 }
 
-/// A fresh SQLite path in a temporary directory.
+/// A fresh database: a SQLite path in a temporary directory or, when the suite runs on PostgreSQL
+/// (`SLIPWAY_TEST_STORE=postgres`), an empty database on the tests' cluster.
 func temporaryDatabase() -> String {
+    if TestPostgres.serverTestsUsePostgres {
+        do {
+            return try TestPostgres.freshDatabase()
+        } catch {
+            fatalError("\(error)")
+        }
+    }
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-tests-\(UUID().uuidString)")
     try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     return directory.appendingPathComponent("slipway.sqlite").path

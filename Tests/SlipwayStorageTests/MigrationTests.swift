@@ -9,7 +9,7 @@ import Testing
 @Suite("Migrations")
 struct MigrationTests {
     @Test func rolloutsRecordedBeforeStructuredOutcomesKeepTheirHistory() async throws {
-        let opened = try StoreUnderTest.sqlite.makeEmpty()
+        let opened = try await StoreUnderTest.sqlite.makeEmpty()
         defer { opened.remove() }
         var store = opened.store
         let fixture = try await StoreFixture.make(store)
@@ -51,7 +51,7 @@ struct MigrationTests {
         }
         try queue.close()
 
-        store = try opened.reopen()
+        store = try await opened.reopen()
         let after = try await store.latestRollout(imageConfigId: ids.config, serviceId: ids.service, organizationId: ids.org)
         #expect(after.counts == before.counts, "failed rollbacks are counted from the recorded text once")
         #expect(after.message == before.message)

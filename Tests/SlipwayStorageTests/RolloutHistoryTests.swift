@@ -8,8 +8,15 @@ import Testing
 /// the store reopened mid-way. After every step the rollout must say what its rows say.
 @Suite("Generated rollout histories")
 struct RolloutHistoryTests {
-    /// Histories per store; `SLIPWAY_HISTORIES` raises it for a longer hunt.
-    static let histories = ProcessInfo.processInfo.environment["SLIPWAY_HISTORIES"].flatMap(Int.init) ?? 2000
+    /// Histories per store; `SLIPWAY_HISTORIES` raises it for a longer hunt. PostgreSQL runs fewer by default
+    /// (`SLIPWAY_POSTGRES_HISTORIES`): each step is a network round trip per query, and the rules are the same code.
+    static func histories(_ kind: StoreUnderTest) -> Int {
+        let environment = ProcessInfo.processInfo.environment
+        switch kind {
+        case .sqlite: return environment["SLIPWAY_HISTORIES"].flatMap(Int.init) ?? 2000
+        case .postgres: return environment["SLIPWAY_POSTGRES_HISTORIES"].flatMap(Int.init) ?? 300
+        }
+    }
     /// Shards run in parallel, each on a database of its own.
     static let shards = [0, 1]
 
@@ -17,10 +24,10 @@ struct RolloutHistoryTests {
     func everyStepKeepsTheRules(_ kind: StoreUnderTest, shard: Int) async throws {
         // One database for all histories (each in an organization of its own): opening a fresh file per history
         // would cost more than the history.
-        let opened = try kind.makeEmpty()
+        let opened = try await kind.makeEmpty()
         defer { opened.remove() }
         let box = StoreBox(opened)
-        await propertyCheck(count: Self.histories / Self.shards.count, input: Gen.int(in: 0...10_000), Gen.int(in: 0...1_000_000).array(of: 1...40)) { setup, steps in
+        await propertyCheck(count: Self.histories(kind) / Self.shards.count, input: Gen.int(in: 0...10_000), Gen.int(in: 0...1_000_000).array(of: 1...40)) { setup, steps in
             // propertyCheck drops thrown errors: each one becomes an issue here, so it fails the history.
             do {
                 try await History(setup: setup).run(steps, on: box)
@@ -36,7 +43,7 @@ struct RolloutHistoryTests {
     func aDeletedFailedInstanceLeavesTheCounts(_ kind: StoreUnderTest) async throws {
         // Setup 1: two instances, one at a time, threshold 1. Steps: tick (the first starts), it reports failure,
         // tick (halt: the second is skipped), delete the first, retry, tick.
-        let opened = try kind.makeEmpty()
+        let opened = try await kind.makeEmpty()
         defer { opened.remove() }
         let settled = try await History(setup: 1).run([0, 4, 0, 8, 37, 0], on: StoreBox(opened))
         #expect(settled == .complete)
@@ -154,7 +161,7 @@ struct History {
                 }
             default:
                 description = "reopen the store"
-                opened.store = try opened.opened.reopen()
+                opened.store = try await opened.opened.reopen()
             }
             try await check(opened.store, fixture, rolloutId: rolloutId, instances: live, step: "step \(index): \(description)", retried: retried, &observed)
         }

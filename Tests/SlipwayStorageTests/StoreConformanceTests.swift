@@ -10,7 +10,7 @@ struct StoreConformanceTests {
     static let t0 = StoreFixture.t0
 
     func withStore(_ kind: StoreUnderTest, _ body: (OpenedStore) async throws -> Void) async throws {
-        let opened = try kind.makeEmpty()
+        let opened = try await kind.makeEmpty()
         defer { opened.remove() }
         try await body(opened)
     }
@@ -132,7 +132,7 @@ struct StoreConformanceTests {
             #expect(try await store.nextDeadline() == Self.t0.addingTimeInterval(600))
 
             // A restart between any two steps changes nothing.
-            store = try opened.reopen()
+            store = try await opened.reopen()
             for instance in instances.prefix(2) {
                 let desired = try await store.desiredState(instanceId: instance.id)
                 #expect(desired.tierVersion == "2.0" && desired.generation == 2)

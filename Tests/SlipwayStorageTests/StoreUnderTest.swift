@@ -1,23 +1,31 @@
 import Foundation
 import SlipwayCore
 import SlipwayStorage
+import SlipwayTestSupport
 import Testing
 
 /// The stores the conformance suite and the generated histories run against. A new store adds a case here.
 enum StoreUnderTest: String, CaseIterable, CustomTestStringConvertible, Sendable {
     case sqlite
+    /// A fresh database on the cluster scripts/test.sh starts.
+    case postgres
 
     var testDescription: String { rawValue }
 
     /// A fresh, empty store; `reopen` opens the same one again, as after a restart.
-    func makeEmpty() throws -> OpenedStore {
+    func makeEmpty() async throws -> OpenedStore {
         switch self {
         case .sqlite:
             // tmpfs where there is one: these tests measure rules, not fsync.
             let base = FileManager.default.fileExists(atPath: "/dev/shm") ? URL(fileURLWithPath: "/dev/shm") : FileManager.default.temporaryDirectory
             let path = base.appendingPathComponent("slipway-store-\(UUID().uuidString).sqlite").path
             return OpenedStore(store: try SQLStore(sqlitePath: path), path: path, reopen: { try SQLStore(sqlitePath: path) }) {
-                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+                for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+            }
+        case .postgres:
+            let url = try TestPostgres.freshDatabase()
+            return OpenedStore(store: try await SQLStore.openPostgres(url: url), path: nil, reopen: { try await SQLStore.openPostgres(url: url) }) {
+                TestPostgres.drop(url)
             }
         }
     }
@@ -30,10 +38,10 @@ struct OpenedStore: Sendable {
     var store: AnyStore
     /// The database file, for stores that have one.
     let path: String?
-    let reopen: @Sendable () throws -> AnyStore
+    let reopen: @Sendable () async throws -> AnyStore
     let remove: @Sendable () -> Void
 
-    init(store: AnyStore, path: String?, reopen: @escaping @Sendable () throws -> AnyStore, remove: @escaping @Sendable () -> Void) {
+    init(store: AnyStore, path: String?, reopen: @escaping @Sendable () async throws -> AnyStore, remove: @escaping @Sendable () -> Void) {
         self.store = store
         self.path = path
         self.reopen = reopen

@@ -83,7 +83,13 @@ struct Accounts: Sendable {
         try Validate.email(email, field: "SLIPWAY_ADMIN_EMAIL")
         let password = adminPassword ?? Identifiers.random(length: 20)
         try Validate.newPassword(password, field: "SLIPWAY_ADMIN_PASSWORD")
-        _ = try await createOrganization(name: "default", adminEmail: email, adminName: "Administrator", password: password)
+        do {
+            _ = try await createOrganization(name: "default", adminEmail: email, adminName: "Administrator", password: password)
+        } catch let error as SlipwayError where error.kind == .invalidState {
+            // Replicas started together on an empty database: another one created it first.
+            guard try await store.hasOrganizations() else { throw error }
+            return
+        }
         if adminPassword == nil {
             logger.notice(
                 "created the first admin; this password is shown only once", metadata: ["email": "\(email)", "password": "\(password)"])

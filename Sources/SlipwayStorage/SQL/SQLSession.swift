@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 // The one interface the store's queries are written against. SQLite (GRDB) and PostgreSQL (postgres-nio)
 // each implement it, so every query, check and message exists once. Statements use `?` placeholders and
@@ -24,16 +25,40 @@ public protocol SQLSession {
     /// Tells the other processes sharing the database (after the commit) that `payload` changed on `channel`;
     /// nothing to do where only one process opens the database.
     func notify(_ channel: SQLChannel, _ payload: String) throws
+    /// Instances whose kept agent answers this transaction makes stale; the backend drops them from the
+    /// directory after the commit, before the writing call returns.
+    var staleAgentSessions: StaleAgentSessions { get }
+}
+
+/// The instance rows (`seq`) a transaction changed the desired generation of, or deleted.
+public final class StaleAgentSessions: Sendable {
+    private let rows = Mutex<(changed: [Int64], deleted: [Int64])>(([], []))
+
+    public init() {}
+
+    public func changed(_ seq: Int64) { rows.withLock { $0.changed.append(seq) } }
+    var isEmpty: Bool { rows.withLock { $0.changed.isEmpty && $0.deleted.isEmpty } }
+    public func deleted(_ seq: Int64) { rows.withLock { $0.deleted.append(seq) } }
+
+    /// Drops the rows' answers from `agents`; called once the transaction has committed.
+    func forget(in agents: AgentDirectory) {
+        let (changed, deleted) = rows.withLock { $0 }
+        if !changed.isEmpty || !deleted.isEmpty { agents.forget(changedRows: changed, deletedRows: deleted) }
+    }
 }
 
 /// What one process tells the others sharing a PostgreSQL database.
 public enum SQLChannel: String, Sendable, CaseIterable {
     /// A rollout (the payload: its id) has work for whichever replica drives rollouts.
     case rolloutWork = "slipway_rollout_work"
-    /// An instance's desired state changed or it was deleted (payload: "<seq> <id>", sent by a trigger).
+    /// An instance's desired state changed or it was deleted (payload: "changed|deleted <seq> <id>", sent by a trigger).
     case instances = "slipway_instances"
     /// A catalog table changed (sent by triggers).
     case catalog = "slipway_catalog"
+    /// Sent last by a write whose changes other replicas must hear of before it is acknowledged (payload: a
+    /// token of the writer's). The writer waits to hear it back: notifications are delivered in order, so by
+    /// then the write's other notifications have gone out to every listener.
+    case barrier = "slipway_barrier"
 }
 
 extension SQLSession {

@@ -114,7 +114,9 @@ extension SQLStore: FleetStore {
                 machine.instanceDeleted(row, now: now)
                 try Self.persist(&machine, db)
             }
-            try db.cachedExecute(sql: "DELETE FROM instances WHERE id = ?", arguments: [id])
+            if let seq = try db.cachedValue(Int64.self, sql: "DELETE FROM instances WHERE id = ? RETURNING seq", arguments: [id]) {
+                db.staleAgentSessions.deleted(seq)
+            }
         }
     }
 
@@ -143,13 +145,15 @@ extension SQLStore: FleetStore {
     // MARK: Agents
 
     public func agentSession(tokenHash: String) async throws -> AgentSession? {
-        try await agents.session(tokenHash: tokenHash) {
-            try await read { db in
+        let lookUp = { @Sendable in
+            try await self.read { db in
                 try db.cachedRow(sql: "SELECT seq, id, desired_generation FROM instances WHERE agent_token_hash = ?", arguments: [tokenHash]).map {
-                    (rowID: $0["seq"], session: AgentSession(instanceId: $0["id"], desiredGeneration: $0["desired_generation"]))
+                    (rowID: $0["seq"] as Int64, session: AgentSession(instanceId: $0["id"], desiredGeneration: $0["desired_generation"]))
                 }
             }
         }
+        guard cachesTrusted else { return try await lookUp()?.session }
+        return try await agents.session(tokenHash: tokenHash, read: lookUp)
     }
 
     public func desiredState(instanceId: String) async throws -> DesiredState {
@@ -228,6 +232,7 @@ extension SQLStore: FleetStore {
         else { return nil }
         var machine = try machines[row.rolloutId] ?? RolloutStateMachine(Self.rollout(id: row.rolloutId, db))
         let engineHasWork = machine.report(report, on: row, desiredGeneration: desiredGeneration, now: now)
+        if engineHasWork { try db.notify(.rolloutWork, row.rolloutId) }
         // The instance's rows now; the rollout's row once for the whole batch.
         try Self.persistInstances(&machine, db)
         machines[row.rolloutId] = machine

@@ -24,6 +24,7 @@ extension SQLStore {
             var machine = RolloutStateMachine.create(
                 id: Identifiers.new(.rollout), plan: plan, config: config, organizationId: organizationId, createdBy: createdBy, now: now)
             try Self.insert(&machine, db)
+            try db.notify(.rolloutWork, machine.rollout.id)
             if machine.rollout.status == .pending, try Self.dependencyLive(rolloutId: machine.rollout.id, db) {
                 machine.waitForDependency(now: now)
                 try Self.persist(&machine, db)
@@ -224,8 +225,12 @@ extension SQLStore {
             try db.cachedExecute(sql: "DELETE FROM rollout_instances WHERE rollout_id = ? AND instance_id = ?", arguments: [machine.rollout.id, instanceId])
         }
         for change in effects.desiredVersions {
-            try db.cachedExecute(sql: "UPDATE instances SET desired_version = ?, desired_generation = desired_generation + 1 WHERE id = ?",
+            if let seq = try db.cachedValue(
+                Int64.self, sql: "UPDATE instances SET desired_version = ?, desired_generation = desired_generation + 1 WHERE id = ? RETURNING seq",
                 arguments: [change.version, change.instanceId])
+            {
+                db.staleAgentSessions.changed(seq)
+            }
         }
     }
 
@@ -240,6 +245,7 @@ extension SQLStore {
             var machine = RolloutStateMachine(try Self.latestRollout(imageConfigId: imageConfigId, serviceId: serviceId, organizationId: organizationId, db))
             try event(&machine, db)
             try Self.persist(&machine, db)
+            try db.notify(.rolloutWork, machine.rollout.id)
             return machine.rollout
         }
     }

@@ -11,8 +11,16 @@ public final class SQLStore: SlipwayStore {
     /// Agent tokens and desired generations, kept in memory for the agent routes.
     let agents: AgentDirectory
 
-    private let catalogWrites = Atomic<UInt64>(0)
-    public var catalogRevision: UInt64 { catalogWrites.load(ordering: .acquiring) }
+    let catalogWrites: CatalogRevision
+    /// Set when other processes share the database (PostgreSQL replicas).
+    let replication: Replication?
+
+    /// Moves on this process's catalog writes and, on a shared database, on other processes'. While
+    /// another process's changes cannot be heard of, it moves on every read, so nothing cached is trusted.
+    public var catalogRevision: UInt64 {
+        if let replication, !replication.coordination.isListening { return catalogWrites.move() }
+        return catalogWrites.value
+    }
 
     /// Opens (creating if needed) the SQLite database at `path` and brings its schema up to date.
     public convenience init(sqlitePath path: String) throws {
@@ -20,10 +28,13 @@ public final class SQLStore: SlipwayStore {
         self.init(database: try SQLiteDatabase(path: path, agents: agents), agents: agents)
     }
 
-    /// The store on `database`, which must report the instances each commit changes or deletes to `agents`.
-    init(database: any SQLDatabase, agents: AgentDirectory) {
+    /// The store on `database`, which must report the instances each commit changes or deletes to `agents`
+    /// (and, when shared, other processes' changes through `replication`).
+    init(database: any SQLDatabase, agents: AgentDirectory, catalogWrites: CatalogRevision = CatalogRevision(), replication: Replication? = nil) {
         self.database = database
         self.agents = agents
+        self.catalogWrites = catalogWrites
+        self.replication = replication
     }
 
     /// A read transaction.
@@ -31,9 +42,19 @@ public final class SQLStore: SlipwayStore {
         try await database.read(body)
     }
 
-    /// A write transaction.
-    func write<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
-        try await database.write(body)
+    /// A write transaction. On a shared database, one whose changes other replicas keep answers about
+    /// (`catalog`, or an instance's desired state) is acknowledged only once they have been told.
+    func write<T: Sendable>(catalog: Bool = false, _ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+        guard let replication else { return try await database.write(body) }
+        let token = Identifiers.random(length: 16)
+        return try await replication.coordination.withBarrier(token) {
+            try await database.write { db in
+                let result = try body(db)
+                let tell = catalog || !db.staleAgentSessions.isEmpty
+                if tell { try db.notify(.barrier, token) }
+                return (result, sent: tell)
+            }
+        }
     }
 
     /// A write transaction that may change what catalog reads answer (every write in this file but
@@ -41,8 +62,8 @@ public final class SQLStore: SlipwayStore {
     /// after the commit and before the caller hears of it, so a cached answer never outlives an
     /// acknowledged write.
     func writeCatalog<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
-        defer { catalogWrites.add(1, ordering: .releasing) }
-        return try await write(body)
+        defer { catalogWrites.move() }
+        return try await write(catalog: true, body)
     }
 
     // MARK: Settings and bootstrap

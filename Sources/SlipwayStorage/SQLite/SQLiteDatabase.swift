@@ -15,12 +15,15 @@ final class SQLiteDatabase: SQLDatabase {
     /// Reads in flight at once: one per reader connection.
     let readers = AsyncLimiter(limit: 4)
 
-    /// Tells `agents` which instances each commit changed or deleted.
-    private let agentObserver: AgentDirectoryObserver
+    /// The kept agent answers, which each write's commit may make stale.
+    private let agents: AgentDirectory
+    /// Keeps other processes off the file while this one has it open.
+    private let lock: SQLiteFileLock
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date. Every commit's
     /// changes to instances are reported to `agents`.
     init(path: String, agents: AgentDirectory) throws {
+        lock = try SQLiteFileLock(database: path)
         var configuration = Configuration()
         configuration.maximumReaderCount = 4
         configuration.foreignKeysEnabled = true
@@ -33,11 +36,11 @@ final class SQLiteDatabase: SQLDatabase {
         }
         pool = try Self.opening {
             let pool = try DatabasePool(path: path, configuration: configuration)
+            try SQLiteMigrations.refuseNewer(pool, path: path)
             try SQLiteMigrations.migrator.migrate(pool)
             return pool
         }
-        agentObserver = AgentDirectoryObserver(agents)
-        pool.add(transactionObserver: agentObserver, extent: .observerLifetime)
+        self.agents = agents
         let checkpointer = try Self.opening { try DatabaseQueue(path: path) }
         self.checkpointer = checkpointer
         checkpoints = Task.detached(priority: .utility) {
@@ -73,12 +76,17 @@ final class SQLiteDatabase: SQLDatabase {
 
     /// A read transaction, after waiting (without a thread) for a free reader.
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
-        try await Self.mapBusy { try await self.readers.withPermit { try await self.pool.read { db in try body(SQLiteSession(db: db)) } } }
+        try await Self.mapBusy {
+            try await self.readers.withPermit { try await self.pool.read { db in try body(SQLiteSession(db: db, staleAgentSessions: StaleAgentSessions())) } }
+        }
     }
 
     /// A write transaction.
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
-        try await Self.mapBusy { try await self.pool.write { db in try body(SQLiteSession(db: db)) } }
+        let stale = StaleAgentSessions()
+        let result = try await Self.mapBusy { try await self.pool.write { db in try body(SQLiteSession(db: db, staleAgentSessions: stale)) } }
+        stale.forget(in: agents)
+        return result
     }
 
     /// SQLite's busy and locked errors say "not now": they become a temporary error (503), never a bare 500.
@@ -95,6 +103,7 @@ final class SQLiteDatabase: SQLDatabase {
 /// same few statements again and again, and compiling one (with GRDB's authorizer) costs more than running it.
 struct SQLiteSession: SQLSession {
     let db: Database
+    let staleAgentSessions: StaleAgentSessions
 
     func cachedRows(sql: String, arguments: [SQLValue]) throws -> [SQLRow] {
         try Self.mappingFailures {
@@ -159,53 +168,5 @@ struct SQLiteSession: SQLSession {
 enum SQLiteDates {
     static func parse(_ text: String) -> Date? {
         Date.fromDatabaseValue(text.databaseValue)
-    }
-}
-
-/// Sees every committed change to `instances.desired_generation` and every deleted instance, whatever code
-/// made it, and has the agent directory drop those answers before the writing call returns.
-final class AgentDirectoryObserver: TransactionObserver, Sendable {
-    /// Rows the open write transaction changed; touched only on the writer's queue.
-    private struct Pending {
-        var changed: [Int64] = []
-        var deleted: Set<Int64> = []
-    }
-
-    private let agents: AgentDirectory
-    private let pending = Mutex(Pending())
-
-    init(_ agents: AgentDirectory) {
-        self.agents = agents
-    }
-
-    // Called on the writer's queue.
-
-    func observes(eventsOfKind eventKind: DatabaseEventKind) -> Bool {
-        switch eventKind {
-        case .update(let tableName, let columnNames): tableName == "instances" && columnNames.contains("desired_generation")
-        case .delete(let tableName): tableName == "instances"
-        case .insert: false
-        }
-    }
-
-    func databaseDidChange(with event: DatabaseEvent) {
-        let rowID = event.rowID
-        let isDelete = event.kind == .delete
-        pending.withLock { pending in
-            if isDelete { pending.deleted.insert(rowID) } else { pending.changed.append(rowID) }
-        }
-    }
-
-    func databaseDidCommit(_ db: Database) {
-        let done = pending.withLock { pending in
-            defer { pending = Pending() }
-            return pending
-        }
-        guard !done.changed.isEmpty || !done.deleted.isEmpty else { return }
-        agents.forget(changedRows: done.changed, deletedRows: Array(done.deleted))
-    }
-
-    func databaseDidRollback(_ db: Database) {
-        pending.withLock { $0 = Pending() }
     }
 }

@@ -2,6 +2,19 @@ import GRDB
 
 /// The SQLite schema, as versioned migrations. Never edit a shipped migration: add a new one.
 enum SQLiteMigrations {
+    /// Refuses a file with migrations this binary does not know: a newer Slipway wrote it, and running an
+    /// older one on it would misread what it does not know about.
+    static func refuseNewer(_ pool: DatabasePool, path: String) throws {
+        let known = Set(migrator.migrations)
+        let applied = try pool.read { db in try migrator.appliedIdentifiers(db) }
+        let unknown = applied.subtracting(known).sorted()
+        guard unknown.isEmpty else {
+            throw StoreOpeningError(
+                "the SQLite database \(path) has schema migrations this slipwayd does not know (\(unknown.joined(separator: ", "))): "
+                    + "a newer Slipway wrote it; run that version or newer (this one knows up to \(migrator.migrations.last ?? "none"))")
+        }
+    }
+
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-image-configs") { db in

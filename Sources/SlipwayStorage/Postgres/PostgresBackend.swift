@@ -1,0 +1,215 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+import SlipwayCore
+import Synchronization
+
+/// PostgreSQL behind the store, shared by any number of `slipwayd` processes.
+///
+/// Writes run at SERIALIZABLE and are retried when PostgreSQL aborts one for a conflict, so the store's
+/// read-check-write transactions behave as they do on SQLite's single writer. Transaction bodies are
+/// synchronous (the store's queries are written once for both databases) and run on a thread pool sized
+/// like the connection pool, never on Swift's concurrency pool.
+final class PostgresBackend: SQLDatabase {
+    let pool: PostgresConnectionPool
+    private let threads: NIOThreadPool
+    private let logger: Logger
+    /// A transaction that runs longer than this is ended by closing its connection (a server that stopped
+    /// answering without closing the socket must not hold a request forever).
+    private let transactionTimeout: TimeAmount = .seconds(20)
+    private let maxAttempts = 8
+
+    /// The kept agent answers, which each write's commit may make stale.
+    private let agents: AgentDirectory
+
+    init(options: PostgresOptions, agents: AgentDirectory, logger: Logger) throws {
+        self.agents = agents
+        pool = try PostgresConnectionPool(options: options, eventLoops: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        threads = NIOThreadPool(numberOfThreads: options.poolSize)
+        threads.start()
+        self.logger = logger
+    }
+
+    deinit {
+        threads.shutdownGracefully { _ in }
+    }
+
+    func shutdown() async {
+        await pool.close()
+        try? await threads.shutdownGracefully()
+    }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+        try await transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
+    }
+
+    func write<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+        try await transaction("BEGIN ISOLATION LEVEL SERIALIZABLE", body)
+    }
+
+    /// A write that may take longer than a request's transaction (a whole database copied in).
+    func write<T: Sendable>(timeout: TimeAmount, _ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+        try await transaction("BEGIN ISOLATION LEVEL SERIALIZABLE", timeout: timeout, body)
+    }
+
+    private func transaction<T: Sendable>(
+        _ begin: String, timeout: TimeAmount? = nil, _ body: @escaping @Sendable (any SQLSession) throws -> T
+    ) async throws -> T {
+        let transactionTimeout = timeout ?? self.transactionTimeout
+        var attempt = 1
+        while true {
+            do {
+                let stale = StaleAgentSessions()
+                let result = try await pool.withConnection { connection in
+                    try await threads.runIfActive { [logger] in
+                        let session = PostgresSession(connection: connection, logger: logger, staleAgentSessions: stale)
+                        // Closing the connection fails whatever it waits for; the pool drops it afterwards.
+                        let watchdog = connection.eventLoop.scheduleTask(in: transactionTimeout) { connection.closeInBackground() }
+                        defer { watchdog.cancel() }
+                        return try session.run(begin: begin, body)
+                    }
+                }
+                stale.forget(in: agents)
+                return result
+            } catch PostgresSession.Retry.conflict where attempt < maxAttempts {
+                attempt += 1
+                // Conflicting transactions retried at once would meet again: wait a little, more each time.
+                try await Task.sleep(for: .microseconds(Int.random(in: 0...(500 << min(attempt, 6)))))
+            } catch PostgresSession.Retry.conflict {
+                throw SlipwayError.unavailable("the database stayed too busy with conflicting changes; retry the request")
+            } catch is NIOThreadPoolError.ThreadPoolInactive {
+                throw SlipwayError.unavailable("the server is shutting down; retry the request")
+            }
+        }
+    }
+}
+
+/// One transaction on one connection, driven from a pool thread: each call waits for PostgreSQL's answer.
+struct PostgresSession: SQLSession {
+    enum Retry: Error { case conflict }
+
+    let connection: PostgresConnection
+    let logger: Logger
+    let staleAgentSessions: StaleAgentSessions
+
+    func run<T>(begin: String, _ body: (any SQLSession) throws -> T) throws -> T {
+        try execute(begin, [])
+        do {
+            let result = try body(self)
+            try execute("COMMIT", [])
+            return result
+        } catch {
+            if !connection.isClosed { _ = try? execute("ROLLBACK", []) }
+            throw error
+        }
+    }
+
+    func cachedRows(sql: String, arguments: [SQLValue]) throws -> [SQLRow] {
+        let result = try execute(PostgresSQL.translate(sql), arguments)
+        guard let first = result.rows.first else { return [] }
+        let columns = first.map(\.columnName)
+        return result.rows.map { row in SQLRow(columns: columns, values: row.map(PostgresSQL.value)) }
+    }
+
+    func cachedExecute(sql: String, arguments: [SQLValue]) throws {
+        _ = try execute(PostgresSQL.translate(sql), arguments)
+    }
+
+    func notify(_ channel: SQLChannel, _ payload: String) throws {
+        _ = try execute("SELECT pg_notify($1, $2)", [.text(channel.rawValue), .text(payload)])
+    }
+
+    @discardableResult
+    private func execute(_ sql: String, _ arguments: [SQLValue]) throws -> PostgresQueryResult {
+        var binds = PostgresBindings(capacity: arguments.count)
+        for argument in arguments { PostgresSQL.bind(argument, into: &binds) }
+        do {
+            return try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).wait()
+        } catch let error as PSQLError {
+            throw PostgresSQL.map(error, connection: connection)
+        } catch let error as ChannelError {
+            throw PostgresSQL.unreachable("\(error)")
+        }
+    }
+}
+
+/// Translation between the store's portable SQL and values, and PostgreSQL's.
+enum PostgresSQL {
+    private static let translated = Mutex<[String: String]>([:])
+
+    /// `?` placeholders become `$1`, `$2`, …; text inside single quotes is left alone.
+    static func translate(_ sql: String) -> String {
+        if let known = translated.withLock({ $0[sql] }) { return known }
+        var result = ""
+        result.reserveCapacity(sql.utf8.count + 16)
+        var index = 0
+        var quoted = false
+        for character in sql {
+            if character == "'" { quoted.toggle() }
+            if character == "?" && !quoted {
+                index += 1
+                result += "$\(index)"
+            } else {
+                result.append(character)
+            }
+        }
+        translated.withLock { cache in
+            if cache.count > 10_000 { cache.removeAll() }
+            cache[sql] = result
+        }
+        return result
+    }
+
+    static func bind(_ value: SQLValue, into binds: inout PostgresBindings) {
+        switch value {
+        case .null: binds.appendNull()
+        case .int(let int): binds.append(int)
+        case .double(let double): binds.append(double)
+        case .text(let text): binds.append(text)
+        case .bool(let bool): binds.append(bool)
+        case .date(let date): binds.append(date)
+        }
+    }
+
+    static func value(_ cell: PostgresCell) -> SQLValue {
+        guard cell.bytes != nil else { return .null }
+        switch cell.dataType {
+        case .int8, .int4, .int2: return (try? cell.decode(Int64.self)).map(SQLValue.int) ?? .null
+        case .float8, .float4, .numeric: return (try? cell.decode(Double.self)).map(SQLValue.double) ?? .null
+        case .bool: return (try? cell.decode(Bool.self)).map(SQLValue.bool) ?? .null
+        case .timestamptz, .timestamp: return (try? cell.decode(Date.self)).map(SQLValue.date) ?? .null
+        default: return (try? cell.decode(String.self)).map(SQLValue.text) ?? .null
+        }
+    }
+
+    /// What the store makes of PostgreSQL's errors: conflicts are retried, a lost server is a 503, a unique
+    /// violation is the store's to word; anything else is a bug and stays as it is.
+    static func map(_ error: PSQLError, connection: PostgresConnection) -> any Error {
+        switch error.code {
+        case .server:
+            let state = error.serverInfo?[.sqlState] ?? ""
+            switch state {
+            case "23505": return SQLFailure.uniqueViolation
+            case "40001", "40P01": return PostgresSession.Retry.conflict
+            case "25006": return error  // a write in a read-only transaction: a bug, not the user's
+            default:
+                // Class 08 (connection), 53 (resources), 57 (operator intervention: shutdown, restart), 58 (system).
+                if ["08", "53", "57", "58"].contains(String(state.prefix(2))) {
+                    return unreachable(error.serverInfo?[.message] ?? state)
+                }
+                return error
+            }
+        case .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown, .poolClosed, .queryCancelled:
+            connection.closeInBackground()
+            return unreachable(PostgresConnectionPool.describe(error))
+        default:
+            return error
+        }
+    }
+
+    static func unreachable(_ reason: String) -> SlipwayError {
+        .unavailable("the connection to PostgreSQL failed (\(reason)); retry the request")
+    }
+}

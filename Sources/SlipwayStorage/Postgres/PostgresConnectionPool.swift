@@ -1,0 +1,172 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+import SlipwayCore
+import Synchronization
+
+/// At most `size` connections to PostgreSQL, opened when needed and replaced when they break.
+///
+/// A caller waits for a free connection at most `acquireTimeout`, then hears 503: a pool that is
+/// exhausted or a server that is down must not make requests hang.
+final class PostgresConnectionPool: Sendable {
+    private struct Waiter {
+        let id: UInt64
+        let continuation: CheckedContinuation<Void, Error>
+    }
+
+    private struct State {
+        var idle: [PostgresConnection] = []
+        /// Connections handed out or being opened.
+        var leased = 0
+        var waiters: [Waiter] = []
+        var nextWaiterId: UInt64 = 0
+        var closed = false
+    }
+
+    let options: PostgresOptions
+    private let configuration: PostgresConnection.Configuration
+    private let eventLoops: any EventLoopGroup
+    private let logger: Logger
+    private let acquireTimeout: Duration
+    private let state = Mutex(State())
+    private let connectionIds = Atomic<Int>(0)
+
+    init(options: PostgresOptions, eventLoops: any EventLoopGroup, logger: Logger, acquireTimeout: Duration = .seconds(5)) throws {
+        self.options = options
+        configuration = try options.connectionConfiguration()
+        self.eventLoops = eventLoops
+        self.logger = logger
+        self.acquireTimeout = acquireTimeout
+    }
+
+    /// Runs `body` with a connection of its own. A connection that broke is closed rather than reused.
+    func withConnection<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await acquireSlot()
+        let connection: PostgresConnection
+        do {
+            if let idle = idleConnection() { connection = idle } else { connection = try await open() }
+        } catch {
+            releaseSlot(returning: nil)
+            throw error
+        }
+        do {
+            let result = try await body(connection)
+            releaseSlot(returning: connection)
+            return result
+        } catch {
+            releaseSlot(returning: connection)
+            throw error
+        }
+    }
+
+    /// Opens a connection outside the pool (the notification listener's).
+    func openDedicated() async throws -> PostgresConnection {
+        try await open()
+    }
+
+    deinit {
+        for connection in state.withLock({ $0.idle }) { connection.closeInBackground() }
+    }
+
+    func close() async {
+        let idle = state.withLock { state -> [PostgresConnection] in
+            state.closed = true
+            defer { state.idle = [] }
+            return state.idle
+        }
+        for connection in idle { try? await connection.close() }
+    }
+
+    private func open() async throws -> PostgresConnection {
+        let id = connectionIds.wrappingAdd(1, ordering: .relaxed).newValue
+        do {
+            return try await PostgresConnection.connect(on: eventLoops.any(), configuration: configuration, id: id, logger: logger)
+        } catch {
+            throw SlipwayError.unavailable(
+                "PostgreSQL at \(options.host):\(options.port) cannot be reached (\(Self.describe(error))); retry the request")
+        }
+    }
+
+    private func idleConnection() -> PostgresConnection? {
+        while let connection = state.withLock({ $0.idle.popLast() }) {
+            if !connection.isClosed { return connection }
+        }
+        return nil
+    }
+
+    private func acquireSlot() async throws {
+        let granted = try state.withLock { state -> Bool in
+            if state.closed { throw SlipwayError.unavailable("the server is shutting down; retry the request") }
+            guard state.leased < options.poolSize else { return false }
+            state.leased += 1
+            return true
+        }
+        if granted { return }
+        let id = state.withLock { state -> UInt64 in
+            state.nextWaiterId += 1
+            return state.nextWaiterId
+        }
+        let timeout = acquireTimeout
+        let timer = Task { [weak self] in
+            try await Task.sleep(for: timeout)
+            self?.expire(id)
+        }
+        defer { timer.cancel() }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            let granted = state.withLock { state -> Bool in
+                if state.leased < options.poolSize {
+                    state.leased += 1
+                    return true
+                }
+                state.waiters.append(Waiter(id: id, continuation: continuation))
+                return false
+            }
+            if granted { continuation.resume() }
+        }
+    }
+
+    private func expire(_ id: UInt64) {
+        let waiter = state.withLock { state -> Waiter? in
+            guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+            return state.waiters.remove(at: index)
+        }
+        waiter?.continuation.resume(
+            throwing: SlipwayError.unavailable(
+                "all \(options.poolSize) connections to PostgreSQL stayed busy for \(acquireTimeout); retry the request"))
+    }
+
+    /// Gives the slot to the first waiter (the slot passes on, `leased` unchanged) or frees it.
+    private func releaseSlot(returning connection: PostgresConnection?) {
+        let (waiter, closeIt) = state.withLock { state -> (Waiter?, Bool) in
+            var closeIt = false
+            if let connection, !connection.isClosed {
+                if state.closed { closeIt = true } else { state.idle.append(connection) }
+            }
+            if !state.waiters.isEmpty { return (state.waiters.removeFirst(), closeIt) }
+            state.leased -= 1
+            return (nil, closeIt)
+        }
+        if closeIt, let connection { connection.closeInBackground() }
+        waiter?.continuation.resume()
+    }
+
+    /// A short reason from postgres-nio's error, without the query text it carries.
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? PSQLError {
+            if let message = error.serverInfo?[.message] { return message }
+            if let underlying = error.underlying { return "\(underlying)" }
+            return error.code.description
+        }
+        return "\(error)"
+    }
+}
+
+extension PostgresConnection {
+    /// Starts closing, and keeps the connection alive until it has closed (postgres-nio asserts that a
+    /// connection is closed before it is released).
+    func closeInBackground() {
+        close().whenComplete { _ in withExtendedLifetime(self) {} }
+    }
+}
