@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the tests need on a fresh Debian machine, then runs the whole suite.
+# Installs what the tests need on a fresh Debian machine, then runs the whole suite on both stores
+# (arguments, if any, go to one `swift test` instead).
 # Unless SLIPWAY_TEST_POSTGRES is set (a postgres:// URL of a server to use), the PostgreSQL tests
 # get a throwaway cluster from scripts/postgres.sh: SLIPWAY_TEST_POSTGRES is its URL and
 # SLIPWAY_TEST_POSTGRES_DIR its directory (for `scripts/postgres.sh stop-server|start-server|restart
@@ -36,4 +37,11 @@ if [ -z "${SLIPWAY_TEST_POSTGRES:-}" ]; then
     echo "PostgreSQL for the tests: $SLIPWAY_TEST_POSTGRES ($SLIPWAY_TEST_POSTGRES_DIR)" >&2
 fi
 
-swift test "$@"
+if [ $# -gt 0 ]; then
+    swift test "$@"
+    exit 0
+fi
+# Everything once (the storage suites and the replica tests on both stores, the HTTP and process
+# suites on SQLite), then the HTTP and process suites again with PostgreSQL behind the server.
+swift test
+SLIPWAY_TEST_STORE=postgres swift test --skip-build --filter SlipwayServerTests --skip ReplicaTests

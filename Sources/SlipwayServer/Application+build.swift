@@ -100,7 +100,17 @@ struct StoreCloser: ServiceLifecycle.Service {
 
     func run() async throws {
         try? await gracefulShutdown()
-        await store.close()
+        // Bounded: a connection that broke without saying so must not keep the process from exiting.
+        let closed = Echo()
+        Task {
+            await store.close()
+            closed.signal()
+        }
+        Task {
+            try? await Task.sleep(for: .seconds(3))
+            closed.signal()
+        }
+        await closed.wait()
     }
 }
 

@@ -35,6 +35,25 @@ struct ProcessTests {
             .conflict, "invalid_state", containing: "nothing changed since the last release")
     }
 
+    @Test func aSecondSlipwaydOnTheSameSQLiteFileRefusesToStart() async throws {
+        let database = temporarySQLiteFile()
+        let first = try ServerProcess(database: database)
+        defer { first.kill(SIGTERM) }
+        let second = Process()
+        second.executableURL = ServerProcess.executable
+        second.arguments = ["--port", "0", "--database", database]
+        let output = Pipe()
+        second.standardError = output
+        second.standardOutput = output
+        try second.run()
+        second.waitUntilExit()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(second.terminationStatus == 78)
+        #expect(text.contains("the SQLite database \(database) is in use by process \(first.process.processIdentifier)"), "\(text)")
+        // The first goes on answering.
+        #expect(try await first.api.call(.get, "/healthz").status == .ok)
+    }
+
     @Test func sigtermShutsDownCleanly() async throws {
         let server = try ServerProcess(database: temporaryDatabase())
         #expect(try await server.api.call(.get, "/healthz").status == .ok)

@@ -110,6 +110,53 @@ struct ReplicaTests {
         #expect(waited < .seconds(10), "woken by the change, not by the long-poll's end (waited \(waited))")
     }
 
+    @Test func slipwaydMigrateMovesASQLiteDatabaseOntoPostgres() async throws {
+        // A SQLite database with a user session, a released config and an instance with its agent token.
+        let file = temporarySQLiteFile()
+        let before = try ServerProcess(database: file)
+        let admin = try await before.api.signIn()
+        let fleet = try await Fleet.make(admin, instances: 2)
+        let instance = fleet.instances[0]
+        let described = try await admin.call(.get, fleet.fixture.imageConfigPath).body
+        before.kill(SIGTERM)
+
+        let target = try TestPostgres.freshDatabase()
+        let (status, output) = try Self.slipwayd(["migrate", "--from", file, "--to", target])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("instances: 2 rows"), "\(output)")
+        #expect(output.contains("users: 1 rows"), "\(output)")
+
+        // The same answers, the same session, the same agent token, from PostgreSQL.
+        let after = try ServerProcess(database: target)
+        defer { after.kill(SIGTERM) }
+        let same = after.api.as_(admin.token)
+        #expect(try await same.call(.get, fleet.fixture.imageConfigPath).body == described)
+        let agent = try await after.api.as_(instance.agentToken).call(.get, "/agent/v1/desired-state")
+        #expect(agent.status == .ok)
+        #expect(try agent.decode(DesiredStateResult.self).tierVersion == "1.0")
+        // New rows do not collide with the copied ones.
+        _ = try await same.create("/2022-09-01-00/service", CreateServiceRequest(name: "after-the-move"))
+
+        // Into a database that holds data: refused, nothing written.
+        let (again, refusal) = try Self.slipwayd(["migrate", "--from", file, "--to", target])
+        #expect(again == 78)
+        #expect(refusal.contains("the PostgreSQL database already holds data; copy into an empty database"), "\(refusal)")
+    }
+
+    /// Runs `slipwayd` with `arguments` to its end: its exit status and output.
+    static func slipwayd(_ arguments: [String]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = ServerProcess.executable
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, text)
+    }
+
     @Test func postgresRestartedUnderLoadLosesNoAcknowledgedWrite() async throws {
         // A cluster of its own: the other tests share the suite's.
         let cluster = try TestPostgres.startCluster()

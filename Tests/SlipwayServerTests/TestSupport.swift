@@ -30,6 +30,11 @@ func temporaryDatabase() -> String {
             fatalError("\(error)")
         }
     }
+    return temporarySQLiteFile()
+}
+
+/// A fresh SQLite path in a temporary directory.
+func temporarySQLiteFile() -> String {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-tests-\(UUID().uuidString)")
     try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     return directory.appendingPathComponent("slipway.sqlite").path

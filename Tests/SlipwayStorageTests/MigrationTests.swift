@@ -2,12 +2,40 @@ import Foundation
 import GRDB
 import SlipwayCore
 import SlipwayStorage
+import SlipwayTestSupport
 import Testing
 
 /// A database written before rollout notes and outcomes were structured opens, keeps its history, and its
 /// rollouts go on under the new rules.
 @Suite("Migrations")
 struct MigrationTests {
+    /// A database a newer Slipway migrated further is refused, naming what it does not know.
+    @Test(arguments: StoreUnderTest.allCases)
+    func aNewerSchemaIsRefused(_ kind: StoreUnderTest) async throws {
+        let opened = try await kind.makeEmpty()
+        defer { opened.remove() }
+        _ = try await StoreFixture.make(opened.store)
+        switch kind {
+        case .sqlite:
+            let path = try #require(opened.path)
+            let queue = try DatabaseQueue(path: path)
+            try await queue.write { db in try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99-from-the-future')") }
+            try queue.close()
+        case .postgres:
+            let url = try #require(opened.url)
+            await (opened.store as? SQLStore)?.close()
+            try TestPostgres.psql(url, "INSERT INTO slipway_migrations (id) VALUES ('v99-from-the-future')")
+        }
+        do {
+            _ = try await opened.reopen()
+            Issue.record("a database with an unknown migration opened")
+        } catch let error as StoreOpeningError {
+            let kindName = kind == .sqlite ? "SQLite" : "PostgreSQL"
+            #expect(error.description.contains("the \(kindName) database"), "\(error)")
+            #expect(error.description.contains("has schema migrations this slipwayd does not know (v99-from-the-future): a newer Slipway wrote it"), "\(error)")
+        }
+    }
+
     @Test func rolloutsRecordedBeforeStructuredOutcomesKeepTheirHistory() async throws {
         let opened = try await StoreUnderTest.sqlite.makeEmpty()
         defer { opened.remove() }

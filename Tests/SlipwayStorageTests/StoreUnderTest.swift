@@ -24,7 +24,7 @@ enum StoreUnderTest: String, CaseIterable, CustomTestStringConvertible, Sendable
             }
         case .postgres:
             let url = try TestPostgres.freshDatabase()
-            return OpenedStore(store: try await SQLStore.openPostgres(url: url), path: nil, reopen: { try await SQLStore.openPostgres(url: url) }) {
+            return OpenedStore(store: try await SQLStore.openPostgres(url: url), path: nil, url: url, reopen: { try await SQLStore.openPostgres(url: url) }) {
                 TestPostgres.drop(url)
             }
         }
@@ -38,12 +38,17 @@ struct OpenedStore: Sendable {
     var store: AnyStore
     /// The database file, for stores that have one.
     let path: String?
+    /// The database URL, for stores on a server.
+    var url: String? = nil
     let reopen: @Sendable () async throws -> AnyStore
     let remove: @Sendable () -> Void
 
-    init(store: AnyStore, path: String?, reopen: @escaping @Sendable () async throws -> AnyStore, remove: @escaping @Sendable () -> Void) {
+    init(
+        store: AnyStore, path: String?, url: String? = nil, reopen: @escaping @Sendable () async throws -> AnyStore, remove: @escaping @Sendable () -> Void
+    ) {
         self.store = store
         self.path = path
+        self.url = url
         self.reopen = reopen
         self.remove = remove
     }

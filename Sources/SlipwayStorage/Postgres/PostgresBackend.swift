@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import PostgresNIO
@@ -16,9 +17,9 @@ final class PostgresBackend: SQLDatabase {
     let pool: PostgresConnectionPool
     private let threads: NIOThreadPool
     private let logger: Logger
-    /// A transaction that runs longer than this is ended by closing its connection (a server that stopped
-    /// answering without closing the socket must not hold a request forever).
-    private let transactionTimeout: TimeAmount = .seconds(20)
+    /// A transaction that runs longer than this fails (503) and its connection is closed: a server that
+    /// stopped answering, or a connection that broke without saying so, must not hold a request forever.
+    private let transactionTimeout: TimeAmount = .seconds(10)
     private let maxAttempts = 8
 
     /// The kept agent answers, which each write's commit may make stale.
@@ -64,10 +65,8 @@ final class PostgresBackend: SQLDatabase {
                 let stale = StaleAgentSessions()
                 let result = try await pool.withConnection { connection in
                     try await threads.runIfActive { [logger] in
-                        let session = PostgresSession(connection: connection, logger: logger, staleAgentSessions: stale)
-                        // Closing the connection fails whatever it waits for; the pool drops it afterwards.
-                        let watchdog = connection.eventLoop.scheduleTask(in: transactionTimeout) { connection.closeInBackground() }
-                        defer { watchdog.cancel() }
+                        let session = PostgresSession(
+                            connection: connection, logger: logger, staleAgentSessions: stale, deadline: .now() + transactionTimeout)
                         return try session.run(begin: begin, body)
                     }
                 }
@@ -93,6 +92,8 @@ struct PostgresSession: SQLSession {
     let connection: PostgresConnection
     let logger: Logger
     let staleAgentSessions: StaleAgentSessions
+    /// When every statement of the transaction must have been answered.
+    let deadline: NIODeadline
 
     func run<T>(begin: String, _ body: (any SQLSession) throws -> T) throws -> T {
         try execute(begin, [])
@@ -126,12 +127,37 @@ struct PostgresSession: SQLSession {
         var binds = PostgresBindings(capacity: arguments.count)
         for argument in arguments { PostgresSQL.bind(argument, into: &binds) }
         do {
-            return try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).wait()
+            return try answered(connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger))
+        } catch is TimedOut {
+            // Whatever the connection is doing, it is of no more use: the pool drops it.
+            connection.closeInBackground()
+            throw SlipwayError.unavailable("PostgreSQL did not answer in time; retry the request")
         } catch let error as PSQLError {
             throw PostgresSQL.map(error, connection: connection)
         } catch let error as ChannelError {
             throw PostgresSQL.unreachable("\(error)")
         }
+    }
+}
+
+struct TimedOut: Error {}
+
+extension PostgresSession {
+    /// Waits for `future`, but not past the deadline: a query on a connection that broke silently may never
+    /// be answered.
+    func answered<Value: Sendable>(_ future: EventLoopFuture<Value>) throws -> Value {
+        let promise = connection.eventLoop.makePromise(of: Value.self)
+        let settled = NIOLockedValueBox(false)
+        let settle: @Sendable (Result<Value, any Error>) -> Void = { result in
+            guard settled.withLockedValue({ done in defer { done = true }; return !done }) else { return }
+            promise.completeWith(result)
+        }
+        let timer = connection.eventLoop.scheduleTask(deadline: deadline) { settle(.failure(TimedOut())) }
+        future.whenComplete { result in
+            timer.cancel()
+            settle(result)
+        }
+        return try promise.futureResult.wait()
     }
 }
 

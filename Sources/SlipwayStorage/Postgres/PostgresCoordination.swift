@@ -37,7 +37,7 @@ final class PostgresCoordination: Sendable {
     private let leaseValidUntil = Mutex<ContinuousClock.Instant?>(nil)
     private let tasks = Mutex<[Task<Void, Never>]>([])
     /// Writers waiting to hear their barrier back, by token.
-    private let echoes = Mutex<[String: CheckedContinuation<Void, Never>]>([:])
+    private let echoes = Mutex<[String: Echo]>([:])
 
     init(pool: PostgresConnectionPool, logger: Logger, takesLease: Bool, handlers: Handlers) {
         self.takesLease = takesLease
@@ -132,7 +132,7 @@ final class PostgresCoordination: Sendable {
         case .rolloutWork:
             handlers.rolloutWork(payload)
         case .barrier:
-            echoes.withLock { $0.removeValue(forKey: payload) }?.resume()
+            echoes.withLock { $0.removeValue(forKey: payload) }?.signal()
         }
     }
 
@@ -142,25 +142,18 @@ final class PostgresCoordination: Sendable {
     /// `timeout` to hear it back. Not listening, there is nothing to wait for: caches are bypassed meanwhile.
     func withBarrier<T>(_ token: String, timeout: Duration = .milliseconds(250), _ send: () async throws -> (T, sent: Bool)) async throws -> T {
         guard isListening else { return try await send().0 }
-        let heard = Task {
-            await withCheckedContinuation { continuation in
-                echoes.withLock { $0[token] = continuation }
-            }
-        }
-        let timer = Task { [weak self] in
+        // Registered before the write, so an echo that comes back at once is not missed.
+        let echo = Echo()
+        echoes.withLock { $0[token] = echo }
+        defer { echoes.withLock { $0[token] = nil } }
+        let result = try await send()
+        guard result.sent else { return result.0 }
+        let timer = Task {
             try? await Task.sleep(for: timeout)
-            self?.echoes.withLock { $0.removeValue(forKey: token) }?.resume()
+            echo.signal()
         }
-        defer { timer.cancel() }
-        let result: (T, sent: Bool)
-        do {
-            result = try await send()
-        } catch {
-            echoes.withLock { $0.removeValue(forKey: token) }?.resume()
-            throw error
-        }
-        if !result.sent { echoes.withLock { $0.removeValue(forKey: token) }?.resume() }
-        await heard.value
+        await echo.wait()
+        timer.cancel()
         return result.0
     }
 
@@ -199,6 +192,33 @@ final class PostgresCoordination: Sendable {
                 handlers.leadership()
             }
             try? await Task.sleep(for: Self.renewEvery)
+        }
+    }
+}
+
+/// A one-time signal that may come before or after someone waits for it.
+public final class Echo: Sendable {
+    private let state = Mutex<(heard: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+
+    public init() {}
+
+    public func signal() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard !state.heard else { return nil }
+            state.heard = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+
+    public func wait() async {
+        await withCheckedContinuation { continuation in
+            let heard = state.withLock { state -> Bool in
+                if !state.heard { state.waiter = continuation }
+                return state.heard
+            }
+            if heard { continuation.resume() }
         }
     }
 }
