@@ -117,7 +117,7 @@ struct ReplicaTests {
         let admin = try await before.api.signIn()
         let fleet = try await Fleet.make(admin, instances: 2)
         let instance = fleet.instances[0]
-        let described = try await admin.call(.get, fleet.fixture.imageConfigPath).body
+        let described = try await admin.call(.get, fleet.fixture.imageConfigPath).decode(DescribeImageConfigResult.self)
         before.kill(SIGTERM)
 
         let target = try TestPostgres.freshDatabase()
@@ -130,7 +130,7 @@ struct ReplicaTests {
         let after = try ServerProcess(database: target)
         defer { after.kill(SIGTERM) }
         let same = after.api.as_(admin.token)
-        #expect(try await same.call(.get, fleet.fixture.imageConfigPath).body == described)
+        #expect(try await same.call(.get, fleet.fixture.imageConfigPath).decode(DescribeImageConfigResult.self) == described)
         let agent = try await after.api.as_(instance.agentToken).call(.get, "/agent/v1/desired-state")
         #expect(agent.status == .ok)
         #expect(try agent.decode(DesiredStateResult.self).tierVersion == "1.0")
