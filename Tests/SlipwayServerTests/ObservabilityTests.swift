@@ -133,16 +133,8 @@ struct JSONLogTests {
         #expect(objects.contains { $0["message"] == "request" && $0["path"] == "/healthz" && $0["status"] == "200" })
         #expect(objects.contains { $0["message"] == "request" && $0["path"] == "/nope" && $0["status"] == "404" && $0["error_id"] != nil })
 
-        let process = Process()
-        process.executableURL = ServerProcess.executable
-        process.arguments = ["--database", temporaryDatabase(), "--log-format", "yaml"]
-        let output = Pipe()
-        process.standardError = output
-        process.standardOutput = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 64)
+        let (status, text) = try ServerProcess.run(["--database", temporaryDatabase(), "--log-format", "yaml"])
+        #expect(status == 64)
         #expect(text.contains("log format must be text or json, got 'yaml'"))
     }
 }

@@ -39,16 +39,8 @@ struct ProcessTests {
         let database = temporarySQLiteFile()
         let first = try ServerProcess(database: database)
         defer { first.kill(SIGTERM) }
-        let second = Process()
-        second.executableURL = ServerProcess.executable
-        second.arguments = ["--port", "0", "--database", database]
-        let output = Pipe()
-        second.standardError = output
-        second.standardOutput = output
-        try second.run()
-        second.waitUntilExit()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(second.terminationStatus == 78)
+        let (status, text) = try ServerProcess.run(["--port", "0", "--database", database])
+        #expect(status == 78)
         #expect(text.contains("the SQLite database \(database) is in use by process \(first.process.processIdentifier)"), "\(text)")
         // The first goes on answering.
         #expect(try await first.api.call(.get, "/healthz").status == .ok)
@@ -63,17 +55,9 @@ struct ProcessTests {
     }
 
     @Test func refusesToStartOnABadConfiguration() throws {
-        let process = Process()
-        process.executableURL = ServerProcess.executable
-        process.arguments = ["--database", temporaryDatabase()]
-        process.environment = ["SLIPWAY_JWT_SECRET": "short", "SLIPWAY_PORT": "0"]
-        let output = Pipe()
-        process.standardError = output
-        process.standardOutput = output
-        try process.run()
-        process.waitUntilExit()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.terminationStatus == 78)
+        let (status, text) = try ServerProcess.run(
+            ["--database", temporaryDatabase()], environment: ["SLIPWAY_JWT_SECRET": "short", "SLIPWAY_PORT": "0"])
+        #expect(status == 78)
         #expect(text.contains("SLIPWAY_JWT_SECRET must be at least 32 bytes long"))
     }
 

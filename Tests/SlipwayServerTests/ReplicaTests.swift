@@ -121,7 +121,7 @@ struct ReplicaTests {
         before.kill(SIGTERM)
 
         let target = try TestPostgres.freshDatabase()
-        let (status, output) = try Self.slipwayd(["migrate", "--from", file, "--to", target])
+        let (status, output) = try ServerProcess.run(["migrate", "--from", file, "--to", target])
         #expect(status == 0, "\(output)")
         #expect(output.contains("instances: 2 rows"), "\(output)")
         #expect(output.contains("users: 1 rows"), "\(output)")
@@ -138,23 +138,9 @@ struct ReplicaTests {
         _ = try await same.create("/2022-09-01-00/service", CreateServiceRequest(name: "after-the-move"))
 
         // Into a database that holds data: refused, nothing written.
-        let (again, refusal) = try Self.slipwayd(["migrate", "--from", file, "--to", target])
+        let (again, refusal) = try ServerProcess.run(["migrate", "--from", file, "--to", target])
         #expect(again == 78)
         #expect(refusal.contains("the PostgreSQL database already holds data; copy into an empty database"), "\(refusal)")
-    }
-
-    /// Runs `slipwayd` with `arguments` to its end: its exit status and output.
-    static func slipwayd(_ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = ServerProcess.executable
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, text)
     }
 
     @Test func postgresRestartedUnderLoadLosesNoAcknowledgedWrite() async throws {

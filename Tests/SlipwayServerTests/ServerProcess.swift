@@ -34,6 +34,22 @@ final class ServerProcess: @unchecked Sendable {
         self.port = try waitForPort()
     }
 
+    /// Runs `slipwayd` with `arguments` to its end (a command, or a start that is refused): its exit status
+    /// and everything it wrote. `environment` replaces the inherited one when given.
+    static func run(_ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, text)
+    }
+
     /// Reads the log until the server says where it listens.
     private func waitForPort() throws -> Int {
         var seen = ""
