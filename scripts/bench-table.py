@@ -30,11 +30,15 @@ for op in ("describe", "list"):
         print(f"| {op} | {c} | {r:,.0f} | {cr:,.0f} | {r / cr if cr else 0:.2f} | {get(name, 'p50Ms'):.2f} | {p99:.2f} | {get(name, 'p999Ms'):.2f} | {cp99:.2f} | {p99 / cp99 if cp99 else 0:.2f} |")
 
 print()
-print("### Durable writes: Slipway against raw SQLite inserts (WAL, synchronous=FULL, a transaction each)")
+raw_name = "postgres-insert" if "postgres-insert" in rows else "sqlite-insert"
+if raw_name == "postgres-insert":
+    print("### Durable writes: Slipway on PostgreSQL against raw PostgreSQL inserts (a transaction each, one connection)")
+else:
+    print("### Durable writes: Slipway against raw SQLite inserts (WAL, synchronous=FULL, a transaction each)")
 print("| operation | req/s | p50 ms | p99 ms | ratio to raw inserts |")
 print("|---|---|---|---|---|")
-raw = get("sqlite-insert", "requestsPerSecond")
-for op in ("create", "update", "sqlite-insert"):
+raw = get(raw_name, "requestsPerSecond")
+for op in ("create", "update", raw_name):
     r = get(op, "requestsPerSecond")
     print(f"| {op} | {r:,.0f} | {get(op, 'p50Ms'):.2f} | {get(op, 'p99Ms'):.2f} | {r / raw if raw else 0:.2f} |")
 

@@ -76,8 +76,13 @@ final class ServerProcess: @unchecked Sendable {
     /// A client of this server, signed out.
     var api: APIClient { APIClient(baseURL: "http://127.0.0.1:\(port)") }
 
+    /// Sends `signal` and waits for the process to end: at most 15 s, then SIGKILL, so a server that does not
+    /// stop fails the test that asked (its termination status says so) instead of hanging the suite.
     func kill(_ signal: Int32) {
         Foundation.kill(process.processIdentifier, signal)
+        let deadline = Date().addingTimeInterval(15)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
     }
 

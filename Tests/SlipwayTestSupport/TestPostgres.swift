@@ -60,6 +60,11 @@ public enum TestPostgres {
             .appendingPathComponent("scripts/postgres.sh").path
     }
 
+    /// The first column of the first row `sql` answers, as text.
+    public static func value(_ url: String, _ sql: String) throws -> String {
+        try run("/usr/bin/psql", ["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", url, "-c", sql]).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     public static func psql(_ url: String, _ sql: String) throws {
         _ = try run("/usr/bin/psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql])
     }

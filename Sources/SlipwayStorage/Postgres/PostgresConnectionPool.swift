@@ -82,7 +82,24 @@ final class PostgresConnectionPool: Sendable {
     private func open() async throws -> PostgresConnection {
         let id = connectionIds.wrappingAdd(1, ordering: .relaxed).newValue
         do {
-            return try await PostgresConnection.connect(on: eventLoops.any(), configuration: configuration, id: id, logger: logger)
+            // Bounded as a whole: a server that accepts the socket but never finishes the start-up (one that is
+            // restarting) must not hold the request.
+            let bound = Duration.seconds(options.connectTimeout + 5)
+            return try await withThrowingTaskGroup(of: PostgresConnection?.self) { [configuration, eventLoops, logger] group in
+                group.addTask { try await PostgresConnection.connect(on: eventLoops.any(), configuration: configuration, id: id, logger: logger) }
+                group.addTask {
+                    try await Task.sleep(for: bound)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let connection = try await group.next() ?? nil else {
+                    throw SlipwayError.unavailable(
+                        "PostgreSQL at \(options.host):\(options.port) did not finish opening a connection within \(bound); retry the request")
+                }
+                return connection
+            }
+        } catch let error as SlipwayError {
+            throw error
         } catch {
             throw SlipwayError.unavailable(
                 "PostgreSQL at \(options.host):\(options.port) cannot be reached (\(Self.describe(error))); retry the request")
