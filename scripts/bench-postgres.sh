@@ -17,7 +17,7 @@ bin=.build/release
 
 work=$(mktemp -d)
 results="$work/results.jsonl"
-cluster="$work/postgres"
+cluster=$(mktemp -d "${TMPDIR:-/tmp}/slipway-bench-pg.XXXXXX")
 cleanup() {
     kill "${server_pid:-}" "${ceiling_pid:-}" 2>/dev/null || true
     wait 2>/dev/null || true
