@@ -46,6 +46,21 @@ struct ProcessTests {
         #expect(try await first.api.call(.get, "/healthz").status == .ok)
     }
 
+    /// A PostgreSQL URL slipwayd cannot use is refused at start with a message that names what is wrong.
+    @Test(arguments: [
+        ("postgres://u@127.0.0.1:1/db?sslmode=sometimes", "sslmode must be one of disable, prefer, require, verify-ca, verify-full; got 'sometimes'"),
+        ("postgres://u@127.0.0.1:1/db?pool_size=0", "pool_size must be a whole number from 1 to 10000; got '0'"),
+        ("postgres://u@127.0.0.1:1/db?poolsize=4", "unknown PostgreSQL URL parameter 'poolsize'; understood: sslmode, sslrootcert, connect_timeout, pool_size"),
+        ("postgres://127.0.0.1:1/db", "the PostgreSQL URL names no user; expected postgres://user:password@host:port/database"),
+        ("postgres://u:secret@127.0.0.1:1/db?sslmode=disable", "cannot open the PostgreSQL database 127.0.0.1:1/db: PostgreSQL at 127.0.0.1:1 cannot be reached"),
+    ])
+    func refusesAPostgresURLItCannotUse(url: String, message: String) throws {
+        let (status, text) = try ServerProcess.run(["--port", "0", "--database", url])
+        #expect(status == 78)
+        #expect(text.contains(message), "\(text)")
+        #expect(!text.contains("secret"), "the password is never shown")
+    }
+
     @Test func sigtermShutsDownCleanly() async throws {
         let server = try ServerProcess(database: temporaryDatabase())
         #expect(try await server.api.call(.get, "/healthz").status == .ok)

@@ -44,7 +44,8 @@ public enum DatabaseCopy {
                     try db.cachedExecute(
                         sql: "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\(placeholders))", arguments: values)
                 }
-                if types["seq"] != nil, types["seq"] == "bigint", table != "rollout_instances" {
+                // rollout_instances.seq is a position within its rollout, not an identity.
+                if types["seq"] == "bigint", table != "rollout_instances" {
                     try db.cachedExecute(
                         sql: "SELECT setval(pg_get_serial_sequence('\(table)', 'seq'), GREATEST((SELECT MAX(seq) FROM \(table)), 1))",
                         arguments: [SQLValue]())
