@@ -10,8 +10,9 @@ public protocol SlipwayStore: Sendable {
     /// Moves on every committed write that may change a catalog read (services, environments, tiers,
     /// registries, image configs, versions), before the writer's call returns; fleet, user and session
     /// writes leave it alone. Answers cached under one revision are valid until it moves. A store shared by
-    /// several processes must also move it on the others' writes.
-    var catalogRevision: UInt64 { get }
+    /// several processes must also move it on the others' writes, and answer only once it has heard of
+    /// every write they acknowledged before the call.
+    func catalogRevision() async -> UInt64
 
     // MARK: Server settings and bootstrap
 

@@ -1,4 +1,5 @@
 import Foundation
+import SlipwayTestSupport
 import Slipway
 import Testing
 
@@ -23,9 +24,7 @@ struct CLI {
     /// Runs the binary on a thread of its own: waiting on the process must not hold one of the few threads
     /// of Swift's concurrency pool, which the in-process server needs to answer that very process.
     func run(_ arguments: [String], stdin: String? = nil) async throws -> Result {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Swift.Result { try runBlocking(arguments, stdin: stdin) }) }.start()
-        }
+        try await onOwnThread { try runBlocking(arguments, stdin: stdin) }
     }
 
     private func runBlocking(_ arguments: [String], stdin: String?) throws -> Result {

@@ -55,13 +55,13 @@ struct MetricsTests {
 @Suite("GET /metrics on slipwayd itself")
 struct MetricsProcessTests {
     @Test func slipwaydTakesTheMetricsTokenFromItsEnvironment() async throws {
-        let server = try ServerProcess(database: temporaryDatabase(), environment: ["SLIPWAY_METRICS_TOKEN": "scrape-secret-1"])
+        let server = try await ServerProcess(database: temporaryDatabase(), environment: ["SLIPWAY_METRICS_TOKEN": "scrape-secret-1"])
         try await server.api.call(.get, "/metrics").expectError(
             .unauthorized, "auth_failure", message: "GET /metrics needs 'Authorization: Bearer <token>' with the token in SLIPWAY_METRICS_TOKEN")
         let scrape = try await server.api.as_("scrape-secret-1").call(.get, "/metrics")
         #expect(scrape.status == .ok)
         #expect(scrape.body.contains("slipway_instances 0.0"))
-        server.kill(SIGTERM)
+        await server.kill(SIGTERM)
     }
 }
 
@@ -122,18 +122,18 @@ struct JSONLogTests {
     }
 
     @Test func slipwaydWritesJSONWhenAskedAndRefusesAnUnknownFormat() async throws {
-        let server = try ServerProcess(database: temporaryDatabase(), environment: ["SLIPWAY_LOG_FORMAT": "json"])
+        let server = try await ServerProcess(database: temporaryDatabase(), environment: ["SLIPWAY_LOG_FORMAT": "json"])
         #expect(try await server.api.call(.get, "/healthz").status == .ok)
         #expect(try await server.api.call(.get, "/nope").status == .notFound)
         try await eventually("the request lines") { server.log.contains("\"path\":\"/nope\"") }
-        server.kill(SIGTERM)
+        await server.kill(SIGTERM)
         let objects = try server.log.split(separator: "\n").map { line in
             try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String], "not a JSON object: \(line)")
         }
         #expect(objects.contains { $0["message"] == "request" && $0["path"] == "/healthz" && $0["status"] == "200" })
         #expect(objects.contains { $0["message"] == "request" && $0["path"] == "/nope" && $0["status"] == "404" && $0["error_id"] != nil })
 
-        let (status, text) = try ServerProcess.run(["--database", temporaryDatabase(), "--log-format", "yaml"])
+        let (status, text) = try await ServerProcess.run(["--database", temporaryDatabase(), "--log-format", "yaml"])
         #expect(status == 64)
         #expect(text.contains("log format must be text or json, got 'yaml'"))
     }

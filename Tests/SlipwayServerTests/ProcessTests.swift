@@ -6,7 +6,7 @@ import Testing
 struct ProcessTests {
     @Test func acknowledgedWritesSurviveSIGKILL() async throws {
         let database = temporaryDatabase()
-        let server = try ServerProcess(database: database)
+        let server = try await ServerProcess(database: database)
         let api = try await server.api.signIn()
         let service = try await api.create("/2022-09-01-00/service", CreateServiceRequest(name: "db"))
         let environment = try await api.create("/2022-09-01-00/service/\(service)/environment", CreateServiceEnvironmentRequest(name: "prod"))
@@ -22,10 +22,10 @@ struct ProcessTests {
         // The last acknowledged write, then no chance to flush anything.
         let update = try await api.call(.patch, "/2022-09-01-00/service/\(service)/image-config/\(ids[19])", json: UpdateImageConfigRequest(imageTag: "v2"))
         #expect(update.status == .ok)
-        server.kill(SIGKILL)
+        await server.kill(SIGKILL)
 
-        let restarted = try ServerProcess(database: database)
-        defer { restarted.kill(SIGTERM) }
+        let restarted = try await ServerProcess(database: database)
+        defer { restarted.killInBackground(SIGTERM) }
         let after = restarted.api.as_(api.token)
         let list = try await after.call(.get, "/2022-09-01-00/service/\(service)/serviceenvironment/\(environment)/image-config")
         #expect(try list.decode(ListImageConfigsResult.self).ids == ids)
@@ -37,9 +37,9 @@ struct ProcessTests {
 
     @Test func aSecondSlipwaydOnTheSameSQLiteFileRefusesToStart() async throws {
         let database = temporarySQLiteFile()
-        let first = try ServerProcess(database: database)
-        defer { first.kill(SIGTERM) }
-        let (status, text) = try ServerProcess.run(["--port", "0", "--database", database])
+        let first = try await ServerProcess(database: database)
+        defer { first.killInBackground(SIGTERM) }
+        let (status, text) = try await ServerProcess.run(["--port", "0", "--database", database])
         #expect(status == 78)
         #expect(text.contains("the SQLite database \(database) is in use by process \(first.process.processIdentifier)"), "\(text)")
         // The first goes on answering.
@@ -54,23 +54,23 @@ struct ProcessTests {
         ("postgres://127.0.0.1:1/db", "the PostgreSQL URL names no user; expected postgres://user:password@host:port/database"),
         ("postgres://u:secret@127.0.0.1:1/db?sslmode=disable", "cannot open the PostgreSQL database 127.0.0.1:1/db: PostgreSQL at 127.0.0.1:1 cannot be reached"),
     ])
-    func refusesAPostgresURLItCannotUse(url: String, message: String) throws {
-        let (status, text) = try ServerProcess.run(["--port", "0", "--database", url])
+    func refusesAPostgresURLItCannotUse(url: String, message: String) async throws {
+        let (status, text) = try await ServerProcess.run(["--port", "0", "--database", url])
         #expect(status == 78)
         #expect(text.contains(message), "\(text)")
         #expect(!text.contains("secret"), "the password is never shown")
     }
 
     @Test func sigtermShutsDownCleanly() async throws {
-        let server = try ServerProcess(database: temporaryDatabase())
+        let server = try await ServerProcess(database: temporaryDatabase())
         #expect(try await server.api.call(.get, "/healthz").status == .ok)
-        server.kill(SIGTERM)
+        await server.kill(SIGTERM)
         #expect(server.process.terminationReason == .exit)
         #expect(server.process.terminationStatus == 0)
     }
 
-    @Test func refusesToStartOnABadConfiguration() throws {
-        let (status, text) = try ServerProcess.run(
+    @Test func refusesToStartOnABadConfiguration() async throws {
+        let (status, text) = try await ServerProcess.run(
             ["--database", temporaryDatabase()], environment: ["SLIPWAY_JWT_SECRET": "short", "SLIPWAY_PORT": "0"])
         #expect(status == 78)
         #expect(text.contains("SLIPWAY_JWT_SECRET must be at least 32 bytes long"))
@@ -81,7 +81,7 @@ struct ProcessTests {
     @Test func rolloutSurvivesSIGKILLOfTheServer() async throws {
         let database = temporaryDatabase()
         let port = try freeLoopbackPort()
-        var server = try ServerProcess(database: database, port: port)
+        var server = try await ServerProcess(database: database, port: port)
         let api = try await server.api.signIn()
         let fleet = try await Fleet.make(api, instances: 8)
         let scripts = try ApplyScripts()
@@ -92,11 +92,11 @@ struct ProcessTests {
         try await fleet.ship(api, tag: "2")
         _ = try await api.call(.post, fleet.rolloutPath, json: RolloutPolicyRequest(maxConcurrentUpgrades: 2))
         try await eventually("the rollout is under way") { try await fleet.status(api).completed >= 2 }
-        server.kill(SIGKILL)
+        await server.kill(SIGKILL)
         try await Task.sleep(for: .milliseconds(500))
 
-        server = try ServerProcess(database: database, port: port)
-        defer { server.kill(SIGTERM) }
+        server = try await ServerProcess(database: database, port: port)
+        defer { server.killInBackground(SIGTERM) }
         let done = try await waitForRollout(api, fleet, "COMPLETE", within: 90)
         #expect(done.completed == 8)
         #expect(done.failed == 0)

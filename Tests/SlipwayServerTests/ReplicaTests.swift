@@ -13,14 +13,16 @@ struct ReplicaTests {
     static let v2 = "docker.io/acme/app:2"
 
     /// Starts replicas one after another on `database`.
-    static func replicas(_ count: Int, on database: String) throws -> [ServerProcess] {
-        try (0..<count).map { _ in try ServerProcess(database: database) }
+    static func replicas(_ count: Int, on database: String) async throws -> [ServerProcess] {
+        var started: [ServerProcess] = []
+        for _ in 0..<count { started.append(try await ServerProcess(database: database)) }
+        return started
     }
 
     @Test func aWriteOnOneReplicaIsReadOnEveryOtherAtOnce() async throws {
         let database = try TestPostgres.freshDatabase()
-        let replicas = try Self.replicas(3, on: database)
-        defer { replicas.forEach { $0.kill(SIGTERM) } }
+        let replicas = try await Self.replicas(3, on: database)
+        defer { replicas.forEach { $0.killInBackground(SIGTERM) } }
         let a = try await replicas[0].api.signIn()
         // The token, signed with the secret the replicas share, works on each of them.
         let b = replicas[1].api.as_(a.token)
@@ -50,10 +52,10 @@ struct ReplicaTests {
     @Test func killingTheReplicaThatDrivesARolloutLosesNothing() async throws {
         let database = try TestPostgres.freshDatabase()
         // The first replica takes the engine's lease; agents talk only to the two others, which survive.
-        let driver = try ServerProcess(database: database)
+        let driver = try await ServerProcess(database: database)
         try await eventually("the first replica drives rollouts", within: 15) { driver.log.contains("this replica now drives rollouts") }
-        let others = try Self.replicas(2, on: database)
-        defer { others.forEach { $0.kill(SIGTERM) } }
+        let others = try await Self.replicas(2, on: database)
+        defer { others.forEach { $0.killInBackground(SIGTERM) } }
         let admin = try await others[0].api.signIn()
         let fleet = try await Fleet.make(admin, instances: 6)
         let scripts = try ApplyScripts()
@@ -73,7 +75,7 @@ struct ReplicaTests {
             let status = try await fleet.status(admin)
             return status.completed >= 2 && status.currentWave >= 2
         }
-        driver.kill(SIGKILL)
+        await driver.kill(SIGKILL)
 
         let done = try await waitForRollout(admin, fleet, "COMPLETE", within: 60)
         #expect(done.completed == 6 && done.failed == 0)
@@ -88,8 +90,8 @@ struct ReplicaTests {
 
     @Test func aLongPollIsWokenWhenAnotherReplicaChangesItsDesiredState() async throws {
         let database = try TestPostgres.freshDatabase()
-        let replicas = try Self.replicas(2, on: database)
-        defer { replicas.forEach { $0.kill(SIGTERM) } }
+        let replicas = try await Self.replicas(2, on: database)
+        defer { replicas.forEach { $0.killInBackground(SIGTERM) } }
         let admin = try await replicas[0].api.signIn()
         let fleet = try await Fleet.make(admin, instances: 1)
         let instance = fleet.instances[0]
@@ -116,22 +118,22 @@ struct ReplicaTests {
     @Test func slipwaydMigrateMovesASQLiteDatabaseOntoPostgres() async throws {
         // A SQLite database with a user session, a released config and an instance with its agent token.
         let file = temporarySQLiteFile()
-        let before = try ServerProcess(database: file)
+        let before = try await ServerProcess(database: file)
         let admin = try await before.api.signIn()
         let fleet = try await Fleet.make(admin, instances: 2)
         let instance = fleet.instances[0]
         let described = try await admin.call(.get, fleet.fixture.imageConfigPath).decode(DescribeImageConfigResult.self)
-        before.kill(SIGTERM)
+        await before.kill(SIGTERM)
 
         let target = try TestPostgres.freshDatabase()
-        let (status, output) = try ServerProcess.run(["migrate", "--from", file, "--to", target])
+        let (status, output) = try await ServerProcess.run(["migrate", "--from", file, "--to", target])
         #expect(status == 0, "\(output)")
         #expect(output.contains("instances: 2 rows"), "\(output)")
         #expect(output.contains("users: 1 rows"), "\(output)")
 
         // The same answers, the same session, the same agent token, from PostgreSQL.
-        let after = try ServerProcess(database: target)
-        defer { after.kill(SIGTERM) }
+        let after = try await ServerProcess(database: target)
+        defer { after.killInBackground(SIGTERM) }
         let same = after.api.as_(admin.token)
         #expect(try await same.call(.get, fleet.fixture.imageConfigPath).decode(DescribeImageConfigResult.self) == described)
         let agent = try await after.api.as_(instance.agentToken).call(.get, "/agent/v1/desired-state")
@@ -141,18 +143,18 @@ struct ReplicaTests {
         _ = try await same.create("/2022-09-01-00/service", CreateServiceRequest(name: "after-the-move"))
 
         // Into a database that holds data: refused, nothing written.
-        let (again, refusal) = try ServerProcess.run(["migrate", "--from", file, "--to", target])
+        let (again, refusal) = try await ServerProcess.run(["migrate", "--from", file, "--to", target])
         #expect(again == 78)
         #expect(refusal.contains("the PostgreSQL database already holds data; copy into an empty database"), "\(refusal)")
     }
 
     @Test func postgresRestartedUnderLoadLosesNoAcknowledgedWrite() async throws {
         // A cluster of its own: the other tests share the suite's.
-        let cluster = try TestPostgres.startCluster()
-        defer { try? TestPostgres.cluster("stop", cluster.directory) }
+        let cluster = try await TestPostgres.startCluster()
+        defer { TestPostgres.stopClusterInBackground(cluster.directory) }
         let database = TestPostgres.url(cluster.url, database: "postgres")
-        let server = try ServerProcess(database: database)
-        defer { if server.process.isRunning { server.kill(SIGKILL) } }
+        let server = try await ServerProcess(database: database)
+        defer { if server.process.isRunning { server.killInBackground(SIGKILL) } }
         let api = try await server.api.signIn()
 
         let tally = Tally()
@@ -183,7 +185,7 @@ struct ReplicaTests {
             }
         }
         try await eventually("writes go through") { tally.acknowledged.withLock { $0.count } >= 20 }
-        try TestPostgres.cluster("stop-server", cluster.directory)
+        try await TestPostgres.cluster("stop-server", cluster.directory)
         // Down: every request answers 503 temporary, at once.
         let down = try await api.call(.get, "/2022-09-01-00/service")
         #expect(down.status == .serviceUnavailable, "\(down.body)")
@@ -191,7 +193,7 @@ struct ReplicaTests {
         #expect(error.name == "service_unavailable" && error.temporary, "\(down.body)")
         #expect(error.message.hasSuffix("retry the request"), "\(error.message)")
         try await Task.sleep(for: .seconds(1))
-        try TestPostgres.cluster("start-server", cluster.directory)
+        try await TestPostgres.cluster("start-server", cluster.directory)
         let before = tally.acknowledged.withLock { $0.count }
         try await eventually("writes go through again", within: 30) { tally.acknowledged.withLock { $0.count } >= before + 20 }
         writers.cancel()
@@ -209,8 +211,10 @@ struct ReplicaTests {
         let lost = tally.acknowledged.withLock { $0 }.filter { !names.contains($0) }
         #expect(lost.isEmpty, "acknowledged but lost: \(lost)")
         // And it still shuts down cleanly.
-        server.kill(SIGTERM)
-        #expect(server.process.terminationReason == .exit && server.process.terminationStatus == 0)
+        await server.kill(SIGTERM)
+        #expect(
+            server.process.terminationReason == .exit && server.process.terminationStatus == 0,
+            "ended by \(server.process.terminationReason) with \(server.process.terminationStatus); log ends: \(server.log.suffix(3000))")
     }
 }
 

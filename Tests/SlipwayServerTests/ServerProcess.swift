@@ -1,4 +1,5 @@
 import Foundation
+import SlipwayTestSupport
 import SlipwayWire
 import Testing
 
@@ -6,7 +7,7 @@ import Testing
 final class ServerProcess: @unchecked Sendable {
     let process = Process()
     let database: String
-    private(set) var port = 0
+    let port: Int
     private let output = Pipe()
     private let logLock = NSLock()
     private var logText = ""
@@ -19,7 +20,7 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     /// Starts `slipwayd` on `database`; port 0 picks a free port.
-    init(database: String, port: Int = 0, environment: [String: String] = [:]) throws {
+    init(database: String, port: Int = 0, environment: [String: String] = [:]) async throws {
         self.database = database
         process.executableURL = Self.executable
         process.arguments = ["--port", String(port), "--database", database]
@@ -31,12 +32,24 @@ final class ServerProcess: @unchecked Sendable {
         process.standardOutput = output
         process.standardError = output
         try process.run()
-        self.port = try waitForPort()
+        let output = self.output
+        let seen = try await onOwnThread { try Self.readUntilPort(output) }
+        self.port = seen.port
+        // Keep draining the log so the server never blocks on a full pipe.
+        logLock.withLock { logText = seen.log }
+        output.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let text = String(decoding: handle.availableData, as: UTF8.self)
+            self?.logLock.withLock { self?.logText += text }
+        }
     }
 
     /// Runs `slipwayd` with `arguments` to its end (a command, or a start that is refused): its exit status
     /// and everything it wrote. `environment` replaces the inherited one when given.
-    static func run(_ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
+    static func run(_ arguments: [String], environment: [String: String]? = nil) async throws -> (status: Int32, output: String) {
+        try await onOwnThread { try runBlocking(arguments, environment: environment) }
+    }
+
+    private static func runBlocking(_ arguments: [String], environment: [String: String]?) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -50,8 +63,8 @@ final class ServerProcess: @unchecked Sendable {
         return (process.terminationStatus, text)
     }
 
-    /// Reads the log until the server says where it listens.
-    private func waitForPort() throws -> Int {
+    /// Reads the log until the server says where it listens: the port, and what it wrote until then.
+    private static func readUntilPort(_ output: Pipe) throws -> (port: Int, log: String) {
         var seen = ""
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
@@ -59,13 +72,7 @@ final class ServerProcess: @unchecked Sendable {
             if data.isEmpty { break }
             seen += String(decoding: data, as: UTF8.self)
             if let range = seen.range(of: #"listening on 127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
-                // Keep draining the log so the server never blocks on a full pipe.
-                logLock.withLock { logText = seen }
-                output.fileHandleForReading.readabilityHandler = { [weak self] handle in
-                    let text = String(decoding: handle.availableData, as: UTF8.self)
-                    self?.logLock.withLock { self?.logText += text }
-                }
-                return Int(seen[range].split(separator: ":").last!)!
+                return (Int(seen[range].split(separator: ":").last!)!, seen)
             }
         }
         throw ProcessError(message: "slipwayd did not report its port; output: \(seen)")
@@ -78,7 +85,17 @@ final class ServerProcess: @unchecked Sendable {
 
     /// Sends `signal` and waits for the process to end: at most 15 s, then SIGKILL, so a server that does not
     /// stop fails the test that asked (its termination status says so) instead of hanging the suite.
-    func kill(_ signal: Int32) {
+    func kill(_ signal: Int32) async {
+        await onOwnThread { self.signalAndWait(signal) }
+    }
+
+    /// ``kill(_:)`` where no one can wait (a `defer`): the waiting, and SIGKILL if it comes to that, happen
+    /// on a thread of its own.
+    func killInBackground(_ signal: Int32) {
+        Thread { self.signalAndWait(signal) }.start()
+    }
+
+    private func signalAndWait(_ signal: Int32) {
         Foundation.kill(process.processIdentifier, signal)
         let deadline = Date().addingTimeInterval(15)
         while process.isRunning && Date() < deadline { usleep(20_000) }

@@ -44,15 +44,20 @@ public enum TestPostgres {
     }
 
     /// A cluster of its own (for tests that stop PostgreSQL, which others share): its URL and directory.
-    public static func startCluster() throws -> (url: String, directory: String) {
+    public static func startCluster() async throws -> (url: String, directory: String) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-pg-\(UUID().uuidString.prefix(8))").path
-        let url = try run("/bin/bash", [clusterScript, "start", directory]).trimmingCharacters(in: .whitespacesAndNewlines)
-        return (url, directory)
+        let url = try await onOwnThread { try run("/bin/bash", [clusterScript, "start", directory]) }
+        return (url.trimmingCharacters(in: .whitespacesAndNewlines), directory)
     }
 
     /// Runs `scripts/postgres.sh <command> <directory>` (`stop-server`, `start-server`, `stop`, …).
-    public static func cluster(_ command: String, _ directory: String) throws {
-        _ = try run("/bin/bash", [clusterScript, command, directory])
+    public static func cluster(_ command: String, _ directory: String) async throws {
+        _ = try await onOwnThread { try run("/bin/bash", [clusterScript, command, directory]) }
+    }
+
+    /// ``cluster(_:_:)`` where no one can wait (a `defer`): stops the cluster from a thread of its own.
+    public static func stopClusterInBackground(_ directory: String) {
+        Thread { _ = try? run("/bin/bash", [clusterScript, "stop", directory]) }.start()
     }
 
     private static var clusterScript: String {

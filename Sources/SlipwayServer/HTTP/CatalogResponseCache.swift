@@ -8,7 +8,7 @@ import Synchronization
 /// Pipelines poll Describe and List far more often than anything changes, so the second identical read
 /// skips the database and the JSON encoder. An answer is keyed by the caller's organization and the
 /// decoded inputs it depends on (never the raw URI: unknown parameters and other spellings of the same
-/// path cannot multiply the keys), and tagged with the store's ``SlipwayStore/catalogRevision`` read before the
+/// path cannot multiply the keys), and tagged with the store's ``SlipwayStore/catalogRevision()`` read before the
 /// database was: a write moves the revision before the writer hears back, so no answer outlives an
 /// acknowledged write. Errors are never kept, so every kept key names things that exist.
 final class CatalogResponseCache: Sendable {
@@ -44,7 +44,7 @@ final class CatalogResponseCache: Sendable {
         organizationId: String, inputs: [String?], produce: () async throws -> some Encodable
     ) async throws -> Response {
         let key = Key(organizationId: organizationId, inputs: inputs)
-        let revision = store.catalogRevision
+        let revision = await store.catalogRevision()
         if let kept = state.withLock({ $0.revision == revision ? $0.answers[key] : nil }) {
             metrics.recordCatalogAnswer(kept: true)
             return JSONBody.response(bytes: kept)

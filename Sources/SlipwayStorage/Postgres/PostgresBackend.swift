@@ -119,7 +119,7 @@ struct PostgresSession: SQLSession {
     }
 
     func notify(_ channel: SQLChannel, _ payload: String) throws {
-        _ = try execute("SELECT pg_notify($1, $2)", [.text(channel.rawValue), .text(payload)])
+        _ = try execute("SELECT pg_notify($1, $2)", [.text(SQLChannel.postgresChannel), .text(channel.rawValue + " " + payload)])
     }
 
     @discardableResult

@@ -6,10 +6,11 @@ import Synchronization
 
 /// How replicas on one PostgreSQL database keep each other current, and which of them drives rollouts.
 ///
-/// - One connection of its own LISTENs on the channels of ``SQLChannel``: triggers announce every change
+/// - One connection of its own LISTENs on the channel of ``SQLChannel``: triggers announce every change
 ///   of an instance's desired state and of the catalog, and the store announces rollouts with work for
 ///   the engine. While that connection is down, notifications can be missed, so ``isListening`` is false
-///   (the store then trusts none of its caches) and a reconnect starts with a resync.
+///   (the store then trusts none of its caches) and a reconnect starts with a resync. A read that answers
+///   from a cache first catches up (``catchUp(timeout:)``), so it sees every write acknowledged anywhere.
 /// - The rollout engine runs on the replica holding the `rollout-engine` lease: a row with an expiry on
 ///   PostgreSQL's clock, renewed every second, taken over by another replica once it has expired.
 final class PostgresCoordination: Sendable {
@@ -36,8 +37,10 @@ final class PostgresCoordination: Sendable {
     /// Until when (on this process's monotonic clock) the lease is surely ours; nil when it is not.
     private let leaseValidUntil = Mutex<ContinuousClock.Instant?>(nil)
     private let tasks = Mutex<[Task<Void, Never>]>([])
-    /// Writers waiting to hear their barrier back, by token.
+    /// Writers and reads waiting to hear their barrier back, by token.
     private let echoes = Mutex<[String: Echo]>([:])
+    /// Reads waiting to catch up, and whether a round of barriers is running for them.
+    private let catchUps = Mutex<(running: Bool, waiting: [CheckedContinuation<Bool, Never>])>((false, []))
 
     init(pool: PostgresConnectionPool, logger: Logger, takesLease: Bool, handlers: Handlers) {
         self.takesLease = takesLease
@@ -84,29 +87,17 @@ final class PostgresCoordination: Sendable {
             do {
                 let connection = try await pool.openDedicated()
                 defer { connection.closeInBackground() }
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    var started = 0
-                    for channel in SQLChannel.allCases {
-                        let (ready, readyContinuation) = AsyncStream<Void>.makeStream()
-                        group.addTask {
-                            defer { readyContinuation.finish() }
-                            try await connection.listen(on: channel.rawValue) { notifications in
-                                readyContinuation.yield()
-                                for try await notification in notifications { self.deliver(channel, notification.payload) }
-                            }
-                        }
-                        for await _ in ready { break }
-                        started += 1
-                    }
-                    // LISTEN is in place on every channel: from here nothing is missed, so whatever was
-                    // missed before is made good once.
+                try await connection.listen(on: SQLChannel.postgresChannel) { notifications in
+                    // LISTEN is in place: from here nothing is missed, so whatever was missed before is made
+                    // good once.
                     listening.store(true, ordering: .releasing)
                     handlers.resync()
                     delay = .milliseconds(100)
-                    logger.info("listening for other replicas' changes", metadata: ["channels": "\(started)"])
-                    try await group.next()
-                    group.cancelAll()
+                    logger.info("listening for other replicas' changes")
+                    for try await notification in notifications { deliver(notification.payload) }
                 }
+                if Task.isCancelled { break }
+                logger.warning("the PostgreSQL notification connection closed; caches are bypassed until it is back")
             } catch {
                 if Task.isCancelled { break }
                 logger.warning(
@@ -121,7 +112,11 @@ final class PostgresCoordination: Sendable {
         listening.store(false, ordering: .releasing)
     }
 
-    private func deliver(_ channel: SQLChannel, _ payload: String) {
+    /// Acts on one notification ("<kind> <details>", see ``SQLChannel``), in the order they come.
+    private func deliver(_ notification: String) {
+        let parts = notification.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, let channel = SQLChannel(rawValue: String(parts[0])) else { return }
+        let payload = String(parts[1])
         switch channel {
         case .instances:
             let parts = payload.split(separator: " ", maxSplits: 2)
@@ -147,14 +142,58 @@ final class PostgresCoordination: Sendable {
         echoes.withLock { $0[token] = echo }
         defer { echoes.withLock { $0[token] = nil } }
         let result = try await send()
-        guard result.sent else { return result.0 }
-        let timer = Task {
-            try? await Task.sleep(for: timeout)
-            echo.signal()
-        }
-        await echo.wait()
-        timer.cancel()
+        if result.sent { await echo.wait(atMost: timeout) }
         return result.0
+    }
+
+    /// Returns once every change committed by any replica before the call has been heard and acted on
+    /// (true), or false when that cannot be known within `timeout` (not listening, PostgreSQL away): the
+    /// caller then trusts nothing it keeps. A barrier of this replica's own, heard back, is the proof
+    /// (notifications come in commit order); reads that arrive while one is out wait for the next, which
+    /// serves them all, so a busy replica sends about one per round trip however many reads it answers.
+    func catchUp(timeout: Duration = .seconds(1)) async -> Bool {
+        guard isListening else { return false }
+        return await withCheckedContinuation { continuation in
+            let startsRounds = catchUps.withLock { state -> Bool in
+                state.waiting.append(continuation)
+                defer { state.running = true }
+                return !state.running
+            }
+            if startsRounds { Task { await self.catchUpRounds(timeout: timeout) } }
+        }
+    }
+
+    private func catchUpRounds(timeout: Duration) async {
+        while true {
+            let round = catchUps.withLock { state -> [CheckedContinuation<Bool, Never>] in
+                defer { state.waiting = [] }
+                if state.waiting.isEmpty { state.running = false }
+                return state.waiting
+            }
+            if round.isEmpty { return }
+            let heard = await barrierHeardBack(timeout: timeout)
+            for waiter in round { waiter.resume(returning: heard) }
+        }
+    }
+
+    /// Sends a barrier on a connection of the pool and waits at most `timeout` to hear it back.
+    private func barrierHeardBack(timeout: Duration) async -> Bool {
+        let token = Identifiers.random(length: 16)
+        let echo = Echo()
+        echoes.withLock { $0[token] = echo }
+        defer { echoes.withLock { $0[token] = nil } }
+        // Sent in a task of its own: waiting for a connection must not outlast `timeout` either.
+        Task {
+            do {
+                try await pool.withConnection { connection in
+                    try await connection.query(
+                        "SELECT pg_notify(\(SQLChannel.postgresChannel), \(SQLChannel.barrier.rawValue + " " + token))", logger: logger)
+                }
+            } catch {
+                echo.expire()
+            }
+        }
+        return await echo.wait(atMost: timeout)
     }
 
     // MARK: The engine's lease

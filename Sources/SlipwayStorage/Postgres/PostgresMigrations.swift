@@ -6,7 +6,9 @@ import PostgresNIO
 /// tables match SQLite's after all of its migrations, so the store's queries run unchanged on both. Never
 /// edit a shipped migration: add a new one.
 enum PostgresMigrations {
-    static let all: [(id: String, sql: String)] = [("v1-schema", v1Schema), ("v2-replicas", v2Replicas)]
+    static let all: [(id: String, sql: String)] = [
+        ("v1-schema", v1Schema), ("v2-replicas", v2Replicas), ("v3-one-change-channel", v3OneChangeChannel),
+    ]
 
     /// Applies what is missing. Replicas starting together take turns on an advisory lock; a database that
     /// has migrations this binary does not know (written by a newer Slipway) is refused.
@@ -301,5 +303,25 @@ enum PostgresMigrations {
             holder TEXT NOT NULL,
             expires_at TIMESTAMPTZ NOT NULL
         );
+        """
+
+    /// Every notification on one channel (see ``SQLChannel``): PostgreSQL delivers one channel's
+    /// notifications to a listener in commit order, and a listener of several hands each channel to its own
+    /// consumer, so across channels a barrier could be heard before a change committed ahead of it.
+    static let v3OneChangeChannel = """
+        CREATE OR REPLACE FUNCTION slipway_notify_instance() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'DELETE' THEN
+                PERFORM pg_notify('slipway_changes', 'instance deleted ' || OLD.seq || ' ' || OLD.id);
+            ELSIF NEW.desired_generation IS DISTINCT FROM OLD.desired_generation THEN
+                PERFORM pg_notify('slipway_changes', 'instance changed ' || NEW.seq || ' ' || NEW.id);
+            END IF;
+            RETURN NULL;
+        END $$;
+        CREATE OR REPLACE FUNCTION slipway_notify_catalog() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_notify('slipway_changes', 'catalog ' || TG_TABLE_NAME);
+            RETURN NULL;
+        END $$;
         """
 }

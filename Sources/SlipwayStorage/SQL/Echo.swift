@@ -1,28 +1,47 @@
 import Synchronization
 
-/// A one-time signal that may come before or after someone waits for it.
+/// A one-time answer to someone waiting for a signal: heard, or given up on. Either may come before or
+/// after the wait begins; the first one counts.
 public final class Echo: Sendable {
-    private let state = Mutex<(heard: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+    private let state = Mutex<(heard: Bool?, waiter: CheckedContinuation<Bool, Never>?)>((nil, nil))
 
     public init() {}
 
-    public func signal() {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            guard !state.heard else { return nil }
-            state.heard = true
+    /// The signal came.
+    public func signal() { settle(true) }
+
+    /// The signal will not be waited for any longer.
+    public func expire() { settle(false) }
+
+    private func settle(_ heard: Bool) {
+        let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+            guard state.heard == nil else { return nil }
+            state.heard = heard
             defer { state.waiter = nil }
             return state.waiter
         }
-        waiter?.resume()
+        waiter?.resume(returning: heard)
     }
 
-    public func wait() async {
+    /// Whether the signal came (false: it expired first).
+    @discardableResult
+    public func wait() async -> Bool {
         await withCheckedContinuation { continuation in
-            let heard = state.withLock { state -> Bool in
-                if !state.heard { state.waiter = continuation }
+            let heard = state.withLock { state -> Bool? in
+                if state.heard == nil { state.waiter = continuation }
                 return state.heard
             }
-            if heard { continuation.resume() }
+            if let heard { continuation.resume(returning: heard) }
         }
+    }
+
+    /// ``wait()``, giving up after `timeout`.
+    public func wait(atMost timeout: Duration) async -> Bool {
+        let timer = Task {
+            try? await Task.sleep(for: timeout)
+            self.expire()
+        }
+        defer { timer.cancel() }
+        return await wait()
     }
 }

@@ -47,18 +47,22 @@ public final class StaleAgentSessions: Sendable {
     }
 }
 
-/// What one process tells the others sharing a PostgreSQL database.
+/// What one process tells the others sharing a PostgreSQL database. Every kind travels on one PostgreSQL
+/// channel (``SQLChannel/postgresChannel``, payload "<kind> <details>"), so a listener hears them in the
+/// order their transactions committed, whatever their kind: a barrier heard back proves every change
+/// committed before it has been heard and acted on.
 public enum SQLChannel: String, Sendable, CaseIterable {
-    /// A rollout (the payload: its id) has work for whichever replica drives rollouts.
-    case rolloutWork = "slipway_rollout_work"
-    /// An instance's desired state changed or it was deleted (payload: "changed|deleted <seq> <id>", sent by a trigger).
-    case instances = "slipway_instances"
-    /// A catalog table changed (sent by triggers).
-    case catalog = "slipway_catalog"
-    /// Sent last by a write whose changes other replicas must hear of before it is acknowledged (payload: a
-    /// token of the writer's). The writer waits to hear it back: notifications are delivered in order, so by
-    /// then the write's other notifications have gone out to every listener.
-    case barrier = "slipway_barrier"
+    /// A rollout (details: its id) has work for whichever replica drives rollouts.
+    case rolloutWork = "rollout"
+    /// An instance's desired state changed or it was deleted (details: "changed|deleted <seq> <id>", sent by a trigger).
+    case instances = "instance"
+    /// A catalog table changed (details: the table; sent by triggers).
+    case catalog = "catalog"
+    /// A token of the sender's, which it waits to hear back (see above).
+    case barrier = "barrier"
+
+    /// The PostgreSQL channel all of them travel on.
+    public static let postgresChannel = "slipway_changes"
 }
 
 extension SQLSession {

@@ -15,10 +15,12 @@ public final class SQLStore: SlipwayStore {
     /// Set when other processes share the database (PostgreSQL replicas).
     let replication: Replication?
 
-    /// Moves on this process's catalog writes and, on a shared database, on other processes'. While
-    /// another process's changes cannot be heard of, it moves on every read, so nothing cached is trusted.
-    public var catalogRevision: UInt64 {
-        if let replication, !replication.coordination.isListening { return catalogWrites.move() }
+    /// Moves on this process's catalog writes and, on a shared database, on other processes': first it
+    /// catches up with every write they acknowledged before the call. When that cannot be known, it moves on
+    /// every call, so nothing cached is trusted.
+    public func catalogRevision() async -> UInt64 {
+        guard let replication else { return catalogWrites.value }
+        guard await replication.coordination.catchUp() else { return catalogWrites.move() }
         return catalogWrites.value
     }
 
@@ -42,15 +44,16 @@ public final class SQLStore: SlipwayStore {
         try await database.read(body)
     }
 
-    /// A write transaction. On a shared database, one whose changes other replicas keep answers about
-    /// (`catalog`, or an instance's desired state) is acknowledged only once they have been told.
-    func write<T: Sendable>(catalog: Bool = false, _ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+    /// A write transaction. On a shared database, one that changes what other replicas keep about agents
+    /// (tokens, desired generations) is acknowledged once they have been told. Catalog answers need no
+    /// wait here: a read that answers from a cache catches up first (``catalogRevision()``).
+    func write<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
         guard let replication else { return try await database.write(body) }
         let token = Identifiers.random(length: 16)
         return try await replication.coordination.withBarrier(token) {
             try await database.write { db in
                 let result = try body(db)
-                let tell = catalog || !db.staleAgentSessions.isEmpty
+                let tell = !db.staleAgentSessions.isEmpty
                 if tell { try db.notify(.barrier, token) }
                 return (result, sent: tell)
             }
@@ -63,7 +66,7 @@ public final class SQLStore: SlipwayStore {
     /// acknowledged write.
     func writeCatalog<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
         defer { catalogWrites.move() }
-        return try await write(catalog: true, body)
+        return try await write(body)
     }
 
     // MARK: Settings and bootstrap
