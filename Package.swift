@@ -134,7 +134,7 @@ let package = Package(
             dependencies: [
                 "SlipwayServer", "SlipwayCore", "SlipwayWire", "SlipwayStorage", "SlipwayEngine", "Slipway", "SlipwayCLI", "slipwayd", "slipway-agent",
                 "SlipwayTestSupport",
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]

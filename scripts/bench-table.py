@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Turns slipway-bench's JSON lines into the tables of docs/BENCHMARKS.md, with the ratios."""
+"""Turns slipway-bench's JSON lines into the tables of docs/BENCHMARKS.md, with the ratios.
+   bench-table.py RESULTS              slipwayd on its SQLite default
+   bench-table.py --postgres RESULTS   replicas on PostgreSQL"""
 import json
 import sys
 
+postgres = sys.argv[1] == "--postgres"
 rows = {}
 skipped = []
-for line in open(sys.argv[1]):
+for line in open(sys.argv[-1]):
     line = line.strip()
     if line.startswith("{"):
         m = json.loads(line)
@@ -18,7 +21,8 @@ def get(name, key, default=0.0):
     m = rows.get(name, {})
     return m.get(key, m.get("extra", {}).get(key, default))
 
-print("### Reads: Slipway against the bare framework serving the same bytes")
+behind = " with PostgreSQL behind slipwayd" if postgres else ""
+print(f"### Reads{behind}: Slipway against the bare framework serving the same bytes")
 print("| operation | connections | Slipway req/s | ceiling req/s | ratio | p50 ms | p99 ms | p99.9 ms | ceiling p99 ms | p99 ratio |")
 print("|---|---|---|---|---|---|---|---|---|---|")
 for op in ("describe", "list"):
@@ -43,13 +47,17 @@ for op in ("create", "update", raw_name):
     print(f"| {op} | {r:,.0f} | {get(op, 'p50Ms'):.2f} | {get(op, 'p99Ms'):.2f} | {r / raw if raw else 0:.2f} |")
 
 print()
-print("### Rollouts: simulated instances that take 200 ms each to apply, maxConcurrentUpgrades 500")
+where = " through two replicas on PostgreSQL (agents spread over both; CPU and RSS are their sums)" if postgres else ""
+print(f"### Rollouts{where}: simulated instances that take 200 ms each to apply, maxConcurrentUpgrades 500")
 print("| instances | waves | wall s | ideal s | ratio | overhead ms/instance | server CPU s | server CPU ms/instance | simulated fleet CPU s | CPU floor s | server peak RSS MiB |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")
 for name in sorted((n for n in rows if n.startswith("rollout@")), key=lambda n: int(n.split("@")[1])):
     print(f"| {name.split('@')[1]} | {get(name, 'waves'):.0f} | {get(name, 'wallSeconds'):.2f} | {get(name, 'idealSeconds'):.2f} | {get(name, 'ratio'):.3f} | {get(name, 'overheadMsPerInstance'):.3f} | {get(name, 'serverCpuSeconds'):.1f} | {get(name, 'serverCpuMsPerInstance'):.3f} | {get(name, 'fleetCpuSeconds'):.1f} | {get(name, 'cpuFloorSeconds'):.2f} | {get(name, 'serverPeakRssMiB'):.0f} |")
 print()
 print("CPU floor: (server CPU + simulated fleet CPU) / cores — with every core busy, the wall time cannot be lower.")
+
+if postgres:
+    sys.exit(0)
 
 print()
 print("### A fleet of agents on long-poll")

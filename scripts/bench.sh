@@ -3,6 +3,9 @@
 # server beside it), runs every scenario of slipway-bench, and prints one table.
 #   BENCH_DURATION=10 (seconds measured per read/write scenario, after a 2 s warm-up)
 #   BENCH_ROLLOUTS="1000 10000 50000"   BENCH_AGENTS="10000 50000"   BENCH_CONNECTIONS="1 16 64 256"
+#   BENCH_POSTGRES=1: then the same reads and writes with PostgreSQL behind slipwayd (a throwaway cluster
+#   from scripts/postgres.sh, fsync on), against raw PostgreSQL inserts, and a rollout of
+#   BENCH_POSTGRES_ROLLOUT=10000 instances through two replicas; 0 skips it.
 # Fleets larger than the file descriptor limit allows are skipped, and the table says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +26,14 @@ ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 work=$(mktemp -d)
 results="$work/results.jsonl"
-cleanup() { kill "${server_pid:-}" "${ceiling_pid:-}" 2>/dev/null || true; wait 2>/dev/null || true; }
+postgres_results="$work/results-postgres.jsonl"
+# Where the postgres user can reach it (scripts/postgres.sh runs the cluster as that user).
+cluster=$(mktemp -d "${TMPDIR:-/tmp}/slipway-bench-pg.XXXXXX")
+cleanup() {
+    kill "${server_pid:-}" "${ceiling_pid:-}" "${replica_pid:-}" 2>/dev/null || true
+    wait 2>/dev/null || true
+    scripts/postgres.sh stop "$cluster" > /dev/null 2>&1 || rm -rf "$cluster"
+}
 trap cleanup EXIT
 
 SLIPWAY_ADMIN_EMAIL=bench@example.com SLIPWAY_ADMIN_PASSWORD=bench-password-1 \
@@ -81,5 +91,48 @@ for n in ${BENCH_REGISTER:-10000 100000}; do
     "${bench[@]}" register --server "http://127.0.0.1:$port" --pid "$server_pid" --instances "$n" >> "$results"
 done
 
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; results in $results" >&2
+kill "$server_pid" "$ceiling_pid"; wait "$server_pid" "$ceiling_pid" 2>/dev/null || true
+
+if [ "${BENCH_POSTGRES:-1}" != 0 ]; then
+    echo "PostgreSQL…" >&2
+    admin_url=$(scripts/postgres.sh start "$cluster")
+    psql -X -q "$admin_url" -c "CREATE DATABASE slipway" -c "CREATE DATABASE raw"
+    database=${admin_url%/postgres}/slipway
+    # Two replicas on one database; the first to start drives rollouts.
+    SLIPWAY_ADMIN_EMAIL=bench@example.com SLIPWAY_ADMIN_PASSWORD=bench-password-1 \
+        "$bin/slipwayd" --port $port --database "$database" > "$work/slipwayd-postgres.log" 2>&1 &
+    server_pid=$!
+    until curl -sf "http://127.0.0.1:$port/healthz" > /dev/null; do sleep 0.2; done
+    SLIPWAY_ADMIN_EMAIL=bench@example.com SLIPWAY_ADMIN_PASSWORD=bench-password-1 \
+        "$bin/slipwayd" --port $((port + 1)) --database "$database" > "$work/slipwayd-postgres-2.log" 2>&1 &
+    replica_pid=$!
+    until curl -sf "http://127.0.0.1:$((port + 1))/healthz" > /dev/null; do sleep 0.2; done
+    sleep 1
+    server_args=(--server "http://127.0.0.1:$port" --pid "$server_pid")
+    "${bench[@]}" reads "${server_args[@]}" --save-bodies-to "$work"
+    "$bin/slipway-bench" ceiling --port $ceiling_port --describe-file "$work/describe.json" --list-file "$work/list.json" > /dev/null 2>&1 &
+    ceiling_pid=$!
+    until curl -sf "http://127.0.0.1:$ceiling_port/list" > /dev/null; do sleep 0.2; done
+    echo "reads (PostgreSQL)…" >&2
+    # shellcheck disable=SC2086
+    "${bench[@]}" reads "${server_args[@]}" --ceiling "http://127.0.0.1:$ceiling_port" --connections $connections --duration "$duration" >> "$postgres_results"
+    kill "$ceiling_pid"; wait "$ceiling_pid" 2>/dev/null || true
+    echo "writes (PostgreSQL)…" >&2
+    "${bench[@]}" writes "${server_args[@]}" --duration "$duration" >> "$postgres_results"
+    "${bench[@]}" postgres-inserts --url "${admin_url%/postgres}/raw" --duration "$duration" >> "$postgres_results"
+    n=${BENCH_POSTGRES_ROLLOUT:-10000}
+    if fits "$n"; then
+        echo "rollout of $n through two replicas…" >&2
+        "${bench[@]}" rollout "${server_args[@]}" --pid "$replica_pid" --instances "$n" \
+            --agent-server "http://127.0.0.1:$port" --agent-server "http://127.0.0.1:$((port + 1))" >> "$postgres_results"
+    else
+        skip "rollout@$n on PostgreSQL" "$n"
+    fi
+fi
+
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; results in $work" >&2
 python3 scripts/bench-table.py "$results"
+if [ -s "$postgres_results" ]; then
+    echo
+    python3 scripts/bench-table.py --postgres "$postgres_results"
+fi

@@ -54,11 +54,13 @@ final class AppliedCounter: @unchecked Sendable {
 }
 
 /// Starts `tokens.count` simulated agents and waits until each applied its first state.
-func startFleet(_ tokens: [String], server: String, applyTime: Duration, client: HTTPClient, group: inout ThrowingTaskGroup<Void, Error>, applied: AppliedCounter)
+/// Starts an agent for each token, spread over `servers` in turn (replicas behind one database), and waits
+/// until each has applied its first desired state.
+func startFleet(_ tokens: [String], servers: [String], applyTime: Duration, client: HTTPClient, group: inout ThrowingTaskGroup<Void, Error>, applied: AppliedCounter)
     async throws
 {
-    for token in tokens {
-        let agent = SimulatedAgent(server: server, token: token, client: client, applyTime: applyTime)
+    for (index, token) in tokens.enumerated() {
+        let agent = SimulatedAgent(server: servers[index % servers.count], token: token, client: client, applyTime: applyTime)
         group.addTask { await agent.run { _ in applied.add() } }
     }
     let deadline = Date().addingTimeInterval(600)
@@ -82,7 +84,7 @@ struct Fleet: AsyncParsableCommand {
         let client = makeClient(connections: agents + 64)
         let applied = AppliedCounter()
         try await withThrowingTaskGroup(of: Void.self) { group in
-            try await startFleet(tokens, server: server.server, applyTime: .zero, client: client, group: &group, applied: applied)
+            try await startFleet(tokens, servers: [server.server], applyTime: .zero, client: client, group: &group, applied: applied)
             // Idle: every agent holds a long-poll open, and asks again when it ends after 30 s. The window
             // spans a whole cycle, so those re-polls count however the agents' start times fall.
             let idleSeconds = max(duration, Double(SimulatedAgent.longPollSeconds) + 2)
@@ -152,6 +154,8 @@ struct Rollout: AsyncParsableCommand {
     @Option var instances = 1000
     @Option var applyMs = 200
     @Option var maxConcurrent = 500
+    @Option(help: "A replica the agents talk to (repeat it: agents are spread over them in turn); default: --server.")
+    var agentServer: [String] = []
 
     func run() async throws {
         let slipway = server.client()
@@ -160,7 +164,7 @@ struct Rollout: AsyncParsableCommand {
         let client = makeClient(connections: instances + 64)
         let applied = AppliedCounter()
         try await withThrowingTaskGroup(of: Void.self) { group in
-            try await startFleet(tokens, server: server.server, applyTime: .milliseconds(applyMs), client: client, group: &group, applied: applied)
+            try await startFleet(tokens, servers: agentServer.isEmpty ? [server.server] : agentServer, applyTime: .milliseconds(applyMs), client: client, group: &group, applied: applied)
             try await slipway.updateImageConfig(serviceId: fixture.service, id: fixture.imageConfig, UpdateImageConfigRequest(imageTag: "2"))
             try await slipway.releaseImageConfig(serviceId: fixture.service, id: fixture.imageConfig)
             var peakRss = server.sample()?.rssMiB ?? 0

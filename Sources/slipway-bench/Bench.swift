@@ -23,14 +23,18 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "The slipwayd under test.") var server = "http://127.0.0.1:8080"
     @Option var email = "bench@example.com"
     @Option var password = "bench-password-1"
-    @Option(help: "slipwayd's pid, to sample its CPU and memory.") var pid: Int32?
+    @Option(help: "slipwayd's pid, to sample its CPU and memory (repeat it for replicas: their sum).") var pid: [Int32] = []
 
     func client() -> SlipwayClient {
         SlipwayClient(serverURL: server, credentials: .password(email: email, password: password))
     }
 
-    /// slipwayd's CPU time and memory now; nil without `--pid`.
-    func sample() -> ProcessSample? { pid.flatMap(ProcessSample.of) }
+    /// slipwayd's CPU time and memory now, summed over its replicas; nil without `--pid`.
+    func sample() -> ProcessSample? {
+        let samples = pid.compactMap(ProcessSample.of)
+        guard !samples.isEmpty else { return nil }
+        return ProcessSample(cpuSeconds: samples.map(\.cpuSeconds).reduce(0, +), rssMiB: samples.map(\.rssMiB).reduce(0, +))
+    }
 }
 
 /// A service, environment, tier and released image config to measure against.

@@ -49,7 +49,7 @@ struct AuthTests {
     /// A token that worked (and was kept as verified) stops working when the server's clock passes its expiry.
     @Test func aVerifiedTokenExpiresOnTheServersClock() async throws {
         let offset = Mutex<TimeInterval>(0)
-        var configuration = testConfiguration()
+        var configuration = try await testConfiguration()
         configuration.clock = SlipwayClock { Date().addingTimeInterval(offset.withLock { $0 }) }
         configuration.tokenLifetime = 3600
         try await withServer(configuration) { api in
@@ -62,7 +62,7 @@ struct AuthTests {
     }
 
     @Test func bearerTokenFailures() async throws {
-        var expired = testConfiguration()
+        var expired = try await testConfiguration()
         expired.tokenLifetime = -5
         try await withServer(expired) { api in
             let signedIn = try await api.signIn()
@@ -143,7 +143,7 @@ struct AuthTests {
             try await api.call(.post, "/2022-09-01-00/signup", json: request).expectError(
                 .forbidden, "forbidden", containing: "sign-up is turned off on this server")
         }
-        var open = testConfiguration()
+        var open = try await testConfiguration()
         open.allowSignup = true
         try await withServer(open) { api in
             let result = try await api.call(.post, "/2022-09-01-00/signup", json: request).decode(SignupResult.self)
@@ -162,7 +162,7 @@ struct AuthTests {
     }
 
     @Test func firstStartWithoutAdminSettingsPrintsAGeneratedPassword() async throws {
-        var configuration = testConfiguration()
+        var configuration = try await testConfiguration()
         configuration.adminEmail = nil
         configuration.adminPassword = nil
         let logs = CapturedLogs()

@@ -60,7 +60,7 @@ struct CLITests {
     /// A stored token close to its expiry is renewed with the stored refresh token (single use: the new
     /// pair is kept), and without one the CLI says to sign in again.
     @Test func aStoredSessionIsRenewedBeforeItExpires() async throws {
-        var configuration = testConfiguration()
+        var configuration = try await testConfiguration()
         configuration.tokenLifetime = 30  // always inside the CLI's one-minute renewal margin
         try await withServer(configuration) { api in
             let cli = try CLI()

@@ -19,7 +19,7 @@ struct SlipwayClockTests {
     }
 
     @Test func anHourOfBakeAndATenMinuteTimeout() async throws {
-        let configuration = testConfiguration()
+        let configuration = try await testConfiguration()
         try await withServer(configuration) { api in
             let admin = try await api.signIn()
             let fleet = try await Fleet.make(admin, instances: 3)

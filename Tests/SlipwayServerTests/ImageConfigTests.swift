@@ -207,7 +207,7 @@ struct ImageConfigTests {
     /// Describe and List answers are kept between writes: every kind of write must show at once, and
     /// a kept answer must never reach another organization.
     @Test func keptAnswersNeverOutliveAWriteNorCrossOrganizations() async throws {
-        var configuration = testConfiguration()
+        var configuration = try await testConfiguration()
         configuration.allowSignup = true
         try await withServer(configuration) { api in
             let owner = try await api.signIn()

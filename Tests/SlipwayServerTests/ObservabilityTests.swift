@@ -38,7 +38,7 @@ struct MetricsTests {
     }
 
     @Test func aConfiguredTokenGuardsTheEndpoint() async throws {
-        var configuration = testConfiguration()
+        var configuration = try await testConfiguration()
         configuration.metricsToken = "scrape-secret-1"
         try await withServer(configuration) { api in
             let refused = "GET /metrics needs 'Authorization: Bearer <token>' with the token in SLIPWAY_METRICS_TOKEN"

@@ -7,7 +7,7 @@ import Testing
 @Suite("Data outlives the server process")
 struct PersistenceTests {
     @Test func everythingIsThereAfterARestart() async throws {
-        let configuration = testConfiguration()
+        let configuration = try await testConfiguration()
         let (fixture, token) = try await withServer(configuration) { api in
             let api = try await api.signIn()
             let fixture = try await Fixture.make(api)
@@ -33,16 +33,16 @@ struct PersistenceTests {
     }
 
     @Test func aConfiguredSecretSignsTokensAcrossServers() async throws {
-        var configuration = testConfiguration()
+        var configuration = try await testConfiguration()
         configuration.jwtSecret = String(repeating: "k", count: 32)
         let token = try await withServer(configuration) { api in try await api.signIn().token! }
-        var other = testConfiguration()
+        var other = try await testConfiguration()
         other.jwtSecret = configuration.jwtSecret
         try await withServer(other) { (api: APIClient) async throws -> Void in
             // Same key, but the user does not exist here: the token still authenticates its claims.
             #expect(try await api.as_(token).call(.get, "/2022-09-01-00/service").status == .ok)
         }
-        var short = testConfiguration()
+        var short = try await testConfiguration()
         short.jwtSecret = "too-short"
         await #expect(throws: ConfigurationError.self) { try await withServer(short) { _ in } }
     }

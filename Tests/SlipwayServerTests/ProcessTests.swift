@@ -5,7 +5,7 @@ import Testing
 @Suite("The slipwayd process: crashes, restarts, shutdown")
 struct ProcessTests {
     @Test func acknowledgedWritesSurviveSIGKILL() async throws {
-        let database = temporaryDatabase()
+        let database = try await temporaryDatabase()
         let server = try await ServerProcess(database: database)
         let api = try await server.api.signIn()
         let service = try await api.create("/2022-09-01-00/service", CreateServiceRequest(name: "db"))
@@ -79,7 +79,7 @@ struct ProcessTests {
     /// SIGKILL of the server in the middle of a rollout: after a restart it carries on, and every
     /// instance is upgraded exactly once (each apply script logs its runs).
     @Test func rolloutSurvivesSIGKILLOfTheServer() async throws {
-        let database = temporaryDatabase()
+        let database = try await temporaryDatabase()
         let port = try freeLoopbackPort()
         var server = try await ServerProcess(database: database, port: port)
         let api = try await server.api.signIn()

@@ -20,7 +20,7 @@ struct ReplicaTests {
     }
 
     @Test func aWriteOnOneReplicaIsReadOnEveryOtherAtOnce() async throws {
-        let database = try TestPostgres.freshDatabase()
+        let database = try await TestPostgres.freshDatabase()
         let replicas = try await Self.replicas(3, on: database)
         defer { replicas.forEach { $0.killInBackground(SIGTERM) } }
         let a = try await replicas[0].api.signIn()
@@ -50,7 +50,7 @@ struct ReplicaTests {
     }
 
     @Test func killingTheReplicaThatDrivesARolloutLosesNothing() async throws {
-        let database = try TestPostgres.freshDatabase()
+        let database = try await TestPostgres.freshDatabase()
         // The first replica takes the engine's lease; agents talk only to the two others, which survive.
         let driver = try await ServerProcess(database: database)
         try await eventually("the first replica drives rollouts", within: 15) { driver.log.contains("this replica now drives rollouts") }
@@ -83,13 +83,13 @@ struct ReplicaTests {
             #expect(scripts.runs(of: instance.id, image: Self.v2) == 1, "\(instance.id) applied v2 exactly once")
         }
         // The lease's holder names its process: one of the survivors.
-        let holder = try TestPostgres.value(database, "SELECT holder FROM slipway_leases WHERE name = 'rollout-engine'")
+        let holder = try await TestPostgres.value(database, "SELECT holder FROM slipway_leases WHERE name = 'rollout-engine'")
         let survivors = others.map { "/\($0.process.processIdentifier)/" }
         #expect(survivors.contains { holder.contains($0) }, "the lease is held by \(holder), not by one of \(survivors)")
     }
 
     @Test func aLongPollIsWokenWhenAnotherReplicaChangesItsDesiredState() async throws {
-        let database = try TestPostgres.freshDatabase()
+        let database = try await TestPostgres.freshDatabase()
         let replicas = try await Self.replicas(2, on: database)
         defer { replicas.forEach { $0.killInBackground(SIGTERM) } }
         let admin = try await replicas[0].api.signIn()
@@ -125,7 +125,7 @@ struct ReplicaTests {
         let described = try await admin.call(.get, fleet.fixture.imageConfigPath).decode(DescribeImageConfigResult.self)
         await before.kill(SIGTERM)
 
-        let target = try TestPostgres.freshDatabase()
+        let target = try await TestPostgres.freshDatabase()
         let (status, output) = try await ServerProcess.run(["migrate", "--from", file, "--to", target])
         #expect(status == 0, "\(output)")
         #expect(output.contains("instances: 2 rows"), "\(output)")

@@ -211,7 +211,7 @@ struct RolloutRulesTests {
     }
 
     @Test func anotherOrganizationSeesNoInstancesOrRollouts() async throws {
-        var configuration = testConfiguration()
+        var configuration = try await testConfiguration()
         configuration.allowSignup = true
         try await withServer(configuration) { api in
             let owner = try await api.signIn()

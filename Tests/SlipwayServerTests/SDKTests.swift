@@ -95,7 +95,7 @@ struct SDKTests {
     }
 
     @Test func tokensAreRenewedBeforeTheyExpire() async throws {
-        var configuration = testConfiguration()
+        var configuration = try await testConfiguration()
         configuration.tokenLifetime = 61  // renewed once less than 60 s are left
         try await withServer(configuration) { api in
             let slipway = SlipwayClient(serverURL: api.serverURL, credentials: .password(email: adminEmail, password: adminPassword))

@@ -6,7 +6,7 @@ import Testing
 @Suite("Tenants: another organization's things answer 404, exactly as if they did not exist")
 struct TenantIsolationTests {
     @Test func secondOrganizationCanNeitherSeeNorChangeTheFirst() async throws {
-        var configuration = testConfiguration()
+        var configuration = try await testConfiguration()
         configuration.allowSignup = true
         try await withServer(configuration) { api in
             let owner = try await api.signIn()

@@ -2,7 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import Hummingbird
-import HummingbirdTesting
+import ServiceLifecycle
 import Logging
 import SlipwayCore
 import SlipwayTestSupport
@@ -22,14 +22,8 @@ func builtProduct(_ name: String) -> URL {
 
 /// A fresh database: a SQLite path in a temporary directory or, when the suite runs on PostgreSQL
 /// (`SLIPWAY_TEST_STORE=postgres`), an empty database on the tests' cluster.
-func temporaryDatabase() -> String {
-    if TestPostgres.serverTestsUsePostgres {
-        do {
-            return try TestPostgres.freshDatabase()
-        } catch {
-            fatalError("\(error)")
-        }
-    }
+func temporaryDatabase() async throws -> String {
+    if TestPostgres.serverTestsUsePostgres { return try await TestPostgres.freshDatabase() }
     return temporarySQLiteFile()
 }
 
@@ -41,26 +35,53 @@ func temporarySQLiteFile() -> String {
 }
 
 /// A test server configuration on a temporary database, listening on a free loopback port.
-func testConfiguration(database: String = temporaryDatabase()) -> ServerConfiguration {
+func testConfiguration(database: String? = nil) async throws -> ServerConfiguration {
     var configuration = ServerConfiguration()
     configuration.hostname = "127.0.0.1"
     configuration.port = 0
-    configuration.database = database
+    if let database { configuration.database = database } else { configuration.database = try await temporaryDatabase() }
     configuration.adminEmail = adminEmail
     configuration.adminPassword = adminPassword
     return configuration
 }
 
-/// Runs `body` against a real slipwayd listening on 127.0.0.1, driven over real HTTP.
+/// Runs `body` against a real slipwayd listening on 127.0.0.1, driven over real HTTP by AsyncHTTPClient (a
+/// minute per request: with every suite running at once, sign-ins queue for the PBKDF2 threads).
 func withServer<Value: Sendable>(
-    _ configuration: ServerConfiguration = testConfiguration(), logHandler: (@Sendable (String) -> any LogHandler)? = nil,
+    _ configuration: ServerConfiguration? = nil, logHandler: (@Sendable (String) -> any LogHandler)? = nil,
     _ body: @Sendable (APIClient) async throws -> Value
 ) async throws -> Value {
+    let configuration = if let configuration { configuration } else { try await testConfiguration() }
     var logger = logHandler.map { Logger(label: "slipwayd", factory: $0) } ?? Logger(label: "slipwayd")
     logger.logLevel = logHandler == nil ? .critical : .info
-    let app = try await buildApplication(configuration, logger: logger)
-    return try await app.test(.live) { client in try await body(APIClient(client: client)) }
+    let (ports, portContinuation) = AsyncStream<Int>.makeStream()
+    let app = ReportingPort(base: try await buildApplication(configuration, logger: logger), report: { portContinuation.yield($0) })
+    let services = ServiceGroup(configuration: .init(services: [app], logger: logger))
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask {
+            // A server that cannot start ends the wait for its port.
+            defer { portContinuation.finish() }
+            try await services.run()
+        }
+        var reported = ports.makeAsyncIterator()
+        guard let port = await reported.next() else {
+            try await group.waitForAll()
+            throw ServerDidNotStart()
+        }
+        do {
+            let value = try await body(APIClient(baseURL: "http://127.0.0.1:\(port)"))
+            await services.triggerGracefulShutdown()
+            try await group.waitForAll()
+            return value
+        } catch {
+            await services.triggerGracefulShutdown()
+            try? await group.waitForAll()
+            throw error
+        }
+    }
 }
+
+struct ServerDidNotStart: Error {}
 
 /// A response as the tests look at it.
 struct Reply: Sendable {
@@ -109,17 +130,7 @@ struct APIClient: Sendable {
     let serverURL: String
     var token: String?
 
-    /// Over the client of an in-process server.
-    init(client: any TestClientProtocol, token: String? = nil) {
-        transport = { method, path, headers, body in
-            let response = try await client.executeRequest(uri: path, method: method, headers: headers, body: body)
-            return Reply(status: response.status, headers: response.headers, body: String(buffer: response.body))
-        }
-        serverURL = "http://127.0.0.1:\(client.port ?? 0)"
-        self.token = token
-    }
-
-    /// Over AsyncHTTPClient, to a server in another process.
+    /// Over AsyncHTTPClient, to a server in this process or another.
     init(baseURL: String, token: String? = nil) {
         transport = { method, path, headers, body in
             var request = HTTPClientRequest(url: baseURL + path)

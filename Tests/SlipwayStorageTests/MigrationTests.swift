@@ -24,7 +24,7 @@ struct MigrationTests {
         case .postgres:
             let url = try #require(opened.url)
             await (opened.store as? SQLStore)?.close()
-            try TestPostgres.psql(url, "INSERT INTO slipway_migrations (id) VALUES ('v99-from-the-future')")
+            try await TestPostgres.psql(url, "INSERT INTO slipway_migrations (id) VALUES ('v99-from-the-future')")
         }
         do {
             _ = try await opened.reopen()

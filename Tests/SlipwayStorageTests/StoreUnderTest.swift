@@ -23,7 +23,7 @@ enum StoreUnderTest: String, CaseIterable, CustomTestStringConvertible, Sendable
                 for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: path + suffix) }
             }
         case .postgres:
-            let url = try TestPostgres.freshDatabase()
+            let url = try await TestPostgres.freshDatabase()
             return OpenedStore(store: try await SQLStore.openPostgres(url: url), path: nil, url: url, reopen: { try await SQLStore.openPostgres(url: url) }) {
                 TestPostgres.drop(url)
             }

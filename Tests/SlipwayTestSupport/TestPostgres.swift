@@ -23,17 +23,18 @@ public enum TestPostgres {
     }
 
     /// Creates an empty database and returns its URL.
-    public static func freshDatabase() throws -> String {
+    public static func freshDatabase() async throws -> String {
         guard let admin = adminURL else { throw Missing() }
         let name = "slipway_test_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20))"
-        try psql(admin, "CREATE DATABASE \(name)")
+        try await psql(admin, "CREATE DATABASE \(name)")
         return url(admin, database: name)
     }
 
-    /// Drops a database made by ``freshDatabase()``, closing whatever connections it still has.
+    /// Drops a database made by ``freshDatabase()``, closing whatever connections it still has, from a
+    /// thread of its own: cleanup that no one waits for (dropping a database takes a checkpoint).
     public static func drop(_ databaseURL: String) {
         guard let admin = adminURL, let name = URLComponents(string: databaseURL)?.path.dropFirst(), name.hasPrefix("slipway_test_") else { return }
-        try? psql(admin, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+        Thread { _ = try? run("/usr/bin/psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", admin, "-c", "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"]) }.start()
     }
 
     /// `admin` with another database name.
@@ -66,15 +67,16 @@ public enum TestPostgres {
     }
 
     /// The first column of the first row `sql` answers, as text.
-    public static func value(_ url: String, _ sql: String) throws -> String {
-        try run("/usr/bin/psql", ["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", url, "-c", sql]).trimmingCharacters(in: .whitespacesAndNewlines)
+    public static func value(_ url: String, _ sql: String) async throws -> String {
+        try await onOwnThread { try run("/usr/bin/psql", ["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", url, "-c", sql]) }
+            .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    public static func psql(_ url: String, _ sql: String) throws {
-        _ = try run("/usr/bin/psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql])
+    public static func psql(_ url: String, _ sql: String) async throws {
+        _ = try await onOwnThread { try run("/usr/bin/psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql]) }
     }
 
-    /// Runs a command to its end, through the shell's `system`: its output goes to files, not pipes (a server
+    /// Runs a command to its end (block a thread of its own for it, see ``onOwnThread(_:)``), through the shell's `system`: its output goes to files, not pipes (a server
     /// it starts in the background keeps inherited descriptors open, and a pipe would never reach its end).
     @discardableResult
     private static func run(_ executable: String, _ arguments: [String]) throws -> String {
