@@ -37,8 +37,10 @@ final class PostgresCoordination: Sendable {
     /// Until when (on this process's monotonic clock) the lease is surely ours; nil when it is not.
     private let leaseValidUntil = Mutex<ContinuousClock.Instant?>(nil)
     private let tasks = Mutex<[Task<Void, Never>]>([])
-    /// Writers and reads waiting to hear their barrier back, by token.
+    /// Writers waiting to hear their barrier back, by token.
     private let echoes = Mutex<[String: Echo]>([:])
+    /// The connection that LISTENs, while it does.
+    private let listener = Mutex<PostgresConnection?>(nil)
     /// Reads waiting to catch up, and whether a round of barriers is running for them.
     private let catchUps = Mutex<(running: Bool, waiting: [CheckedContinuation<Bool, Never>])>((false, []))
 
@@ -87,14 +89,24 @@ final class PostgresCoordination: Sendable {
             do {
                 let connection = try await pool.openDedicated()
                 defer { connection.closeInBackground() }
-                try await connection.listen(on: SQLChannel.postgresChannel) { notifications in
-                    // LISTEN is in place: from here nothing is missed, so whatever was missed before is made
-                    // good once.
-                    listening.store(true, ordering: .releasing)
-                    handlers.resync()
-                    delay = .milliseconds(100)
-                    logger.info("listening for other replicas' changes")
-                    for try await notification in notifications { deliver(notification.payload) }
+                // Called on the connection's event loop as each notification is read, in order: by the time a
+                // later answer on this connection is seen, the notifications before it have been acted on.
+                let context = connection.addListener(channel: SQLChannel.postgresChannel) { [weak self] _, notification in
+                    self?.deliver(notification.payload)
+                }
+                defer { context.stop() }
+                // Queued behind the LISTEN that adding the listener sends: once answered, LISTEN is in place, so
+                // from here nothing is missed, and whatever was missed before is made good once.
+                try await connection.query("LISTEN \(unescaped: SQLChannel.postgresChannel)", logger: logger)
+                listener.withLock { $0 = connection }
+                listening.store(true, ordering: .releasing)
+                handlers.resync()
+                delay = .milliseconds(100)
+                logger.info("listening for other replicas' changes")
+                try await withTaskCancellationHandler {
+                    try await connection.closeFuture.get()
+                } onCancel: {
+                    connection.closeInBackground()
                 }
                 if Task.isCancelled { break }
                 logger.warning("the PostgreSQL notification connection closed; caches are bypassed until it is back")
@@ -105,11 +117,13 @@ final class PostgresCoordination: Sendable {
                     metadata: ["error": "\(PostgresConnectionPool.describe(error))"])
             }
             listening.store(false, ordering: .releasing)
+            listener.withLock { $0 = nil }
             handlers.resync()
             try? await Task.sleep(for: delay)
             delay = min(delay * 2, .seconds(2))
         }
         listening.store(false, ordering: .releasing)
+        listener.withLock { $0 = nil }
     }
 
     /// Acts on one notification ("<kind> <details>", see ``SQLChannel``), in the order they come.
@@ -148,9 +162,9 @@ final class PostgresCoordination: Sendable {
 
     /// Returns once every change committed by any replica before the call has been heard and acted on
     /// (true), or false when that cannot be known within `timeout` (not listening, PostgreSQL away): the
-    /// caller then trusts nothing it keeps. A barrier of this replica's own, heard back, is the proof
-    /// (notifications come in commit order); reads that arrive while one is out wait for the next, which
-    /// serves them all, so a busy replica sends about one per round trip however many reads it answers.
+    /// caller then trusts nothing it keeps. The proof is an answer on the listening connection
+    /// (``fenceOnListener(timeout:)``); reads that arrive while one is out wait for the next, which serves
+    /// them all, so a busy replica asks about once per round trip however many reads it answers.
     func catchUp(timeout: Duration = .seconds(1)) async -> Bool {
         guard isListening else { return false }
         return await withCheckedContinuation { continuation in
@@ -171,29 +185,28 @@ final class PostgresCoordination: Sendable {
                 return state.waiting
             }
             if round.isEmpty { return }
-            let heard = await barrierHeardBack(timeout: timeout)
+            let heard = await fenceOnListener(timeout: timeout)
             for waiter in round { waiter.resume(returning: heard) }
         }
     }
 
-    /// Sends a barrier on a connection of the pool and waits at most `timeout` to hear it back.
-    private func barrierHeardBack(timeout: Duration) async -> Bool {
-        let token = Identifiers.random(length: 16)
-        let echo = Echo()
-        echoes.withLock { $0[token] = echo }
-        defer { echoes.withLock { $0[token] = nil } }
-        // Sent in a task of its own: waiting for a connection must not outlast `timeout` either.
+    /// Asks the listening connection for an answer, at most `timeout`. PostgreSQL sends a listener the
+    /// notifications of every transaction that committed before a query ahead of the query's answer (a commit
+    /// signals the listeners before it is acknowledged, and a backend passes on what it was signalled before it
+    /// reads the next query), and ``deliver(_:)`` runs as each is read: so once the answer is in, every write
+    /// acknowledged before the call has been acted on.
+    private func fenceOnListener(timeout: Duration) async -> Bool {
+        guard let connection = listener.withLock({ $0 }) else { return false }
+        let answered = Echo()
         Task {
             do {
-                try await pool.withConnection { connection in
-                    try await connection.query(
-                        "SELECT pg_notify(\(SQLChannel.postgresChannel), \(SQLChannel.barrier.rawValue + " " + token))", logger: logger)
-                }
+                _ = try await connection.query("SELECT 1", logger: logger)
+                answered.signal()
             } catch {
-                echo.expire()
+                answered.expire()
             }
         }
-        return await echo.wait(atMost: timeout)
+        return await answered.wait(atMost: timeout)
     }
 
     // MARK: The engine's lease
