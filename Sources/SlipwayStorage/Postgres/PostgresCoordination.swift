@@ -37,8 +37,6 @@ final class PostgresCoordination: Sendable {
     /// Until when (on this process's monotonic clock) the lease is surely ours; nil when it is not.
     private let leaseValidUntil = Mutex<ContinuousClock.Instant?>(nil)
     private let tasks = Mutex<[Task<Void, Never>]>([])
-    /// Writers waiting to hear their barrier back, by token.
-    private let echoes = Mutex<[String: Echo]>([:])
     /// The connection that LISTENs, while it does.
     private let listener = Mutex<PostgresConnection?>(nil)
     /// Reads waiting to catch up, and whether a round of barriers is running for them.
@@ -140,25 +138,10 @@ final class PostgresCoordination: Sendable {
             handlers.catalogChanged()
         case .rolloutWork:
             handlers.rolloutWork(payload)
-        case .barrier:
-            echoes.withLock { $0.removeValue(forKey: payload) }?.signal()
         }
     }
 
-    // MARK: Barriers
-
-    /// Runs `send`, the write that may send the barrier `token` (it says whether it did), and waits at most
-    /// `timeout` to hear it back. Not listening, there is nothing to wait for: caches are bypassed meanwhile.
-    func withBarrier<T>(_ token: String, timeout: Duration = .milliseconds(250), _ send: () async throws -> (T, sent: Bool)) async throws -> T {
-        guard isListening else { return try await send().0 }
-        // Registered before the write, so an echo that comes back at once is not missed.
-        let echo = Echo()
-        echoes.withLock { $0[token] = echo }
-        defer { echoes.withLock { $0[token] = nil } }
-        let result = try await send()
-        if result.sent { await echo.wait(atMost: timeout) }
-        return result.0
-    }
+    // MARK: Catching up
 
     /// Returns once every change committed by any replica before the call has been heard and acted on
     /// (true), or false when that cannot be known within `timeout` (not listening, PostgreSQL away): the
@@ -211,25 +194,20 @@ final class PostgresCoordination: Sendable {
 
     // MARK: The engine's lease
 
+    /// Renews the lease every second on a connection of its own: a pool busy with requests must not starve
+    /// the renewal, or the lease would pass from replica to replica under load.
     private func leaseLoop() async {
+        var connection: PostgresConnection?
+        defer { connection?.closeInBackground() }
         while !Task.isCancelled {
             let started = ContinuousClock.now
             var held = false
             do {
-                held = try await pool.withConnection { connection in
-                    let rows = try await connection.query(
-                        """
-                        INSERT INTO slipway_leases (name, holder, expires_at)
-                        VALUES (\(Self.leaseName), \(holder), now() + make_interval(secs => \(Self.leaseSeconds)))
-                        ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
-                        WHERE slipway_leases.holder = EXCLUDED.holder OR slipway_leases.expires_at < now()
-                        RETURNING holder
-                        """, logger: logger)
-                    var count = 0
-                    for try await _ in rows { count += 1 }
-                    return count > 0
-                }
+                if connection == nil || connection?.isClosed == true { connection = try await pool.openDedicated() }
+                held = try await renew(on: connection!)
             } catch {
+                connection?.closeInBackground()
+                connection = nil
                 logger.debug("could not renew the rollout engine's lease", metadata: ["error": "\(PostgresConnectionPool.describe(error))"])
             }
             // Counted from before the renewal was sent, less a second of margin for delays. A failed renewal
@@ -246,5 +224,28 @@ final class PostgresCoordination: Sendable {
             try? await Task.sleep(for: Self.renewEvery)
         }
     }
-}
 
+    /// Takes or renews the lease; whether this replica holds it. Not answered within a second, the connection
+    /// is given up (the lease then runs out here before it can anywhere else).
+    private func renew(on connection: PostgresConnection) async throws -> Bool {
+        let renewal = Task {
+            let rows = try await connection.query(
+                """
+                INSERT INTO slipway_leases (name, holder, expires_at)
+                VALUES (\(Self.leaseName), \(holder), now() + make_interval(secs => \(Self.leaseSeconds)))
+                ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+                WHERE slipway_leases.holder = EXCLUDED.holder OR slipway_leases.expires_at < now()
+                RETURNING holder
+                """, logger: logger)
+            var count = 0
+            for try await _ in rows { count += 1 }
+            return count > 0
+        }
+        let timer = Task {
+            try await Task.sleep(for: Self.renewEvery)
+            connection.closeInBackground()
+        }
+        defer { timer.cancel() }
+        return try await renewal.value
+    }
+}

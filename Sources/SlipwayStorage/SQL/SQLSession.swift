@@ -49,8 +49,7 @@ public final class StaleAgentSessions: Sendable {
 
 /// What one process tells the others sharing a PostgreSQL database. Every kind travels on one PostgreSQL
 /// channel (``SQLChannel/postgresChannel``, payload "<kind> <details>"), so a listener hears them in the
-/// order their transactions committed, whatever their kind: a barrier heard back proves every change
-/// committed before it has been heard and acted on.
+/// order their transactions committed, whatever their kind.
 public enum SQLChannel: String, Sendable, CaseIterable {
     /// A rollout (details: its id) has work for whichever replica drives rollouts.
     case rolloutWork = "rollout"
@@ -58,8 +57,6 @@ public enum SQLChannel: String, Sendable, CaseIterable {
     case instances = "instance"
     /// A catalog table changed (details: the table; sent by triggers).
     case catalog = "catalog"
-    /// A token of the sender's, which it waits to hear back (see above).
-    case barrier = "barrier"
 
     /// The PostgreSQL channel all of them travel on.
     public static let postgresChannel = "slipway_changes"

@@ -152,7 +152,7 @@ extension SQLStore: FleetStore {
                 }
             }
         }
-        guard cachesTrusted else { return try await lookUp()?.session }
+        guard await cachesCurrent() else { return try await lookUp()?.session }
         return try await agents.session(tokenHash: tokenHash, read: lookUp)
     }
 

@@ -86,9 +86,8 @@ extension SQLStore {
         await replication.backend.shutdown()
     }
 
-    /// Whether the in-memory answers (agent tokens, desired generations) can be trusted: always on a file
-    /// of one process; on a shared database only while other replicas' changes are being heard of.
-    var cachesTrusted: Bool {
+    /// Whether this process hears of other processes' changes now (always on a file of one process).
+    var isListening: Bool {
         replication?.coordination.isListening ?? true
     }
 

@@ -19,8 +19,7 @@ public final class SQLStore: SlipwayStore {
     /// catches up with every write they acknowledged before the call. When that cannot be known, it moves on
     /// every call, so nothing cached is trusted.
     public func catalogRevision() async -> UInt64 {
-        guard let replication else { return catalogWrites.value }
-        guard await replication.coordination.catchUp() else { return catalogWrites.move() }
+        guard await cachesCurrent() else { return catalogWrites.move() }
         return catalogWrites.value
     }
 
@@ -44,20 +43,19 @@ public final class SQLStore: SlipwayStore {
         try await database.read(body)
     }
 
-    /// A write transaction. On a shared database, one that changes what other replicas keep about agents
-    /// (tokens, desired generations) is acknowledged once they have been told. Catalog answers need no
-    /// wait here: a read that answers from a cache catches up first (``catalogRevision()``).
+    /// A write transaction. Other replicas hear of it through the triggers' notifications; their cached
+    /// answers wait for nothing here, because each read that answers from a cache catches up first
+    /// (``cachesCurrent()``).
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
-        guard let replication else { return try await database.write(body) }
-        let token = Identifiers.random(length: 16)
-        return try await replication.coordination.withBarrier(token) {
-            try await database.write { db in
-                let result = try body(db)
-                let tell = !db.staleAgentSessions.isEmpty
-                if tell { try db.notify(.barrier, token) }
-                return (result, sent: tell)
-            }
-        }
+        try await database.write(body)
+    }
+
+    /// Whether what this process keeps in memory may answer now: always on a file of one process; on a
+    /// shared database once it has heard of every write acknowledged anywhere before the call (false when
+    /// that cannot be known: the caller reads the database instead).
+    func cachesCurrent() async -> Bool {
+        guard let replication else { return true }
+        return await replication.coordination.catchUp()
     }
 
     /// A write transaction that may change what catalog reads answer (every write in this file but
