@@ -12,7 +12,7 @@ import Synchronization
 /// exhausted or a server that is down must not make requests hang.
 final class PostgresConnectionPool: Sendable {
     private struct Waiter {
-        let id: UInt64
+        let deadline: ContinuousClock.Instant
         let continuation: CheckedContinuation<Void, Error>
     }
 
@@ -20,8 +20,8 @@ final class PostgresConnectionPool: Sendable {
         var idle: [PostgresConnection] = []
         /// Connections handed out or being opened.
         var leased = 0
-        var waiters: [Waiter] = []
-        var nextWaiterId: UInt64 = 0
+        /// First come, first served; every wait is as long, so the overdue ones are at the front.
+        var waiters = CircularBuffer<Waiter>()
         var closed = false
     }
 
@@ -32,6 +32,9 @@ final class PostgresConnectionPool: Sendable {
     private let acquireTimeout: Duration
     private let state = Mutex(State())
     private let connectionIds = Atomic<Int>(0)
+    /// Fails the waits that ran out: one timer for the whole pool, not one per waiting request (thousands
+    /// of agents can be waiting at once).
+    private let sweeper = Mutex<Task<Void, Never>?>(nil)
 
     init(options: PostgresOptions, eventLoops: any EventLoopGroup, logger: Logger, acquireTimeout: Duration = .seconds(5)) throws {
         self.options = options
@@ -39,6 +42,13 @@ final class PostgresConnectionPool: Sendable {
         self.eventLoops = eventLoops
         self.logger = logger
         self.acquireTimeout = acquireTimeout
+        let sweep = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(100))
+                self?.expireOverdueWaiters()
+            }
+        }
+        sweeper.withLock { $0 = sweep }
     }
 
     /// Runs `body` with a connection of its own. A connection that broke is closed rather than reused.
@@ -67,15 +77,21 @@ final class PostgresConnectionPool: Sendable {
     }
 
     deinit {
+        sweeper.withLock { $0?.cancel() }
         for connection in state.withLock({ $0.idle }) { connection.closeInBackground() }
     }
 
     func close() async {
-        let idle = state.withLock { state -> [PostgresConnection] in
+        let (idle, waiters) = state.withLock { state -> ([PostgresConnection], CircularBuffer<Waiter>) in
             state.closed = true
-            defer { state.idle = [] }
-            return state.idle
+            defer {
+                state.idle = []
+                state.waiters = []
+            }
+            return (state.idle, state.waiters)
         }
+        sweeper.withLock { $0?.cancel() }
+        for waiter in waiters { waiter.continuation.resume(throwing: SlipwayError.unavailable("the server is shutting down; retry the request")) }
         for connection in idle { try? await connection.close() }
     }
 
@@ -121,37 +137,32 @@ final class PostgresConnectionPool: Sendable {
             return true
         }
         if granted { return }
-        let id = state.withLock { state -> UInt64 in
-            state.nextWaiterId += 1
-            return state.nextWaiterId
-        }
-        let timeout = acquireTimeout
-        let timer = Task { [weak self] in
-            try await Task.sleep(for: timeout)
-            self?.expire(id)
-        }
-        defer { timer.cancel() }
+        let deadline = ContinuousClock.now + acquireTimeout
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
             let granted = state.withLock { state -> Bool in
                 if state.leased < options.poolSize {
                     state.leased += 1
                     return true
                 }
-                state.waiters.append(Waiter(id: id, continuation: continuation))
+                state.waiters.append(Waiter(deadline: deadline, continuation: continuation))
                 return false
             }
             if granted { continuation.resume() }
         }
     }
 
-    private func expire(_ id: UInt64) {
-        let waiter = state.withLock { state -> Waiter? in
-            guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
-            return state.waiters.remove(at: index)
+    private func expireOverdueWaiters() {
+        let now = ContinuousClock.now
+        let overdue = state.withLock { state -> [Waiter] in
+            var overdue: [Waiter] = []
+            while let first = state.waiters.first, first.deadline <= now { overdue.append(state.waiters.removeFirst()) }
+            return overdue
         }
-        waiter?.continuation.resume(
-            throwing: SlipwayError.unavailable(
-                "all \(options.poolSize) connections to PostgreSQL stayed busy for \(acquireTimeout); retry the request"))
+        for waiter in overdue {
+            waiter.continuation.resume(
+                throwing: SlipwayError.unavailable(
+                    "all \(options.poolSize) connections to PostgreSQL stayed busy for \(acquireTimeout); retry the request"))
+        }
     }
 
     /// Gives the slot to the first waiter (the slot passes on, `leased` unchanged) or frees it.
