@@ -10,6 +10,9 @@
 #   scripts/postgres.sh restart DIR     fast stop, then start on the same port, print the URL
 #   scripts/postgres.sh url DIR         print the URL
 #   scripts/postgres.sh status DIR      exit 0 if the server is running, 3 if it is not
+#   scripts/postgres.sh tls DIR         make the running server take TCP connections over TLS only: a CA
+#                                       and a certificate for 127.0.0.1 made with openssl (DIR/tls/),
+#                                       ssl=on, plain connections refused; prints the CA's PEM path
 #
 # Superuser `slipway`, trust authentication, UTF8 with locale C.UTF-8, ICU checked at start,
 # max_connections=300, fsync=on. Port: the first free one from 55432 upward. Everything but the
@@ -335,6 +338,39 @@ cmd_status() {
     fi
 }
 
+cmd_tls() {
+    load_state "${1:-}"
+    running || die "the server in $dir is not running"
+    command -v openssl >/dev/null || die "openssl is not installed; install it as root: apt-get install -y openssl"
+    local tls=$dir/tls psql
+    psql=$(psql_bin) || die "psql not found"
+    mkdir -p "$tls"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=Slipway throwaway CA" \
+        -keyout "$tls/ca.key" -out "$tls/ca.pem" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$tls/server.key" -out "$tls/server.csr" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$tls/server.ext"
+    openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial -days 2 \
+        -extfile "$tls/server.ext" -out "$tls/server.pem" 2>/dev/null
+    # Written by the server's owner: PostgreSQL refuses a key that others can read.
+    as_owner tee "$data/server.crt" < "$tls/server.pem" > /dev/null
+    as_owner tee "$data/server.key" < "$tls/server.key" > /dev/null
+    as_owner chmod 600 "$data/server.key"
+    printf '%s\n' "local all all trust" "hostssl all all 127.0.0.1/32 trust" "hostnossl all all 127.0.0.1/32 reject" \
+        | as_owner tee "$data/pg_hba.conf" > /dev/null
+    "$psql" -X -q -v ON_ERROR_STOP=1 "$url" -c "ALTER SYSTEM SET ssl = on" -c "SELECT pg_reload_conf()" > /dev/null
+    local i
+    for i in $(seq 1 50); do
+        if [ "$("$psql" -X -q -A -t "$url?sslmode=require" -c "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()" 2>/dev/null)" = t ]; then
+            log "TLS only on 127.0.0.1:$port (CA: $tls/ca.pem)"
+            echo "$tls/ca.pem"
+            return 0
+        fi
+        sleep 0.1
+    done
+    show_log
+    die "the server did not start taking TLS connections"
+}
+
 [ $# -ge 1 ] || usage
 command=$1
 shift
@@ -347,6 +383,7 @@ case $command in
     restart) cmd_restart "$@" ;;
     url) cmd_url "$@" ;;
     status) cmd_status "$@" ;;
+    tls) cmd_tls "$@" ;;
     -h|--help|help) usage ;;
     *) usage ;;
 esac

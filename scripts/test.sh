@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 
 need=()
 dpkg -s libsqlite3-dev >/dev/null 2>&1 || need+=(libsqlite3-dev)
+# The TLS tests make a throwaway CA and server certificate.
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ -z "${SLIPWAY_TEST_POSTGRES:-}" ]; then
     { dpkg -s postgresql >/dev/null 2>&1 && [ -x /usr/lib/postgresql/15/bin/initdb ]; } || need+=(postgresql)
 fi

@@ -82,10 +82,14 @@ func buildRouter(
 
 /// The store the `database` setting names: a `postgres://` URL, or a SQLite file path.
 func openStore(_ database: String, logger: Logger) async throws -> SQLStore {
-    do {
-        if PostgresOptions.isPostgresURL(database) {
+    if PostgresOptions.isPostgresURL(database) {
+        do {
             return try await SQLStore.openPostgres(url: database, logger: logger)
+        } catch let error as StoreOpeningError {
+            throw ConfigurationError(error.description)
         }
+    }
+    do {
         return try SQLStore(sqlitePath: database)
     } catch let error as StoreOpeningError {
         throw ConfigurationError(error.description)

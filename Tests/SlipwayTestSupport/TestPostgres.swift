@@ -56,6 +56,12 @@ public enum TestPostgres {
         _ = try await onOwnThread { try run("/bin/bash", [clusterScript, command, directory]) }
     }
 
+    /// Makes the cluster in `directory` take TCP connections over TLS only (`scripts/postgres.sh tls`);
+    /// returns the path of the CA's PEM file.
+    public static func enableTLS(_ directory: String) async throws -> String {
+        try await onOwnThread { try run("/bin/bash", [clusterScript, "tls", directory]) }.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// ``cluster(_:_:)`` where no one can wait (a `defer`): stops the cluster from a thread of its own.
     public static func stopClusterInBackground(_ directory: String) {
         Thread { _ = try? run("/bin/bash", [clusterScript, "stop", directory]) }.start()

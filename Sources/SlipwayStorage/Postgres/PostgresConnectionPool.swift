@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import PostgresNIO
 import SlipwayCore
 import Synchronization
@@ -184,8 +185,17 @@ final class PostgresConnectionPool: Sendable {
     static func describe(_ error: any Error) -> String {
         if let error = error as? PSQLError {
             if let message = error.serverInfo?[.message] { return message }
-            if let underlying = error.underlying { return "\(underlying)" }
+            if error.code == .sslUnsupported {
+                return "it does not take TLS connections, which this sslmode requires; enable ssl on the server, or use sslmode=prefer or disable"
+            }
+            if let underlying = error.underlying { return describe(underlying) }
             return error.code.description
+        }
+        if let error = error as? NIOSSLError, case .handshakeFailed(let reason) = error {
+            if "\(reason)".contains("CERTIFICATE_VERIFY_FAILED") {
+                return "its TLS certificate is not trusted: set sslrootcert to the PEM file of the CA that signed it, or use sslmode=require to encrypt without checking who answers"
+            }
+            return "the TLS handshake failed: \(reason)"
         }
         return "\(error)"
     }

@@ -85,9 +85,17 @@ public struct PostgresOptions: Sendable {
         default: tls.certificateVerification = .none
         }
         if let rootCertificatePath {
+            guard FileManager.default.isReadableFile(atPath: rootCertificatePath) else {
+                throw StoreOpeningError("sslrootcert '\(rootCertificatePath)' cannot be read; name a PEM file of the CA that signed PostgreSQL's certificate")
+            }
             tls.trustRoots = .file(rootCertificatePath)
         }
-        let context = try NIOSSLContext(configuration: tls)
+        let context: NIOSSLContext
+        do {
+            context = try NIOSSLContext(configuration: tls)
+        } catch {
+            throw StoreOpeningError("sslrootcert '\(rootCertificatePath ?? "")' is not a PEM file of certificates: \(error)")
+        }
         return ["allow", "prefer"].contains(sslMode) ? .prefer(context) : .require(context)
     }
 }
