@@ -225,8 +225,9 @@ final class PostgresCoordination: Sendable {
         }
     }
 
-    /// Takes or renews the lease; whether this replica holds it. Not answered within a second, the connection
-    /// is given up (the lease then runs out here before it can anywhere else).
+    /// Takes or renews the lease; whether this replica holds it. Not answered within 3 s, the connection is
+    /// given up: a renewal that hangs must not stop the next, and a slow one that succeeds still counts (the
+    /// lease is valid here for 4 s from when the renewal was sent, 5 s on PostgreSQL's clock).
     private func renew(on connection: PostgresConnection) async throws -> Bool {
         let renewal = Task {
             let rows = try await connection.query(
@@ -242,7 +243,7 @@ final class PostgresCoordination: Sendable {
             return count > 0
         }
         let timer = Task {
-            try await Task.sleep(for: Self.renewEvery)
+            try await Task.sleep(for: .seconds(Self.leaseSeconds - 2))
             connection.closeInBackground()
         }
         defer { timer.cancel() }
