@@ -16,6 +16,9 @@ public actor RolloutEngine: ServiceLifecycle.Service {
     private let logger: Logger
     private var wakeRequested = true
     private var sleeper: CheckedContinuation<Void, Never>?
+    /// Ticks failed in a row: the first is an error in the log, the rest of an outage (a database that is
+    /// away fails every retry) only debug lines, and the tick that works again says so.
+    private var failedTicks = 0
 
     /// Longest sleep without any wake-up: a safety net, not the way the engine learns of work.
     private let idleTick: Duration
@@ -53,8 +56,17 @@ public actor RolloutEngine: ServiceLifecycle.Service {
             do {
                 // Another replica drives rollouts; this one is woken when it takes over.
                 if store.drivesRollouts { wakeAt = try await tick() } else { wakeRequested = false }
+                if failedTicks > 0 {
+                    logger.notice("rollout engine ticks again", metadata: ["failedTicks": "\(failedTicks)"])
+                    failedTicks = 0
+                }
             } catch {
-                logger.error("rollout engine tick failed; retrying", metadata: ["error": "\(error)"])
+                failedTicks += 1
+                if failedTicks == 1 {
+                    logger.error("rollout engine tick failed; retrying every second", metadata: ["error": "\(error)"])
+                } else {
+                    logger.debug("rollout engine tick failed again", metadata: ["error": "\(error)", "failedTicks": "\(failedTicks)"])
+                }
                 wakeAt = clock.now().addingTimeInterval(1)
             }
             await sleep(until: wakeAt)
