@@ -29,4 +29,35 @@ struct SharedDatabaseTests {
         }
         #expect(stale.isEmpty, "the reader's revision had not moved after writes \(stale.prefix(10)) of 200")
     }
+
+    /// Sixteen writers updating one image config at once, as pipelines do: every update is applied (each
+    /// bumps the revision once), none is refused for conflicting with the others.
+    @Test func writersPilingOntoOneRowAllGetThrough() async throws {
+        let opened = try await StoreUnderTest.postgres.makeEmpty()
+        defer { opened.remove() }
+        let store = try #require(opened.store as? SQLStore)
+        defer { Task { await store.close() } }
+        let fixture = try await StoreFixture.make(store)
+        let refusals = try await withThrowingTaskGroup(of: [String].self) { group in
+            for writer in 0..<16 {
+                group.addTask {
+                    var refused: [String] = []
+                    for round in 0..<15 {
+                        do {
+                            _ = try await store.updateImageConfig(
+                                id: fixture.imageConfigId, serviceId: fixture.serviceId, organizationId: fixture.organizationId,
+                                change: ImageSpecChange(imageTag: "w\(writer)-\(round)"), now: StoreFixture.t0)
+                        } catch {
+                            refused.append("\(error)")
+                        }
+                    }
+                    return refused
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(refusals.isEmpty, "\(refusals.count) of 240 updates refused: \(refusals.prefix(3))")
+        let config = try await store.imageConfig(id: fixture.imageConfigId, serviceId: fixture.serviceId, organizationId: fixture.organizationId)
+        #expect(config.revision == 1 + 240 - refusals.count)
+    }
 }

@@ -21,6 +21,9 @@ final class PostgresBackend: SQLDatabase {
     /// stopped answering, or a connection that broke without saying so, must not hold a request forever.
     private let transactionTimeout: TimeAmount = .seconds(10)
     private let maxAttempts = 8
+    private let retries = AsyncLimiter(limit: 1)
+    /// Writes waiting for or holding `retries`.
+    private let retrying = Atomic<Int>(0)
 
     /// The kept agent answers, which each write's commit may make stale.
     private let agents: AgentDirectory
@@ -63,12 +66,26 @@ final class PostgresBackend: SQLDatabase {
         while true {
             do {
                 let stale = StaleAgentSessions()
-                let result = try await pool.withConnection { connection in
-                    try await threads.runIfActive { [logger] in
-                        let session = PostgresSession(
-                            connection: connection, logger: logger, staleAgentSessions: stale, deadline: .now() + transactionTimeout)
-                        return try session.run(begin: begin, body)
+                let run = {
+                    try await self.pool.withConnection { connection in
+                        try await self.threads.runIfActive { [logger = self.logger] in
+                            let session = PostgresSession(
+                                connection: connection, logger: logger, staleAgentSessions: stale, deadline: .now() + transactionTimeout)
+                            return try session.run(begin: begin, body)
+                        }
                     }
+                }
+                // A transaction that conflicted is retried in single file, and while any retry is waiting or
+                // running, new writes join the same file: writers piling onto one row (an image config updated
+                // from many places) then take turns, as on SQLite's single writer, instead of conflicting with
+                // each other again until they give up. Without conflicts, writes run side by side.
+                let result: T
+                if attempt == 1 && retrying.load(ordering: .acquiring) == 0 {
+                    result = try await run()
+                } else {
+                    retrying.wrappingAdd(1, ordering: .acquiringAndReleasing)
+                    defer { retrying.wrappingSubtract(1, ordering: .acquiringAndReleasing) }
+                    result = try await retries.withPermit(run)
                 }
                 stale.forget(in: agents)
                 return result
