@@ -36,28 +36,39 @@ cleanup() {
 }
 trap cleanup EXIT
 
-SLIPWAY_ADMIN_EMAIL=bench@example.com SLIPWAY_ADMIN_PASSWORD=bench-password-1 \
-    "$bin/slipwayd" --port $port --database "$work/slipway.sqlite" > "$work/slipwayd.log" 2>&1 &
-server_pid=$!
-until curl -sf "http://127.0.0.1:$port/healthz" > /dev/null; do sleep 0.2; done
+bench=("$bin/slipway-bench")
+
+# Starts slipwayd on port $1 and database $2, logging to $3; its pid in $started_pid once it answers.
+start_slipwayd() {
+    SLIPWAY_ADMIN_EMAIL=bench@example.com SLIPWAY_ADMIN_PASSWORD=bench-password-1 \
+        "$bin/slipwayd" --port "$1" --database "$2" > "$3" 2>&1 &
+    started_pid=$!
+    until curl -sf "http://127.0.0.1:$1/healthz" > /dev/null; do sleep 0.2; done
+}
+
+# Reads against a ceiling that answers the very bytes Describe and List answer, then durable writes,
+# from the server in server_args; appended to $1.
+reads_and_writes() {
+    "${bench[@]}" reads "${server_args[@]}" --save-bodies-to "$work"
+    "${bench[@]}" ceiling --port $ceiling_port --describe-file "$work/describe.json" --list-file "$work/list.json" > /dev/null 2>&1 &
+    ceiling_pid=$!
+    until curl -sf "http://127.0.0.1:$ceiling_port/list" > /dev/null; do sleep 0.2; done
+    echo "reads…" >&2
+    # shellcheck disable=SC2086
+    "${bench[@]}" reads "${server_args[@]}" --ceiling "http://127.0.0.1:$ceiling_port" --connections $connections --duration "$duration" >> "$1"
+    kill "$ceiling_pid"; wait "$ceiling_pid" 2>/dev/null || true
+    echo "writes…" >&2
+    "${bench[@]}" writes "${server_args[@]}" --duration "$duration" >> "$1"
+}
+
+start_slipwayd $port "$work/slipway.sqlite" "$work/slipwayd.log"
+server_pid=$started_pid
 sleep 1
 rss() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 echo "{\"scenario\":\"memory-idle\",\"extra\":{\"serverRssMiB\":$(rss $server_pid)}}" >> "$results"
 
-bench=("$bin/slipway-bench")
 server_args=(--server "http://127.0.0.1:$port" --pid "$server_pid")
-
-# The ceiling answers the very bytes Describe and List answer.
-"${bench[@]}" reads "${server_args[@]}" --save-bodies-to "$work"
-"$bin/slipway-bench" ceiling --port $ceiling_port --describe-file "$work/describe.json" --list-file "$work/list.json" > /dev/null 2>&1 &
-ceiling_pid=$!
-until curl -sf "http://127.0.0.1:$ceiling_port/list" > /dev/null; do sleep 0.2; done
-
-echo "reads…" >&2
-# shellcheck disable=SC2086
-"${bench[@]}" reads "${server_args[@]}" --ceiling "http://127.0.0.1:$ceiling_port" --connections $connections --duration "$duration" >> "$results"
-echo "writes…" >&2
-"${bench[@]}" writes "${server_args[@]}" --duration "$duration" >> "$results"
+reads_and_writes "$results"
 "${bench[@]}" sqlite-inserts --path "$work/raw.sqlite" --duration "$duration" >> "$results"
 # Each simulated agent holds a socket in this process and one in slipwayd: a fleet larger than the
 # descriptor limit cannot be simulated here, and is reported as skipped rather than left to fail.
@@ -82,16 +93,14 @@ echo "{\"scenario\":\"memory-after\",\"extra\":{\"serverRssMiB\":$(rss $server_p
 
 # Memory as the fleet grows, on a fresh server: instances registered, no agent connected.
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
-SLIPWAY_ADMIN_EMAIL=bench@example.com SLIPWAY_ADMIN_PASSWORD=bench-password-1 \
-    "$bin/slipwayd" --port $port --database "$work/memory.sqlite" > "$work/slipwayd-memory.log" 2>&1 &
-server_pid=$!
-until curl -sf "http://127.0.0.1:$port/healthz" > /dev/null; do sleep 0.2; done
+start_slipwayd $port "$work/memory.sqlite" "$work/slipwayd-memory.log"
+server_pid=$started_pid
 for n in ${BENCH_REGISTER:-10000 100000}; do
     echo "registering $n instances…" >&2
     "${bench[@]}" register --server "http://127.0.0.1:$port" --pid "$server_pid" --instances "$n" >> "$results"
 done
 
-kill "$server_pid" "$ceiling_pid"; wait "$server_pid" "$ceiling_pid" 2>/dev/null || true
+kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
 
 if [ "${BENCH_POSTGRES:-1}" != 0 ]; then
     echo "PostgreSQL…" >&2
@@ -99,26 +108,13 @@ if [ "${BENCH_POSTGRES:-1}" != 0 ]; then
     psql -X -q "$admin_url" -c "CREATE DATABASE slipway" -c "CREATE DATABASE raw"
     database=${admin_url%/postgres}/slipway
     # Two replicas on one database; the first to start drives rollouts.
-    SLIPWAY_ADMIN_EMAIL=bench@example.com SLIPWAY_ADMIN_PASSWORD=bench-password-1 \
-        "$bin/slipwayd" --port $port --database "$database" > "$work/slipwayd-postgres.log" 2>&1 &
-    server_pid=$!
-    until curl -sf "http://127.0.0.1:$port/healthz" > /dev/null; do sleep 0.2; done
-    SLIPWAY_ADMIN_EMAIL=bench@example.com SLIPWAY_ADMIN_PASSWORD=bench-password-1 \
-        "$bin/slipwayd" --port $((port + 1)) --database "$database" > "$work/slipwayd-postgres-2.log" 2>&1 &
-    replica_pid=$!
-    until curl -sf "http://127.0.0.1:$((port + 1))/healthz" > /dev/null; do sleep 0.2; done
+    start_slipwayd $port "$database" "$work/slipwayd-postgres.log"
+    server_pid=$started_pid
+    start_slipwayd $((port + 1)) "$database" "$work/slipwayd-postgres-2.log"
+    replica_pid=$started_pid
     sleep 1
     server_args=(--server "http://127.0.0.1:$port" --pid "$server_pid")
-    "${bench[@]}" reads "${server_args[@]}" --save-bodies-to "$work"
-    "$bin/slipway-bench" ceiling --port $ceiling_port --describe-file "$work/describe.json" --list-file "$work/list.json" > /dev/null 2>&1 &
-    ceiling_pid=$!
-    until curl -sf "http://127.0.0.1:$ceiling_port/list" > /dev/null; do sleep 0.2; done
-    echo "reads (PostgreSQL)…" >&2
-    # shellcheck disable=SC2086
-    "${bench[@]}" reads "${server_args[@]}" --ceiling "http://127.0.0.1:$ceiling_port" --connections $connections --duration "$duration" >> "$postgres_results"
-    kill "$ceiling_pid"; wait "$ceiling_pid" 2>/dev/null || true
-    echo "writes (PostgreSQL)…" >&2
-    "${bench[@]}" writes "${server_args[@]}" --duration "$duration" >> "$postgres_results"
+    reads_and_writes "$postgres_results"
     "${bench[@]}" postgres-inserts --url "${admin_url%/postgres}/raw" --duration "$duration" >> "$postgres_results"
     n=${BENCH_POSTGRES_ROLLOUT:-10000}
     if fits "$n"; then

@@ -33,13 +33,12 @@ final class PostgresCoordination: Sendable {
     private let logger: Logger
     private let handlers: Handlers
     private let takesLease: Bool
-    private let listening = Atomic<Bool>(false)
     /// Until when (on this process's monotonic clock) the lease is surely ours; nil when it is not.
     private let leaseValidUntil = Mutex<ContinuousClock.Instant?>(nil)
     private let tasks = Mutex<[Task<Void, Never>]>([])
-    /// The connection that LISTENs, while it does.
+    /// The connection that LISTENs, while it does: nil while changes cannot be heard of.
     private let listener = Mutex<PostgresConnection?>(nil)
-    /// Reads waiting to catch up, and whether a round of barriers is running for them.
+    /// Reads waiting to catch up, and whether a round of fences is running for them.
     private let catchUps = Mutex<(running: Bool, waiting: [CheckedContinuation<Bool, Never>])>((false, []))
 
     init(pool: PostgresConnectionPool, logger: Logger, takesLease: Bool, handlers: Handlers) {
@@ -50,7 +49,7 @@ final class PostgresCoordination: Sendable {
         self.handlers = handlers
     }
 
-    var isListening: Bool { listening.load(ordering: .acquiring) }
+    var isListening: Bool { listener.withLock { $0 != nil } }
 
     /// Whether this replica holds the lease now, with a margin for the time a renewal takes.
     var holdsLease: Bool {
@@ -97,7 +96,6 @@ final class PostgresCoordination: Sendable {
                 // from here nothing is missed, and whatever was missed before is made good once.
                 try await connection.query("LISTEN \(unescaped: SQLChannel.postgresChannel)", logger: logger)
                 listener.withLock { $0 = connection }
-                listening.store(true, ordering: .releasing)
                 handlers.resync()
                 delay = .milliseconds(100)
                 logger.info("listening for other replicas' changes")
@@ -114,13 +112,11 @@ final class PostgresCoordination: Sendable {
                     "lost the PostgreSQL notification connection; caches are bypassed until it is back",
                     metadata: ["error": "\(PostgresConnectionPool.describe(error))"])
             }
-            listening.store(false, ordering: .releasing)
             listener.withLock { $0 = nil }
             handlers.resync()
             try? await Task.sleep(for: delay)
             delay = min(delay * 2, .seconds(2))
         }
-        listening.store(false, ordering: .releasing)
         listener.withLock { $0 = nil }
     }
 

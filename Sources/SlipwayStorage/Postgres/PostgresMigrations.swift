@@ -307,7 +307,7 @@ enum PostgresMigrations {
 
     /// Every notification on one channel (see ``SQLChannel``): PostgreSQL delivers one channel's
     /// notifications to a listener in commit order, and a listener of several hands each channel to its own
-    /// consumer, so across channels a barrier could be heard before a change committed ahead of it.
+    /// consumer, so across channels an answer could be seen before a change committed ahead of it was acted on.
     static let v3OneChangeChannel = """
         CREATE OR REPLACE FUNCTION slipway_notify_instance() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
