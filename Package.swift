@@ -51,6 +51,19 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The OCI registry client: resolves tags to digests (Docker token flow) and verifies cosign signatures.
+        .target(
+            name: "SlipwayRegistry",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+            ]
+        ),
         // The rollout engine: drives rollouts from what the store says, and wakes long-polling agents.
         .target(
             name: "SlipwayEngine",
@@ -64,7 +77,7 @@ let package = Package(
         .target(
             name: "SlipwayServer",
             dependencies: [
-                "SlipwayCore", "SlipwayStorage", "SlipwayWire", "SlipwayEngine",
+                "SlipwayCore", "SlipwayStorage", "SlipwayWire", "SlipwayEngine", "SlipwayRegistry",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -114,10 +127,35 @@ let package = Package(
         // The reference data-plane agent.
         .executableTarget(
             name: "slipway-agent",
-            dependencies: ["Slipway", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Slipway", "SlipwayRegistry", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // What the test targets share: the PostgreSQL cluster scripts/test.sh starts, and fresh databases on it.
         .target(name: "SlipwayTestSupport", path: "Tests/SlipwayTestSupport"),
+        // What registry tests share: the registries scripts/test.sh starts, pushing synthetic images, signing them as cosign does.
+        .target(
+            name: "RegistryTestSupport",
+            dependencies: [
+                "SlipwayRegistry",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Tests/RegistryTestSupport"
+        ),
+        // The registry client against real registries (anonymous, basic auth, the token flow) and cosign's formats.
+        .testTarget(
+            name: "SlipwayRegistryTests",
+            dependencies: [
+                "SlipwayRegistry", "RegistryTestSupport", "SlipwayTestSupport",
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // The rules, without I/O: runs in seconds.
         .testTarget(name: "SlipwayCoreTests", dependencies: ["SlipwayCore"]),
         // The stores against real database files: the conformance suite and generated rollout histories.
@@ -133,7 +171,7 @@ let package = Package(
             name: "SlipwayServerTests",
             dependencies: [
                 "SlipwayServer", "SlipwayCore", "SlipwayWire", "SlipwayStorage", "SlipwayEngine", "Slipway", "SlipwayCLI", "slipwayd", "slipway-agent",
-                "SlipwayTestSupport",
+                "SlipwayTestSupport", "SlipwayRegistry", "RegistryTestSupport",
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -5,6 +5,11 @@
 # get a throwaway cluster from scripts/postgres.sh: SLIPWAY_TEST_POSTGRES is its URL and
 # SLIPWAY_TEST_POSTGRES_DIR its directory (for `scripts/postgres.sh stop-server|start-server|restart
 # DIR`); it is stopped and removed when this script exits, whether the tests pass or not.
+# The registry tests get three throwaway registries from scripts/registry.sh (plain HTTP on
+# 127.0.0.1): SLIPWAY_TEST_REGISTRY (anonymous), SLIPWAY_TEST_REGISTRY_BASIC (htpasswd; user and
+# password in SLIPWAY_TEST_REGISTRY_USER / SLIPWAY_TEST_REGISTRY_PASSWORD) and
+# SLIPWAY_TEST_REGISTRY_TOKEN (Docker token auth through scripts/token-server.sh, same user), each
+# host:port; they are stopped and removed on exit too. Set SLIPWAY_TEST_REGISTRY yourself to skip this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +20,15 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ -z "${SLIPWAY_TEST_POSTGRES:-}" ]; then
     { dpkg -s postgresql >/dev/null 2>&1 && [ -x /usr/lib/postgresql/15/bin/initdb ]; } || need+=(postgresql)
 fi
+if [ -z "${SLIPWAY_TEST_REGISTRY:-}" ]; then
+    # The registries: distribution 2.8, htpasswd (bcrypt) for basic auth, curl to see them answer,
+    # python3 for the token service; skopeo to copy images in by hand.
+    command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
+    command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
+    command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
+    command -v curl >/dev/null 2>&1 || need+=(curl)
+    command -v python3 >/dev/null 2>&1 || need+=(python3)
+fi
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}"
@@ -24,6 +38,19 @@ if [ ${#need[@]} -gt 0 ]; then
     fi
 fi
 
+# What was started, stopped on exit whether the tests pass or not.
+registry_dirs=()
+token_dir=
+stop_registries() {
+    local d
+    for d in ${registry_dirs[@]+"${registry_dirs[@]}"}; do scripts/registry.sh stop "$d" || true; done
+    [ -z "$token_dir" ] || scripts/token-server.sh stop "$token_dir" || true
+}
+stop_postgres() { :; }
+trap 'stop_registries; stop_postgres' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
 if [ -z "${SLIPWAY_TEST_POSTGRES:-}" ]; then
     SLIPWAY_TEST_POSTGRES_DIR=$(mktemp -d "${TMPDIR:-/tmp}/slipway-test-pg.XXXXXX")
     stop_postgres() {
@@ -31,12 +58,27 @@ if [ -z "${SLIPWAY_TEST_POSTGRES:-}" ]; then
         # Left only if the start failed (postgres.sh then empties it).
         [ ! -d "$SLIPWAY_TEST_POSTGRES_DIR" ] || rmdir "$SLIPWAY_TEST_POSTGRES_DIR" 2>/dev/null || true
     }
-    trap stop_postgres EXIT
-    trap 'exit 130' INT
-    trap 'exit 143' TERM
     SLIPWAY_TEST_POSTGRES=$(scripts/postgres.sh start "$SLIPWAY_TEST_POSTGRES_DIR")
     export SLIPWAY_TEST_POSTGRES SLIPWAY_TEST_POSTGRES_DIR
     echo "PostgreSQL for the tests: $SLIPWAY_TEST_POSTGRES ($SLIPWAY_TEST_POSTGRES_DIR)" >&2
+fi
+
+if [ -z "${SLIPWAY_TEST_REGISTRY:-}" ]; then
+    registry_dir() { mktemp -u "${TMPDIR:-/tmp}/slipway-test-registry-$1.XXXXXX"; }
+    d=$(registry_dir anon); registry_dirs+=("$d")
+    SLIPWAY_TEST_REGISTRY=$(scripts/registry.sh start "$d")
+    SLIPWAY_TEST_REGISTRY_USER=slipway
+    SLIPWAY_TEST_REGISTRY_PASSWORD=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    d=$(registry_dir basic); registry_dirs+=("$d")
+    SLIPWAY_TEST_REGISTRY_BASIC=$(scripts/registry.sh start "$d" --basic "$SLIPWAY_TEST_REGISTRY_USER" "$SLIPWAY_TEST_REGISTRY_PASSWORD")
+    token_dir=$(registry_dir tokens)
+    realm= issuer= rootcert=
+    read -r realm issuer rootcert < <(scripts/token-server.sh start "$token_dir" "$SLIPWAY_TEST_REGISTRY_USER" "$SLIPWAY_TEST_REGISTRY_PASSWORD") || true
+    [ -n "$rootcert" ] || { echo "the token service did not start" >&2; exit 1; }
+    d=$(registry_dir token); registry_dirs+=("$d")
+    SLIPWAY_TEST_REGISTRY_TOKEN=$(scripts/registry.sh start "$d" --token "$realm" "$issuer" "$rootcert")
+    export SLIPWAY_TEST_REGISTRY SLIPWAY_TEST_REGISTRY_BASIC SLIPWAY_TEST_REGISTRY_TOKEN SLIPWAY_TEST_REGISTRY_USER SLIPWAY_TEST_REGISTRY_PASSWORD
+    echo "registries for the tests: $SLIPWAY_TEST_REGISTRY (anonymous), $SLIPWAY_TEST_REGISTRY_BASIC (basic), $SLIPWAY_TEST_REGISTRY_TOKEN (token, $realm)" >&2
 fi
 
 if [ $# -gt 0 ]; then
