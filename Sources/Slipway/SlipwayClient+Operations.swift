@@ -270,6 +270,11 @@ extension SlipwayClient {
         try await get("\(Self.prefix)/image-registry/\(Self.segment(id))")
     }
 
+    /// Changes an image registry's credentials, `insecure` or `verifyImages`.
+    public func updateImageRegistry(id: String, _ request: UpdateImageRegistryRequest) async throws {
+        _ = try await send(.PATCH, "\(Self.prefix)/image-registry/\(Self.segment(id))", body: try JSONEncoder().encode(request))
+    }
+
     /// Deletes an image registry; fails with 409 for the default one or one image configs still use.
     public func deleteImageRegistry(id: String) async throws {
         _ = try await send(.DELETE, "\(Self.prefix)/image-registry/\(Self.segment(id))")

@@ -67,6 +67,7 @@ struct ImageConfigCommand: AsyncParsableCommand {
                     ("args", config.customImageCommandsAndArgs?.args?.joined(separator: " ")),
                     ("signed by", config.imageSignaturePublicKeyPEM == nil ? nil : "a public key (see --json)"),
                     ("tier version", config.productTierVersion.map { "\($0) of \(config.productTierId ?? "")" }),
+                    ("digest", config.imageDigest),
                 ])
             }
         }

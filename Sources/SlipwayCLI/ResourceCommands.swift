@@ -185,7 +185,7 @@ struct ProductTierCommand: AsyncParsableCommand {
 
 struct RegistryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "registry", abstract: "Image registries.", subcommands: [Create.self, List.self, Describe.self, Delete.self])
+        commandName: "registry", abstract: "Image registries.", subcommands: [Create.self, List.self, Describe.self, Update.self, Delete.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add an image registry; prints its id.")
@@ -194,11 +194,17 @@ struct RegistryCommand: AsyncParsableCommand {
         @Option(help: "Host and optional port, e.g. ghcr.io or 127.0.0.1:5000.") var host: String
         @Option(help: "User name for pulls.") var username: String?
         @Option(help: "Password or token for pulls (or SLIPWAY_REGISTRY_PASSWORD).") var password: String?
+        @Flag(help: "Speak plain HTTP to it instead of HTTPS.") var insecure = false
+        @Flag(
+            inversion: .prefixedNo,
+            help: "Whether releases resolve tags to digests here and check cosign signatures (default: yes).")
+        var verifyImages = true
 
         func run() async throws {
             let secret = password ?? ProcessInfo.processInfo.environment["SLIPWAY_REGISTRY_PASSWORD"]
             let id = try await options.client().createImageRegistry(
-                CreateImageRegistryRequest(name: name, host: host, username: username, password: secret))
+                CreateImageRegistryRequest(
+                    name: name, host: host, username: username, password: secret, insecure: insecure, verifyImages: verifyImages))
             try Output.emit(options, ["id": id]) { id }
         }
     }
@@ -211,7 +217,8 @@ struct RegistryCommand: AsyncParsableCommand {
             let registries = try await options.client().listImageRegistries(pageSize: 1000).imageRegistries
             try Output.emit(options, registries) {
                 Output.table(
-                    ["ID", "NAME", "HOST", "DEFAULT"], registries.map { [$0.id, $0.name, $0.host, $0.isDefault ? "yes" : ""] })
+                    ["ID", "NAME", "HOST", "VERIFY", "DEFAULT"],
+                    registries.map { [$0.id, $0.name, $0.host, $0.verifyImages ? "yes" : "no", $0.isDefault ? "yes" : ""] })
             }
         }
     }
@@ -226,9 +233,27 @@ struct RegistryCommand: AsyncParsableCommand {
             try Output.emit(options, registry) {
                 Output.fields([
                     ("id", registry.id), ("name", registry.name), ("host", registry.host), ("username", registry.username),
-                    ("password", registry.hasPassword ? "set" : "none"), ("default", registry.isDefault ? "yes" : "no"),
+                    ("password", registry.hasPassword ? "set" : "none"), ("protocol", registry.insecure ? "http" : "https"),
+                    ("verify images", registry.verifyImages ? "yes" : "no"), ("default", registry.isDefault ? "yes" : "no"),
                 ])
             }
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change an image registry's credentials or settings.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The registry id (ir-…).") var id: String
+        @Option(help: "New user name (empty removes it).") var username: String?
+        @Option(help: "New password or token (or SLIPWAY_REGISTRY_PASSWORD; empty removes it).") var password: String?
+        @Option(help: "true for plain HTTP, false for HTTPS.") var insecure: Bool?
+        @Option(help: "true to resolve digests and check signatures at release, false not to.") var verifyImages: Bool?
+
+        func run() async throws {
+            let secret = password ?? ProcessInfo.processInfo.environment["SLIPWAY_REGISTRY_PASSWORD"]
+            try await options.client().updateImageRegistry(
+                id: id, UpdateImageRegistryRequest(username: username, password: secret, insecure: insecure, verifyImages: verifyImages))
+            try Output.emit(options, ["updated": id]) { "Updated \(id)." }
         }
     }
 
@@ -276,8 +301,10 @@ struct VersionSetCommand: AsyncParsableCommand {
             try Output.emit(options, set) {
                 Output.fields([("version", set.version), ("status", set.status), ("released", set.releasedAt), ("by", set.releasedBy)]) + "\n\n"
                     + Output.table(
-                        ["IMAGE CONFIG", "IMAGE"],
-                        set.imageConfigs.map { [$0.imageConfigId, "\($0.imageRegistryHost)/\($0.imageName):\($0.imageTag)"] })
+                        ["IMAGE CONFIG", "IMAGE", "DIGEST"],
+                        set.imageConfigs.map {
+                            [$0.imageConfigId, "\($0.imageRegistryHost)/\($0.imageName):\($0.imageTag)", $0.imageDigest ?? "(not pinned)"]
+                        })
             }
         }
     }

@@ -150,21 +150,28 @@ public struct ImageRegistry: Sendable, Equatable {
     public var organizationId: String
     public var name: String
     public var host: String
+    /// Plain HTTP instead of HTTPS.
+    public var insecure: Bool
+    /// Whether releases resolve tags to digests here (and check signatures).
+    public var verifyImages: Bool
     public var username: String?
-    public var password: String?
+    /// The password as stored: sealed by ``SecretBox``, never in the clear.
+    public var sealedPassword: String?
     public var isDefault: Bool
     public var createdAt: Date
 
     public init(
-        id: String, organizationId: String, name: String, host: String, username: String?, password: String?, isDefault: Bool,
-        createdAt: Date
+        id: String, organizationId: String, name: String, host: String, insecure: Bool = false, verifyImages: Bool, username: String?,
+        sealedPassword: String?, isDefault: Bool, createdAt: Date
     ) {
         self.id = id
         self.organizationId = organizationId
         self.name = name
         self.host = host
+        self.insecure = insecure
+        self.verifyImages = verifyImages
         self.username = username
-        self.password = password
+        self.sealedPassword = sealedPassword
         self.isDefault = isDefault
         self.createdAt = createdAt
     }
@@ -223,16 +230,27 @@ public struct ImageConfigSnapshot: Sendable, Equatable {
     public var spec: ImageSpec
     /// The registry's host at release time.
     public var registryHost: String
+    /// Whether the registry speaks plain HTTP (for agents that check signatures themselves).
+    public var registryInsecure: Bool
+    /// The manifest digest (`sha256:…`) the tag resolved to at release time; nil when the registry is not verified.
+    public var imageDigest: String?
 
-    public init(imageConfigId: String, revision: Int, spec: ImageSpec, registryHost: String) {
+    public init(
+        imageConfigId: String, revision: Int, spec: ImageSpec, registryHost: String, registryInsecure: Bool = false, imageDigest: String? = nil
+    ) {
         self.imageConfigId = imageConfigId
         self.revision = revision
         self.spec = spec
         self.registryHost = registryHost
+        self.registryInsecure = registryInsecure
+        self.imageDigest = imageDigest
     }
 
-    /// The full image reference, `host/name:tag`.
-    public var imageReference: String { "\(registryHost)/\(spec.imageName):\(spec.imageTag)" }
+    /// The full image reference: `host/name:tag`, with `@sha256:…` when a digest is pinned.
+    public var imageReference: String {
+        let tagged = "\(registryHost)/\(spec.imageName):\(spec.imageTag)"
+        return imageDigest.map { "\(tagged)@\($0)" } ?? tagged
+    }
 }
 
 /// The lifecycle of a tier version.

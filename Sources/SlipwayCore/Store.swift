@@ -61,8 +61,13 @@ public protocol SlipwayStore: Sendable {
     func createImageRegistry(_ registry: ImageRegistry) async throws
     func imageRegistry(id: String, organizationId: String) async throws -> ImageRegistry
     func imageRegistries(organizationId: String, page: PageRequest) async throws -> Page<ImageRegistry>
+    /// Saves a registry's changeable fields: credentials, `insecure`, `verifyImages`.
+    func updateImageRegistry(_ registry: ImageRegistry) async throws
     /// 409 for the default registry or one that image configs use.
     func deleteImageRegistry(id: String, organizationId: String) async throws
+    /// Rewrites stored registry passwords in one transaction: `reseal` gets each registry's id and stored
+    /// password and answers what to store (nil or the same value leaves it). Returns how many changed.
+    func resealRegistryPasswords(_ reseal: @escaping @Sendable (_ registryId: String, _ stored: String) throws -> String?) async throws -> Int
 
     // MARK: Image configs and releases
 
@@ -75,11 +80,14 @@ public protocol SlipwayStore: Sendable {
     func imageConfigIDs(serviceId: String, environmentId: String, organizationId: String, page: PageRequest) async throws -> Page<String>
     /// Applies a change; the revision moves only if the spec changed. Returns the config as stored.
     func updateImageConfig(id: String, serviceId: String, organizationId: String, change: ImageSpecChange, now: Date) async throws -> ImageConfig
-    /// 409 while a released tier version pins it.
+    /// Deletes the working copy; released tier versions keep their snapshots of it and rollouts their
+    /// history. 409 while a rollout of it is in progress.
     func deleteImageConfig(id: String, serviceId: String, organizationId: String) async throws
-    /// Cuts new tier versions pinning the working copy (see ``ReleasePlanner``); all or nothing.
+    /// Cuts new tier versions pinning the working copy (see ``ReleasePlanner``); all or nothing. `checked` is
+    /// what the registry said (nil when the registry is not verified); 409 when it no longer matches.
     func release(
-        imageConfigId: String, serviceId: String, organizationId: String, productTierId: String?, releasedBy: String, now: Date
+        imageConfigId: String, serviceId: String, organizationId: String, productTierId: String?, checked: CheckedImage?, releasedBy: String,
+        now: Date
     ) async throws -> [TierVersion]
     func tierVersions(productTierId: String, serviceId: String, organizationId: String, page: PageRequest) async throws -> Page<TierVersion>
     func tierVersion(_ version: String, productTierId: String, serviceId: String, organizationId: String) async throws -> TierVersion

@@ -3,13 +3,16 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import SlipwayCore
+import SlipwayRegistry
 import SlipwayEngine
 import ServiceLifecycle
 import SlipwayStorage
 
 /// Builds the whole server: storage, accounts, routes and middleware. `slipwayd` and the tests both start here.
 public func buildApplication(_ configuration: ServerConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
+    let secrets = try SecretKeyLoader.load(configuration, logger: logger)
     let store = try await openStore(configuration.database, logger: logger)
+    try await sealCleartextPasswords(store, with: secrets, logger: logger)
     let tokens = await TokenIssuer(
         secret: try await signingSecret(configuration, store: store), accessLifetime: configuration.tokenLifetime, clock: configuration.clock)
     let accounts = Accounts(store: store, tokens: tokens, hasher: PasswordHasher(rounds: configuration.passwordRounds))
@@ -17,9 +20,10 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
 
     let notifier = DesiredStateNotifier()
     let engine = RolloutEngine(store: store, notifier: notifier, clock: configuration.clock, logger: logger)
+    let checks = ImageChecks(registries: RegistryClient(timeout: configuration.registryTimeout), secrets: secrets)
     let router = buildRouter(
-        openAPI: try OpenAPIDocument.load(), store: store, accounts: accounts, engine: engine, notifier: notifier, allowSignup: configuration.allowSignup,
-        metricsToken: configuration.metricsToken, clock: configuration.clock, logger: logger)
+        openAPI: try OpenAPIDocument.load(), store: store, accounts: accounts, engine: engine, notifier: notifier, checks: checks,
+        allowSignup: configuration.allowSignup, metricsToken: configuration.metricsToken, clock: configuration.clock, logger: logger)
     // Every open connection is a file descriptor; running out of them makes the runtime itself trap. Past this
     // many connections, new ones wait in the listen backlog instead.
     let maxConnections = ConnectionBudget.maxConnections(logger: logger)
@@ -40,7 +44,8 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
 
 /// The routes: health, metrics and the spec, the public sign-in routes, and everything else behind a bearer token.
 func buildRouter(
-    openAPI: String, store: any SlipwayStore & FleetStore, accounts: Accounts, engine: RolloutEngine, notifier: DesiredStateNotifier, allowSignup: Bool,
+    openAPI: String, store: any SlipwayStore & FleetStore, accounts: Accounts, engine: RolloutEngine, notifier: DesiredStateNotifier,
+    checks: ImageChecks, allowSignup: Bool,
     metricsToken: String?, clock: SlipwayClock, logger: Logger
 ) -> Router<SlipwayRequestContext> {
     let router = Router(context: SlipwayRequestContext.self)
@@ -71,8 +76,8 @@ func buildRouter(
     let secured = api.group().add(middleware: BearerAuthMiddleware(tokens: accounts.tokens))
     auth.addRoutes(to: secured)
     ServiceController(store: store, clock: clock).addRoutes(to: secured)
-    ImageRegistryController(store: store, clock: clock).addRoutes(to: secured)
-    ImageConfigController(store: store, clock: clock, answers: CatalogResponseCache(store: store, metrics: metrics)).addRoutes(to: secured)
+    ImageRegistryController(store: store, clock: clock, secrets: checks.secrets).addRoutes(to: secured)
+    ImageConfigController(store: store, clock: clock, checks: checks, answers: CatalogResponseCache(store: store, metrics: metrics)).addRoutes(to: secured)
     VersionSetController(store: store).addRoutes(to: secured)
     InstanceController(store: store, fleet: store, clock: clock).addRoutes(to: secured)
     RolloutController(fleet: store, engine: engine, clock: clock).addRoutes(to: secured)
@@ -96,6 +101,21 @@ func openStore(_ database: String, logger: Logger) async throws -> SQLStore {
     } catch {
         throw ConfigurationError("cannot open the SQLite database at \(database): \(error)")
     }
+}
+
+/// Seals registry passwords that an older Slipway stored in the clear, and checks that the sealed ones open
+/// with this key (a wrong key is a configuration error, found at start rather than at the next release).
+func sealCleartextPasswords(_ store: SQLStore, with secrets: SecretBox, logger: Logger) async throws {
+    let sealed = try await store.resealRegistryPasswords { registryId, stored in
+        guard SecretBox.isSealed(stored) else { return try secrets.seal(stored, for: registryId) }
+        do {
+            _ = try secrets.open(stored, for: registryId)
+        } catch let error as SecretBoxError {
+            logger.error("\(error.description)")
+        }
+        return nil
+    }
+    if sealed > 0 { logger.notice("sealed \(sealed) registry password(s) that were stored in the clear") }
 }
 
 /// Closes the store once everything that uses it has stopped.

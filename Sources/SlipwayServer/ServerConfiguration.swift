@@ -21,6 +21,12 @@ public struct ServerConfiguration: Sendable {
     public var passwordRounds = 210_000
     /// When set, `GET /metrics` answers only `Authorization: Bearer <metricsToken>`; when nil, anyone who reaches the port.
     public var metricsToken: String?
+    /// The key that seals registry passwords (32 bytes, base64 or hex); when nil, read from `secretKeyFile`.
+    public var secretKey: String?
+    /// The key file; when nil, `<database>.key` beside a SQLite database (created with mode 0600 on first start).
+    public var secretKeyFile: String?
+    /// How long each call to an image registry may take.
+    public var registryTimeout: Duration = .seconds(10)
     /// The time every part of the server reads.
     public var clock: SlipwayClock = .system
 

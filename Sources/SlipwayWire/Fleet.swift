@@ -35,7 +35,7 @@ public struct RegisterInstanceResult: Codable, Sendable, Equatable {
 public struct InstanceImage: Codable, Sendable, Equatable {
     /// The image config this image is for (`imgc-…`).
     public var imageConfigId: String
-    /// The full reference, `registryHost/imageName:imageTag`.
+    /// The full reference, `registryHost/imageName:imageTag`, with `@sha256:…` when the release pinned a digest.
     public var image: String
 
     /// Creates an instance image.
@@ -134,10 +134,14 @@ public struct ListInstancesResult: Codable, Sendable, Equatable {
 public struct AgentImage: Codable, Sendable, Equatable {
     /// The image config this image is for (`imgc-…`).
     public var imageConfigId: String
-    /// The full reference, `registryHost/imageName:imageTag`.
+    /// The full reference, `registryHost/imageName:imageTag`, with `@sha256:…` when the release pinned a digest.
     public var image: String
     /// The registry host, e.g. `docker.io`.
     public var registryHost: String
+    /// Whether the registry speaks plain HTTP.
+    public var registryInsecure: Bool?
+    /// The manifest digest (`sha256:…`) the release checked and pinned; nil when the registry is not verified.
+    public var imageDigest: String?
     /// The image name in the registry, e.g. `library/postgres`.
     public var imageName: String
     /// The image tag, e.g. `17.0`.
@@ -152,8 +156,10 @@ public struct AgentImage: Codable, Sendable, Equatable {
     /// Creates an agent image.
     public init(
         imageConfigId: String, image: String, registryHost: String, imageName: String, imageTag: String, commands: [String]?, args: [String]?,
-        imageSignaturePublicKeyPEM: String?
+        imageSignaturePublicKeyPEM: String?, registryInsecure: Bool? = nil, imageDigest: String? = nil
     ) {
+        self.registryInsecure = registryInsecure
+        self.imageDigest = imageDigest
         self.imageConfigId = imageConfigId
         self.image = image
         self.registryHost = registryHost

@@ -106,13 +106,17 @@ public struct DescribeImageConfigResult: Codable, Sendable, Equatable {
     public var productTierId: String?
     /// The tier version of the released snapshot, e.g. `1.0`; nil for the working copy.
     public var productTierVersion: String?
+    /// The manifest digest (`sha256:…`) the released snapshot pins; nil for the working copy and for unverified registries.
+    public var imageDigest: String?
 
     /// Creates the response body.
     public init(
         id: String, serviceId: String, serviceEnvironmentId: String, description: String, imageName: String,
         imageTag: String, imageRegistryId: String, imageSignaturePublicKeyPEM: String?,
-        customImageCommandsAndArgs: CustomImageCommandsAndArgs?, productTierId: String? = nil, productTierVersion: String? = nil
+        customImageCommandsAndArgs: CustomImageCommandsAndArgs?, productTierId: String? = nil, productTierVersion: String? = nil,
+        imageDigest: String? = nil
     ) {
+        self.imageDigest = imageDigest
         self.id = id
         self.serviceId = serviceId
         self.serviceEnvironmentId = serviceEnvironmentId

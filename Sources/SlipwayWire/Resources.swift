@@ -177,15 +177,43 @@ public struct CreateImageRegistryRequest: Codable, Sendable, Equatable {
     public var host: String
     /// The user name to pull with, if the registry needs one.
     public var username: String?
-    /// The password to pull with; stored, never returned.
+    /// The password to pull with; stored sealed, never returned.
     public var password: String?
+    /// Plain HTTP instead of HTTPS; default false.
+    public var insecure: Bool?
+    /// Whether a release resolves the tag to a digest here and checks signatures; default true.
+    public var verifyImages: Bool?
 
     /// Creates the request body.
-    public init(name: String, host: String, username: String? = nil, password: String? = nil) {
+    public init(
+        name: String, host: String, username: String? = nil, password: String? = nil, insecure: Bool? = nil, verifyImages: Bool? = nil
+    ) {
         self.name = name
         self.host = host
         self.username = username
         self.password = password
+        self.insecure = insecure
+        self.verifyImages = verifyImages
+    }
+}
+
+/// Body of `PATCH /2022-09-01-00/image-registry/{id}`: what to change; nil leaves a field as it is.
+public struct UpdateImageRegistryRequest: Codable, Sendable, Equatable {
+    /// New user name; an empty string removes it.
+    public var username: String?
+    /// New password; an empty string removes it.
+    public var password: String?
+    /// Plain HTTP instead of HTTPS.
+    public var insecure: Bool?
+    /// Whether releases verify images here.
+    public var verifyImages: Bool?
+
+    /// Creates the request body.
+    public init(username: String? = nil, password: String? = nil, insecure: Bool? = nil, verifyImages: Bool? = nil) {
+        self.username = username
+        self.password = password
+        self.insecure = insecure
+        self.verifyImages = verifyImages
     }
 }
 
@@ -201,18 +229,27 @@ public struct ImageRegistryResult: Codable, Sendable, Equatable {
     public var username: String?
     /// Whether a password is stored.
     public var hasPassword: Bool
+    /// Plain HTTP instead of HTTPS.
+    public var insecure: Bool
+    /// Whether releases resolve tags to digests here and check signatures.
+    public var verifyImages: Bool
     /// Whether this is the organization's default registry.
     public var isDefault: Bool
     /// When the registry was added, RFC 3339 in UTC.
     public var createdAt: String
 
     /// Creates an image registry entry.
-    public init(id: String, name: String, host: String, username: String?, hasPassword: Bool, isDefault: Bool, createdAt: String) {
+    public init(
+        id: String, name: String, host: String, username: String?, hasPassword: Bool, insecure: Bool, verifyImages: Bool, isDefault: Bool,
+        createdAt: String
+    ) {
         self.id = id
         self.name = name
         self.host = host
         self.username = username
         self.hasPassword = hasPassword
+        self.insecure = insecure
+        self.verifyImages = verifyImages
         self.isDefault = isDefault
         self.createdAt = createdAt
     }
@@ -246,6 +283,8 @@ public struct ImageConfigSnapshotResult: Codable, Sendable, Equatable {
     public var imageRegistryId: String
     /// The registry host at release time, so the full reference is `registryHost/imageName:imageTag`.
     public var imageRegistryHost: String
+    /// The manifest digest (`sha256:…`) the tag resolved to at release time; nil when the registry is not verified.
+    public var imageDigest: String?
     /// PEM public key of the key the image is signed with, if set.
     public var imageSignaturePublicKeyPEM: String?
     /// Commands and arguments to run in the container, if set.
@@ -254,8 +293,10 @@ public struct ImageConfigSnapshotResult: Codable, Sendable, Equatable {
     /// Creates a snapshot entry.
     public init(
         imageConfigId: String, description: String, imageName: String, imageTag: String, imageRegistryId: String,
-        imageRegistryHost: String, imageSignaturePublicKeyPEM: String?, customImageCommandsAndArgs: CustomImageCommandsAndArgs?
+        imageRegistryHost: String, imageDigest: String? = nil, imageSignaturePublicKeyPEM: String?,
+        customImageCommandsAndArgs: CustomImageCommandsAndArgs?
     ) {
+        self.imageDigest = imageDigest
         self.imageConfigId = imageConfigId
         self.description = description
         self.imageName = imageName

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Slipway
+import SlipwayRegistry
 
 /// `slipway-agent`: runs beside a deployed instance, pulls its desired state and applies it.
 @main
@@ -10,9 +11,12 @@ struct SlipwayAgent: AsyncParsableCommand {
         abstract: "Applies the images Slipway wants this instance to run, through your own apply command.",
         discussion: """
             For each image config whose image changed, runs the apply command with /bin/sh -c and these variables: \
-            SLIPWAY_IMAGE (registry/name:tag), SLIPWAY_IMAGE_CONFIG_ID, SLIPWAY_TIER_VERSION, SLIPWAY_COMMANDS and SLIPWAY_ARGS \
-            (JSON arrays), SLIPWAY_INSTANCE_ID, SLIPWAY_GENERATION. Exit status 0 means applied. Then runs the health command, if any, \
-            and reports. The token may also come from SLIPWAY_AGENT_TOKEN.
+            SLIPWAY_IMAGE (registry/name:tag, with @sha256:… when the release pinned a digest: deploy exactly that), \
+            SLIPWAY_IMAGE_DIGEST (the pinned digest, or empty), SLIPWAY_IMAGE_CONFIG_ID, SLIPWAY_TIER_VERSION, SLIPWAY_COMMANDS and \
+            SLIPWAY_ARGS (JSON arrays), SLIPWAY_INSTANCE_ID, SLIPWAY_GENERATION. Exit status 0 means applied. For each image config \
+            it applied before that the new state no longer has, runs the remove command, if any, with SLIPWAY_IMAGE_CONFIG_ID and \
+            SLIPWAY_IMAGE (what it ran). Then runs the health command, if any, and reports. The token may also come from \
+            SLIPWAY_AGENT_TOKEN; with --verify, registry credentials from SLIPWAY_REGISTRY_USERNAME and SLIPWAY_REGISTRY_PASSWORD.
             """)
 
     @Option(help: "The Slipway server, e.g. http://127.0.0.1:8080.")
@@ -26,6 +30,16 @@ struct SlipwayAgent: AsyncParsableCommand {
 
     @Option(help: "Shell command that exits 0 when the instance is healthy.")
     var healthCommand: String?
+
+    @Option(help: "Shell command that removes one image config's image when a new desired state no longer has it.")
+    var removeCommand: String?
+
+    @Flag(
+        help: """
+            Before applying an image whose image config has a public key, check its cosign signature in the registry here \
+            (not only on the server); report FAILED when it does not verify.
+            """)
+    var verify = false
 
     @Option(help: "Directory where the agent remembers what it applied.")
     var stateDir: String = "./slipway-agent-state"
@@ -47,9 +61,15 @@ struct SlipwayAgent: AsyncParsableCommand {
         let token = self.token ?? ProcessInfo.processInfo.environment["SLIPWAY_AGENT_TOKEN"] ?? ""
         let directory = URL(fileURLWithPath: stateDir, isDirectory: true)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let environment = ProcessInfo.processInfo.environment
+        let verifier = verify
+            ? SignatureCheck(
+                client: RegistryClient(), username: environment["SLIPWAY_REGISTRY_USERNAME"], password: environment["SLIPWAY_REGISTRY_PASSWORD"])
+            : nil
         let agent = Agent(
             client: AgentClient(serverURL: server, agentToken: token),
-            applyCommand: applyCommand, healthCommand: healthCommand, stateFile: directory.appendingPathComponent("state.json"), wait: wait)
+            applyCommand: applyCommand, healthCommand: healthCommand, removeCommand: removeCommand, verifier: verifier,
+            stateFile: directory.appendingPathComponent("state.json"), wait: wait)
         try await agent.run()
     }
 }
@@ -59,6 +79,8 @@ struct Agent {
     let client: AgentClient
     let applyCommand: String
     let healthCommand: String?
+    let removeCommand: String?
+    let verifier: SignatureCheck?
     let stateFile: URL
     let wait: Int
 
@@ -108,10 +130,20 @@ struct Agent {
         for image in desired.images {
             let wanted = AgentState.Applied(image: image.image, commands: image.commands, args: image.args)
             if state.applied[image.imageConfigId] == wanted { continue }
+            if let verifier {
+                do {
+                    try await verifier.check(image)
+                } catch let error as RegistryError {
+                    let message = "refusing to apply \(image.image): \(error.message)"
+                    try await finish(desired, state: &state, status: "FAILED", message: message, health: nil)
+                    return
+                }
+            }
             let outcome = try await ShellCommand.run(
                 applyCommand,
                 environment: [
-                    "SLIPWAY_IMAGE": image.image, "SLIPWAY_IMAGE_CONFIG_ID": image.imageConfigId, "SLIPWAY_TIER_VERSION": desired.tierVersion,
+                    "SLIPWAY_IMAGE": image.image, "SLIPWAY_IMAGE_DIGEST": image.imageDigest ?? "", "SLIPWAY_IMAGE_CONFIG_ID": image.imageConfigId,
+                    "SLIPWAY_TIER_VERSION": desired.tierVersion,
                     "SLIPWAY_COMMANDS": Self.json(image.commands ?? []), "SLIPWAY_ARGS": Self.json(image.args ?? []),
                     "SLIPWAY_INSTANCE_ID": desired.instanceId, "SLIPWAY_GENERATION": String(desired.generation),
                 ])
@@ -124,7 +156,23 @@ struct Agent {
             try state.save(to: stateFile)
         }
         let current = Set(desired.images.map(\.imageConfigId))
-        state.applied = state.applied.filter { current.contains($0.key) }
+        for (imageConfigId, applied) in state.applied.sorted(by: { $0.key < $1.key }) where !current.contains(imageConfigId) {
+            if let removeCommand {
+                let outcome = try await ShellCommand.run(
+                    removeCommand,
+                    environment: [
+                        "SLIPWAY_IMAGE": applied.image, "SLIPWAY_IMAGE_CONFIG_ID": imageConfigId, "SLIPWAY_TIER_VERSION": desired.tierVersion,
+                        "SLIPWAY_INSTANCE_ID": desired.instanceId, "SLIPWAY_GENERATION": String(desired.generation),
+                    ])
+                guard outcome.succeeded else {
+                    let message = "remove command exited \(outcome.exitCode) for image config \(imageConfigId) (\(applied.image)): \(outcome.output)"
+                    try await finish(desired, state: &state, status: "FAILED", message: message, health: nil)
+                    return
+                }
+            }
+            state.applied[imageConfigId] = nil
+            try state.save(to: stateFile)
+        }
         if let healthCommand {
             let health = try await ShellCommand.run(healthCommand, environment: ["SLIPWAY_TIER_VERSION": desired.tierVersion])
             guard health.succeeded else {
@@ -173,5 +221,26 @@ struct Agent {
 
     static func json(_ list: [String]) -> String {
         (try? JSONEncoder().encode(list)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+    }
+}
+
+/// `--verify`: the agent's own check of an image's cosign signature against the registry, so an instance
+/// need not trust the path between the control plane and itself.
+struct SignatureCheck {
+    let client: RegistryClient
+    let username: String?
+    let password: String?
+
+    /// Passes an image without a public key (there is nothing to check); an image with one must carry the
+    /// digest the release pinned, signed by that key.
+    func check(_ image: AgentImage) async throws {
+        guard let key = image.imageSignaturePublicKeyPEM else { return }
+        guard let digest = image.imageDigest else {
+            throw RegistryError(
+                .signatureInvalid,
+                "the release pinned no digest for \(image.image) (its registry is not verified), so there is no signed digest to check")
+        }
+        let access = RegistryAccess(host: image.registryHost, insecure: image.registryInsecure ?? false, username: username, password: password)
+        try await client.verifySignature(access, repository: image.imageName, digest: digest, publicKeyPEM: key)
     }
 }

@@ -24,7 +24,7 @@ struct Serve: AsyncParsableCommand {
             Environment: SLIPWAY_HOSTNAME, SLIPWAY_PORT, SLIPWAY_DATABASE, SLIPWAY_JWT_SECRET (at least 32 bytes), \
             SLIPWAY_ADMIN_EMAIL, SLIPWAY_ADMIN_PASSWORD (the first admin, created on an empty database), \
             SLIPWAY_ALLOW_SIGNUP=true, SLIPWAY_TOKEN_LIFETIME (seconds), SLIPWAY_LOG_LEVEL, SLIPWAY_LOG_FORMAT, \
-            SLIPWAY_METRICS_TOKEN (when set, GET /metrics needs it as a bearer token).
+            SLIPWAY_METRICS_TOKEN (when set, GET /metrics needs it as a bearer token),             SLIPWAY_SECRET_KEY (32 random bytes as base64: the key that seals registry passwords; instead of a key file).
             """)
 
     @Option(help: "Address to listen on (SLIPWAY_HOSTNAME; default 127.0.0.1).")
@@ -39,6 +39,12 @@ struct Serve: AsyncParsableCommand {
             to share one database among replicas (SLIPWAY_DATABASE; default ./slipway.sqlite).
             """)
     var database: String?
+
+    @Option(
+        help: """
+            File holding the key that seals registry passwords (SLIPWAY_SECRET_KEY_FILE; default: the SQLite database path             plus .key, created with mode 0600 on first start). With PostgreSQL give this or SLIPWAY_SECRET_KEY, the same on every replica.
+            """)
+    var secretKeyFile: String?
 
     @Flag(help: "Let anyone create an organization with POST /2022-09-01-00/signup (SLIPWAY_ALLOW_SIGNUP=true).")
     var allowSignup = false
@@ -58,6 +64,8 @@ struct Serve: AsyncParsableCommand {
         configuration.jwtSecret = environment["SLIPWAY_JWT_SECRET"].flatMap { $0.isEmpty ? nil : $0 }
         configuration.adminEmail = environment["SLIPWAY_ADMIN_EMAIL"].flatMap { $0.isEmpty ? nil : $0 }
         configuration.adminPassword = environment["SLIPWAY_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
+        configuration.secretKey = environment["SLIPWAY_SECRET_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        configuration.secretKeyFile = secretKeyFile ?? environment["SLIPWAY_SECRET_KEY_FILE"].flatMap { $0.isEmpty ? nil : $0 }
         configuration.metricsToken = environment["SLIPWAY_METRICS_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         configuration.allowSignup = allowSignup || ["true", "1", "yes"].contains(environment["SLIPWAY_ALLOW_SIGNUP"]?.lowercased() ?? "")
         if let lifetime = environment["SLIPWAY_TOKEN_LIFETIME"] {

@@ -13,14 +13,16 @@ final class AgentProcess: @unchecked Sendable {
         builtProduct("slipway-agent")
     }
 
-    init(server: String, token: String, applyCommand: String, healthCommand: String? = nil, stateDir: String? = nil) throws {
+    init(
+        server: String, token: String, applyCommand: String, healthCommand: String? = nil, stateDir: String? = nil, extraArguments: [String] = []
+    ) throws {
         let directory = stateDir ?? FileManager.default.temporaryDirectory.appendingPathComponent("agent-\(UUID().uuidString)").path
         self.stateDir = directory
         log = URL(fileURLWithPath: directory + ".log")
         FileManager.default.createFile(atPath: log.path, contents: nil)
         process.executableURL = Self.executable
         process.arguments = ["--server", server, "--token", token, "--apply-command", applyCommand, "--state-dir", directory, "--wait", "10"]
-            + (healthCommand.map { ["--health-command", $0] } ?? [])
+            + (healthCommand.map { ["--health-command", $0] } ?? []) + extraArguments
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle
         process.standardError = handle

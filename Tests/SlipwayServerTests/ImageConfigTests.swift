@@ -256,17 +256,36 @@ struct ImageConfigTests {
             let api = try await api.signIn()
             let fixture = try await Fixture.make(api)
             let service = "/2022-09-01-00/service/\(fixture.serviceId)"
+            let redis = try await api.create(
+                service + "/image-config",
+                CreateImageConfigRequest(description: "cache", imageName: "library/redis", serviceEnvironmentId: fixture.environmentId, imageTag: "7"))
             #expect(try await api.call(.post, fixture.imageConfigPath + "/release").status == .ok)
-            try await api.call(.delete, fixture.imageConfigPath).expectError(.conflict, "invalid_state", containing: "is pinned by released tier versions")
+            #expect(try await api.call(.post, service + "/image-config/\(redis)/release").status == .ok)
             try await api.call(.delete, service).expectError(.conflict, "invalid_state", containing: "still has 1 service environment(s)")
             try await api.call(.delete, service + "/environment/\(fixture.environmentId)").expectError(
-                .conflict, "invalid_state", containing: "is still used by 1 product tier(s) and 1 image config(s)")
-            // Deleting the tier drops its versions, which frees the image config.
-            #expect(try await api.call(.delete, service + "/product-tier/\(fixture.productTierId)").status == .ok)
+                .conflict, "invalid_state", containing: "is still used by 1 product tier(s) and 2 image config(s)")
+            // Released versions are history, not locks: the working copy goes, the snapshots stay.
             let deleted = try await api.call(.delete, fixture.imageConfigPath, headers: [.accept: "application/vnd.goa.error"])
             #expect(deleted.status == .ok)
             #expect(deleted.body.isEmpty)
             try await api.call(.get, fixture.imageConfigPath).expectError(.notFound, "not_found", message: "image config \(fixture.imageConfigId) not found")
+            let pinned = try await api.call(.get, fixture.imageConfigPath + "?ProductTierId=\(fixture.productTierId)&ProductTierVersion=2.0")
+                .decode(DescribeImageConfigResult.self)
+            #expect(pinned.imageName == "library/postgres" && pinned.imageTag == "16.0" && pinned.productTierVersion == "2.0")
+            #expect(pinned.serviceEnvironmentId == fixture.environmentId && pinned.imageDigest == nil)
+            try await api.call(.patch, fixture.imageConfigPath, json: UpdateImageConfigRequest(imageTag: "17.0")).expectError(
+                .notFound, "not_found", message: "image config \(fixture.imageConfigId) not found")
+            try await api.call(.post, fixture.imageConfigPath + "/release").expectError(
+                .notFound, "not_found", message: "image config \(fixture.imageConfigId) not found")
+            // The next release leaves the deleted image config out.
+            #expect(try await api.call(.patch, service + "/image-config/\(redis)", json: UpdateImageConfigRequest(imageTag: "7.2")).status == .ok)
+            #expect(try await api.call(.post, service + "/image-config/\(redis)/release").status == .ok)
+            let third = try await api.call(.get, service + "/productTier/\(fixture.productTierId)/version-set/3.0").decode(TierVersionSetResult.self)
+            #expect(third.imageConfigs.map(\.imageConfigId) == [redis])
+            try await api.call(.get, fixture.imageConfigPath + "?ProductTierId=\(fixture.productTierId)&ProductTierVersion=3.0").expectError(
+                .notFound, "not_found", message: "image config \(fixture.imageConfigId) not found")
+            #expect(try await api.call(.delete, service + "/image-config/\(redis)").status == .ok)
+            #expect(try await api.call(.delete, service + "/product-tier/\(fixture.productTierId)").status == .ok)
             try await api.call(.delete, fixture.imageConfigPath).expectError(.notFound, "not_found")
             #expect(try await api.call(.delete, service + "/environment/\(fixture.environmentId)").status == .ok)
             #expect(try await api.call(.delete, service).status == .ok)

@@ -27,6 +27,8 @@ final class ServerProcess: @unchecked Sendable {
         var env = ProcessInfo.processInfo.environment
         env["SLIPWAY_ADMIN_EMAIL"] = adminEmail
         env["SLIPWAY_ADMIN_PASSWORD"] = adminPassword
+        // Replicas on one PostgreSQL database share the key that seals registry passwords.
+        if database.hasPrefix("postgres") { env["SLIPWAY_SECRET_KEY"] = testSecretKey }
         for (key, value) in environment { env[key] = value }
         process.environment = env
         process.standardOutput = output

@@ -41,7 +41,7 @@ struct StoreConformanceTests {
             // Releasing again without a change is refused; versions count up.
             await #expect(throws: SlipwayError.self) {
                 try await store.release(
-                    imageConfigId: acme.imageConfigId, serviceId: acme.serviceId, organizationId: acme.organizationId, productTierId: nil,
+                    imageConfigId: acme.imageConfigId, serviceId: acme.serviceId, organizationId: acme.organizationId, productTierId: nil, checked: nil,
                     releasedBy: acme.adminEmail, now: Self.t0)
             }
             try await acme.ship(store, tag: "2")

@@ -72,8 +72,8 @@ struct StoreFixture: Sendable {
             id: Identifiers.new(.user), organizationId: organization.id, email: "admin@\(name).example", name: "admin", role: .admin,
             passwordHash: "x", createdAt: t0)
         let registry = ImageRegistry(
-            id: Identifiers.new(.imageRegistry), organizationId: organization.id, name: "docker-hub", host: "docker.io", username: nil, password: nil,
-            isDefault: true, createdAt: t0)
+            id: Identifiers.new(.imageRegistry), organizationId: organization.id, name: "docker-hub", host: "docker.io", verifyImages: false, username: nil,
+            sealedPassword: nil, isDefault: true, createdAt: t0)
         try await store.createOrganization(organization, admin: admin, defaultRegistry: registry)
         let service = Service(id: Identifiers.new(.service), organizationId: organization.id, name: "db", description: "", createdAt: t0)
         try await store.createService(service)
@@ -87,7 +87,7 @@ struct StoreFixture: Sendable {
             revision: 1, createdAt: t0, updatedAt: t0)
         try await store.createImageConfig(config, organizationId: organization.id)
         _ = try await store.release(
-            imageConfigId: config.id, serviceId: service.id, organizationId: organization.id, productTierId: nil, releasedBy: admin.email, now: t0)
+            imageConfigId: config.id, serviceId: service.id, organizationId: organization.id, productTierId: nil, checked: nil, releasedBy: admin.email, now: t0)
         return StoreFixture(
             organizationId: organization.id, adminEmail: admin.email, serviceId: service.id, environmentId: environment.id, productTierId: tier.id,
             imageConfigId: config.id)
@@ -109,7 +109,7 @@ struct StoreFixture: Sendable {
     /// Moves the working copy to `tag` and releases it.
     func ship(_ store: AnyStore, tag: String, now: Date = t0) async throws {
         _ = try await store.updateImageConfig(id: imageConfigId, serviceId: serviceId, organizationId: organizationId, change: ImageSpecChange(imageTag: tag), now: now)
-        _ = try await store.release(imageConfigId: imageConfigId, serviceId: serviceId, organizationId: organizationId, productTierId: nil, releasedBy: adminEmail, now: now)
+        _ = try await store.release(imageConfigId: imageConfigId, serviceId: serviceId, organizationId: organizationId, productTierId: nil, checked: nil, releasedBy: adminEmail, now: now)
     }
 
     /// What the engine does on a tick: expire deadlines, then advance every active rollout.

@@ -52,9 +52,11 @@ struct Accounts: Sendable {
         let admin = User(
             id: Identifiers.new(.user), organizationId: organization.id, email: adminEmail.lowercased(), name: adminName, role: .admin,
             passwordHash: try await hash(password), createdAt: now)
+        // Not verified: a release must not depend on reaching Docker Hub unless the organization says so
+        // (PATCH the registry with verifyImages, or add its own registry, which verifies by default).
         let registry = ImageRegistry(
-            id: Identifiers.new(.imageRegistry), organizationId: organization.id, name: "docker-hub", host: "docker.io", username: nil,
-            password: nil, isDefault: true, createdAt: now)
+            id: Identifiers.new(.imageRegistry), organizationId: organization.id, name: "docker-hub", host: "docker.io", verifyImages: false,
+            username: nil, sealedPassword: nil, isDefault: true, createdAt: now)
         try await store.createOrganization(organization, admin: admin, defaultRegistry: registry)
         return (organization, admin)
     }

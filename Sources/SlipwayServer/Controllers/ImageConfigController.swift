@@ -7,6 +7,8 @@ import SlipwayWire
 struct ImageConfigController {
     let store: any SlipwayStore
     let clock: SlipwayClock
+    /// Resolves and verifies what a release pins.
+    let checks: ImageChecks
     /// Describe and List answers, kept until the next catalog write.
     let answers: CatalogResponseCache
 
@@ -77,37 +79,40 @@ struct ImageConfigController {
             let identity = try context.requireIdentity()
             try identity.requireWrite()
             let body = try await JSONBody.decode(ReleaseImageConfigRequest.self, from: request, emptyAsObject: true)
+            let serviceId = try context.path("serviceId")
+            let config = try await store.imageConfig(id: try context.path("id"), serviceId: serviceId, organizationId: identity.organizationId)
+            let registry = try await store.imageRegistry(id: config.spec.imageRegistryId, organizationId: identity.organizationId)
+            // The registry is asked outside the transaction; the store refuses if the config changed meanwhile.
+            let checked = try await checks.check(config, in: registry)
             _ = try await store.release(
-                imageConfigId: try context.path("id"), serviceId: try context.path("serviceId"), organizationId: identity.organizationId,
-                productTierId: body.productTierId.flatMap { $0.isEmpty ? nil : $0 }, releasedBy: identity.email, now: clock.now())
+                imageConfigId: config.id, serviceId: serviceId, organizationId: identity.organizationId,
+                productTierId: body.productTierId.flatMap { $0.isEmpty ? nil : $0 }, checked: checked, releasedBy: identity.email,
+                now: clock.now())
             return JSONBody.empty()
         }
     }
 
-    /// Describe: the image config as it is now, or as a released tier version pinned it.
+    /// Describe: the image config as it is now, or as a released tier version pinned it (which still answers
+    /// once the working copy is deleted).
     private func describe(
         serviceId: String, id: String, tierId: String?, versionName: String?, organizationId: String
     ) async throws -> DescribeImageConfigResult {
-        let config = try await store.imageConfig(id: id, serviceId: serviceId, organizationId: organizationId)
         guard let tierId else {
             if versionName != nil {
                 throw SlipwayError.badRequest("ProductTierVersion needs ProductTierId: pass both to describe a released version")
             }
-            return DescribeImageConfigResult(config)
+            return DescribeImageConfigResult(try await store.imageConfig(id: id, serviceId: serviceId, organizationId: organizationId))
         }
-        let version: TierVersion
-        if let versionName {
-            version = try await store.tierVersion(versionName, productTierId: tierId, serviceId: serviceId, organizationId: organizationId)
-        } else {
-            let tier = try await store.productTier(id: tierId, serviceId: serviceId, organizationId: organizationId)
-            guard let preferred = tier.preferredVersion else {
-                throw SlipwayError.notFound("product tier \(tierId) has no released version yet; release the image config first")
-            }
-            version = try await store.tierVersion(preferred, productTierId: tierId, serviceId: serviceId, organizationId: organizationId)
+        let tier = try await store.productTier(id: tierId, serviceId: serviceId, organizationId: organizationId)
+        guard let name = versionName ?? tier.preferredVersion else {
+            _ = try await store.imageConfig(id: id, serviceId: serviceId, organizationId: organizationId)
+            throw SlipwayError.notFound("product tier \(tierId) has no released version yet; release the image config first")
         }
-        guard let snapshot = version.images.first(where: { $0.imageConfigId == config.id }) else {
-            throw SlipwayError.notFound("version \(version.version) of product tier \(tierId) does not include image config \(config.id)")
+        let version = try await store.tierVersion(name, productTierId: tierId, serviceId: serviceId, organizationId: organizationId)
+        guard let snapshot = version.images.first(where: { $0.imageConfigId == id }) else {
+            _ = try await store.imageConfig(id: id, serviceId: serviceId, organizationId: organizationId)
+            throw SlipwayError.notFound("version \(version.version) of product tier \(tierId) does not include image config \(id)")
         }
-        return DescribeImageConfigResult(config, snapshot: snapshot, in: version)
+        return DescribeImageConfigResult(snapshot: snapshot, in: version, serviceEnvironmentId: tier.serviceEnvironmentId)
     }
 }

@@ -26,7 +26,7 @@ extension DesiredStateResult {
                 AgentImage(
                     imageConfigId: image.imageConfigId, image: image.imageReference, registryHost: image.registryHost,
                     imageName: image.spec.imageName, imageTag: image.spec.imageTag, commands: image.spec.commands, args: image.spec.args,
-                    imageSignaturePublicKeyPEM: image.spec.publicKeyPEM)
+                    imageSignaturePublicKeyPEM: image.spec.publicKeyPEM, registryInsecure: image.registryInsecure, imageDigest: image.imageDigest)
             })
     }
 }

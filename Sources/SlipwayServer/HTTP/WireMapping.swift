@@ -34,8 +34,8 @@ extension ProductTierResult {
 extension ImageRegistryResult {
     init(_ registry: ImageRegistry) {
         self.init(
-            id: registry.id, name: registry.name, host: registry.host, username: registry.username, hasPassword: registry.password != nil,
-            isDefault: registry.isDefault, createdAt: registry.createdAt.rfc3339)
+            id: registry.id, name: registry.name, host: registry.host, username: registry.username, hasPassword: registry.sealedPassword != nil,
+            insecure: registry.insecure, verifyImages: registry.verifyImages, isDefault: registry.isDefault, createdAt: registry.createdAt.rfc3339)
     }
 }
 
@@ -63,19 +63,22 @@ extension DescribeImageConfigResult {
             productTierId: nil, productTierVersion: nil)
     }
 
-    /// The snapshot that a tier version pins.
-    init(_ config: ImageConfig, snapshot: ImageConfigSnapshot, in version: TierVersion) {
+    /// The snapshot that a tier version of a tier in `serviceEnvironmentId` pins (the working copy may be gone).
+    init(snapshot: ImageConfigSnapshot, in version: TierVersion, serviceEnvironmentId: String) {
         self.init(
-            id: config.id, serviceId: config.serviceId, serviceEnvironmentId: config.serviceEnvironmentId, spec: snapshot.spec,
-            productTierId: version.productTierId, productTierVersion: version.version)
+            id: snapshot.imageConfigId, serviceId: version.serviceId, serviceEnvironmentId: serviceEnvironmentId, spec: snapshot.spec,
+            productTierId: version.productTierId, productTierVersion: version.version, imageDigest: snapshot.imageDigest)
     }
 
-    private init(id: String, serviceId: String, serviceEnvironmentId: String, spec: ImageSpec, productTierId: String?, productTierVersion: String?) {
+    private init(
+        id: String, serviceId: String, serviceEnvironmentId: String, spec: ImageSpec, productTierId: String?, productTierVersion: String?,
+        imageDigest: String? = nil
+    ) {
         self.init(
             id: id, serviceId: serviceId, serviceEnvironmentId: serviceEnvironmentId, description: spec.description, imageName: spec.imageName,
             imageTag: spec.imageTag, imageRegistryId: spec.imageRegistryId, imageSignaturePublicKeyPEM: spec.publicKeyPEM,
             customImageCommandsAndArgs: CustomImageCommandsAndArgs(commands: spec.commands, args: spec.args), productTierId: productTierId,
-            productTierVersion: productTierVersion)
+            productTierVersion: productTierVersion, imageDigest: imageDigest)
     }
 }
 
@@ -88,7 +91,7 @@ extension TierVersionSetResult {
                 ImageConfigSnapshotResult(
                     imageConfigId: image.imageConfigId, description: image.spec.description, imageName: image.spec.imageName,
                     imageTag: image.spec.imageTag, imageRegistryId: image.spec.imageRegistryId, imageRegistryHost: image.registryHost,
-                    imageSignaturePublicKeyPEM: image.spec.publicKeyPEM,
+                    imageDigest: image.imageDigest, imageSignaturePublicKeyPEM: image.spec.publicKeyPEM,
                     customImageCommandsAndArgs: CustomImageCommandsAndArgs(commands: image.spec.commands, args: image.spec.args))
             })
     }

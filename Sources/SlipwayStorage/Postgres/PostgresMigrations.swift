@@ -8,6 +8,7 @@ import PostgresNIO
 enum PostgresMigrations {
     static let all: [(id: String, sql: String)] = [
         ("v1-schema", v1Schema), ("v2-replicas", v2Replicas), ("v3-one-change-channel", v3OneChangeChannel),
+        ("v4-image-digests", v4ImageDigests),
     ]
 
     /// Applies what is missing. Replicas starting together take turns on an advisory lock; a database that
@@ -323,5 +324,16 @@ enum PostgresMigrations {
             PERFORM pg_notify('slipway_changes', 'catalog ' || TG_TABLE_NAME);
             RETURN NULL;
         END $$;
+        """
+
+    /// Releases pin digests; registries say how to reach them and whether releases verify there (off for the
+    /// registries that exist already); deleting an image config keeps the tier versions and rollouts that name it.
+    static let v4ImageDigests = """
+        ALTER TABLE image_registries ADD COLUMN insecure BOOLEAN NOT NULL DEFAULT FALSE;
+        ALTER TABLE image_registries ADD COLUMN verify_images BOOLEAN NOT NULL DEFAULT FALSE;
+        ALTER TABLE tier_version_images ADD COLUMN registry_insecure BOOLEAN NOT NULL DEFAULT FALSE;
+        ALTER TABLE tier_version_images ADD COLUMN image_digest TEXT;
+        ALTER TABLE tier_version_images DROP CONSTRAINT IF EXISTS tier_version_images_image_config_id_fkey;
+        ALTER TABLE rollouts DROP CONSTRAINT IF EXISTS rollouts_image_config_id_fkey;
         """
 }

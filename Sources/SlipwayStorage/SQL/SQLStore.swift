@@ -319,12 +319,13 @@ public final class SQLStore: SlipwayStore {
     static func insertRegistry(_ registry: ImageRegistry, _ db: any SQLSession) throws {
         do {
             try db.cachedExecute(sql: """
-                    INSERT INTO image_registries (id, organization_id, name, host, username, password, is_default, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO image_registries (id, organization_id, name, host, insecure, verify_images, username, password, is_default,
+                        created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    registry.id, registry.organizationId, registry.name, registry.host, registry.username, registry.password, registry.isDefault,
-                    registry.createdAt,
+                    registry.id, registry.organizationId, registry.name, registry.host, registry.insecure, registry.verifyImages,
+                    registry.username, registry.sealedPassword, registry.isDefault, registry.createdAt,
                 ])
         } catch SQLFailure.uniqueViolation {
             throw SlipwayError.invalidState("an image registry named '\(registry.name)' already exists; choose another name")
@@ -333,8 +334,9 @@ public final class SQLStore: SlipwayStore {
 
     static func registry(_ row: SQLRow) -> ImageRegistry {
         ImageRegistry(
-            id: row["id"], organizationId: row["organization_id"], name: row["name"], host: row["host"], username: row["username"],
-            password: row["password"], isDefault: row["is_default"], createdAt: row["created_at"])
+            id: row["id"], organizationId: row["organization_id"], name: row["name"], host: row["host"], insecure: row["insecure"],
+            verifyImages: row["verify_images"], username: row["username"], sealedPassword: row["password"], isDefault: row["is_default"],
+            createdAt: row["created_at"])
     }
 
     static func registry(id: String, organizationId: String, _ db: any SQLSession) throws -> ImageRegistry {
@@ -374,6 +376,28 @@ public final class SQLStore: SlipwayStore {
                     "image registry \(id) is used by \(users) image config(s); point them at another registry or delete them first")
             }
             try db.cachedExecute(sql: "DELETE FROM image_registries WHERE id = ?", arguments: [id])
+        }
+    }
+
+    public func updateImageRegistry(_ registry: ImageRegistry) async throws {
+        try await writeCatalog { db in
+            _ = try Self.registry(id: registry.id, organizationId: registry.organizationId, db)
+            try db.cachedExecute(
+                sql: "UPDATE image_registries SET username = ?, password = ?, insecure = ?, verify_images = ? WHERE id = ?",
+                arguments: [registry.username, registry.sealedPassword, registry.insecure, registry.verifyImages, registry.id])
+        }
+    }
+
+    public func resealRegistryPasswords(_ reseal: @escaping @Sendable (_ registryId: String, _ stored: String) throws -> String?) async throws -> Int {
+        try await write { db in
+            var changed = 0
+            for row in try db.cachedRows(sql: "SELECT id, password FROM image_registries WHERE password IS NOT NULL", arguments: [SQLValue]()) {
+                let id: String = row["id"], stored: String = row["password"]
+                guard let sealed = try reseal(id, stored), sealed != stored else { continue }
+                try db.cachedExecute(sql: "UPDATE image_registries SET password = ? WHERE id = ?", arguments: [sealed, id])
+                changed += 1
+            }
+            return changed
         }
     }
 
@@ -461,17 +485,15 @@ public final class SQLStore: SlipwayStore {
     public func deleteImageConfig(id: String, serviceId: String, organizationId: String) async throws {
         try await writeCatalog { db in
             _ = try Self.imageConfig(id: id, serviceId: serviceId, organizationId: organizationId, db)
-            let versions = try db.cachedValues(String.self,
-                sql: """
-                    SELECT t.product_tier_id || ' version ' || t.version FROM tier_version_images i
-                    JOIN tier_versions t ON t.seq = i.tier_version_seq WHERE i.image_config_id = ? ORDER BY t.seq LIMIT 3
-                    """,
+            let live = try db.cachedValues(String.self,
+                sql: "SELECT id FROM rollouts WHERE image_config_id = ? AND (status IN \(Self.liveStatuses) OR rollback = 'running') ORDER BY seq",
                 arguments: [id])
-            guard versions.isEmpty else {
+            guard live.isEmpty else {
                 throw SlipwayError.invalidState(
-                    "image config \(id) is pinned by released tier versions (\(versions.joined(separator: ", "))); "
-                        + "delete those product tiers before deleting the image config")
+                    "image config \(id) has a rollout in progress (\(live.joined(separator: ", "))); "
+                        + "let it finish or cancel it before deleting the image config")
             }
+            // Released tier versions keep their snapshots and rollouts their history; only the working copy goes.
             try db.cachedExecute(sql: "DELETE FROM image_configs WHERE id = ?", arguments: [id])
         }
     }
@@ -479,11 +501,13 @@ public final class SQLStore: SlipwayStore {
     // MARK: Releases
 
     public func release(
-        imageConfigId: String, serviceId: String, organizationId: String, productTierId: String?, releasedBy: String, now: Date
+        imageConfigId: String, serviceId: String, organizationId: String, productTierId: String?, checked: CheckedImage?, releasedBy: String,
+        now: Date
     ) async throws -> [TierVersion] {
         try await writeCatalog { db in
             let config = try Self.imageConfig(id: imageConfigId, serviceId: serviceId, organizationId: organizationId, db)
             let registry = try Self.registry(id: config.spec.imageRegistryId, organizationId: organizationId, db)
+            try CheckedImage.requireCurrent(checked, config: config, registry: registry)
             let tiers: [ProductTier]
             if let productTierId {
                 let tier = try Self.productTier(id: productTierId, serviceId: serviceId, organizationId: organizationId, db)
@@ -501,8 +525,12 @@ public final class SQLStore: SlipwayStore {
             let states = try tiers.map { tier in
                 ReleasePlanner.TierState(tier: tier, latest: try Self.latestTierVersion(productTierId: tier.id, serviceId: serviceId, db))
             }
+            let existing = Set(
+                try db.cachedValues(String.self, sql: "SELECT id FROM image_configs WHERE service_environment_id = ?",
+                    arguments: [config.serviceEnvironmentId]))
             let versions = try ReleasePlanner.plan(
-                releasing: config, registryHost: registry.host, into: states, releasedBy: releasedBy, at: now)
+                releasing: config, from: registry, digest: checked?.digest, into: states, existingImageConfigIds: existing,
+                releasedBy: releasedBy, at: now)
             for version in versions {
                 try db.cachedExecute(sql: "UPDATE tier_versions SET status = 'Active' WHERE product_tier_id = ? AND status = 'Preferred'",
                     arguments: [version.productTierId])
@@ -523,12 +551,13 @@ public final class SQLStore: SlipwayStore {
         for image in version.images {
             try db.cachedExecute(sql: """
                     INSERT INTO tier_version_images (tier_version_seq, image_config_id, revision, description, image_name, image_tag,
-                        image_registry_id, registry_host, public_key_pem, commands, args)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        image_registry_id, registry_host, registry_insecure, image_digest, public_key_pem, commands, args)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     seq, image.imageConfigId, image.revision, image.spec.description, image.spec.imageName, image.spec.imageTag,
-                    image.spec.imageRegistryId, image.registryHost, image.spec.publicKeyPEM, encode(image.spec.commands), encode(image.spec.args),
+                    image.spec.imageRegistryId, image.registryHost, image.registryInsecure, image.imageDigest, image.spec.publicKeyPEM,
+                    encode(image.spec.commands), encode(image.spec.args),
                 ])
         }
     }
@@ -554,7 +583,7 @@ public final class SQLStore: SlipwayStore {
                         description: row["description"], imageName: row["image_name"], imageTag: row["image_tag"],
                         imageRegistryId: row["image_registry_id"], publicKeyPEM: row["public_key_pem"], commands: decode(row["commands"]),
                         args: decode(row["args"])),
-                    registryHost: row["registry_host"]))
+                    registryHost: row["registry_host"], registryInsecure: row["registry_insecure"], imageDigest: row["image_digest"]))
         }
         return rows.map { row in
             TierVersion(

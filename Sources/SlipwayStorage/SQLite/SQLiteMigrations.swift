@@ -230,6 +230,79 @@ enum SQLiteMigrations {
                             AND ri.reason LIKE 'rollback failed: %');
                     """)
         }
+        // Releases pin digests; registries say how to reach them and whether releases verify there (off for the
+        // registries that exist already, which were never checked); releases are history: deleting an image
+        // config keeps the tier versions and rollouts that name it, so those two lose their foreign key to it.
+        migrator.registerMigration("v4-image-digests") { db in
+            try db.execute(sql: """
+                    ALTER TABLE image_registries ADD COLUMN insecure BOOLEAN NOT NULL DEFAULT 0;
+                    ALTER TABLE image_registries ADD COLUMN verify_images BOOLEAN NOT NULL DEFAULT 0;
+                    CREATE TABLE tier_version_images_v4 (
+                        tier_version_seq INTEGER NOT NULL REFERENCES tier_versions(seq) ON DELETE CASCADE,
+                        image_config_id TEXT NOT NULL,
+                        revision INTEGER NOT NULL,
+                        description TEXT NOT NULL,
+                        image_name TEXT NOT NULL,
+                        image_tag TEXT NOT NULL,
+                        image_registry_id TEXT NOT NULL,
+                        registry_host TEXT NOT NULL,
+                        public_key_pem TEXT,
+                        commands TEXT,
+                        args TEXT,
+                        registry_insecure BOOLEAN NOT NULL DEFAULT 0,
+                        image_digest TEXT,
+                        PRIMARY KEY (tier_version_seq, image_config_id)
+                    );
+                    INSERT INTO tier_version_images_v4 (tier_version_seq, image_config_id, revision, description, image_name, image_tag,
+                        image_registry_id, registry_host, public_key_pem, commands, args)
+                        SELECT tier_version_seq, image_config_id, revision, description, image_name, image_tag, image_registry_id,
+                            registry_host, public_key_pem, commands, args FROM tier_version_images;
+                    DROP TABLE tier_version_images;
+                    ALTER TABLE tier_version_images_v4 RENAME TO tier_version_images;
+                    CREATE INDEX tier_version_images_by_config ON tier_version_images(image_config_id);
+                    CREATE TABLE rollouts_v4 (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                        id TEXT NOT NULL UNIQUE,
+                        organization_id TEXT NOT NULL REFERENCES organizations(id),
+                        service_id TEXT NOT NULL REFERENCES services(id),
+                        service_environment_id TEXT NOT NULL REFERENCES service_environments(id),
+                        image_config_id TEXT NOT NULL,
+                        status TEXT NOT NULL,
+                        policy TEXT NOT NULL,
+                        total INTEGER NOT NULL,
+                        pending INTEGER NOT NULL,
+                        in_progress INTEGER NOT NULL DEFAULT 0,
+                        completed INTEGER NOT NULL DEFAULT 0,
+                        failed INTEGER NOT NULL DEFAULT 0,
+                        skipped INTEGER NOT NULL DEFAULT 0,
+                        rolling_back INTEGER NOT NULL DEFAULT 0,
+                        rolled_back INTEGER NOT NULL DEFAULT 0,
+                        current_wave INTEGER NOT NULL,
+                        total_waves INTEGER NOT NULL,
+                        bake_until REAL,
+                        rollback TEXT NOT NULL,
+                        source_versions TEXT NOT NULL,
+                        target_versions TEXT NOT NULL,
+                        message TEXT NOT NULL,
+                        created_by TEXT NOT NULL,
+                        created_at DATETIME NOT NULL,
+                        started_at DATETIME,
+                        updated_at DATETIME NOT NULL,
+                        finished_at DATETIME,
+                        completed_seconds REAL NOT NULL DEFAULT 0,
+                        note TEXT,
+                        rollback_failed INTEGER NOT NULL DEFAULT 0
+                    );
+                    INSERT INTO rollouts_v4 SELECT seq, id, organization_id, service_id, service_environment_id, image_config_id, status,
+                        policy, total, pending, in_progress, completed, failed, skipped, rolling_back, rolled_back, current_wave,
+                        total_waves, bake_until, rollback, source_versions, target_versions, message, created_by, created_at, started_at,
+                        updated_at, finished_at, completed_seconds, note, rollback_failed FROM rollouts;
+                    DROP TABLE rollouts;
+                    ALTER TABLE rollouts_v4 RENAME TO rollouts;
+                    CREATE INDEX rollouts_by_config ON rollouts(image_config_id, seq);
+                    CREATE INDEX rollouts_by_status ON rollouts(status, rollback);
+                    """)
+        }
         return migrator
     }
 }
