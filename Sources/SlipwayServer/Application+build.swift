@@ -10,8 +10,14 @@ import SlipwayStorage
 
 /// Builds the whole server: storage, accounts, routes and middleware. `slipwayd` and the tests both start here.
 public func buildApplication(_ configuration: ServerConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
-    let secrets = try SecretKeyLoader.load(configuration, logger: logger)
     let store = try await openStore(configuration.database, logger: logger)
+    let secrets: SecretBox
+    do {
+        secrets = try SecretKeyLoader.load(configuration, logger: logger)
+    } catch {
+        await store.close()
+        throw error
+    }
     try await sealCleartextPasswords(store, with: secrets, logger: logger)
     let tokens = await TokenIssuer(
         secret: try await signingSecret(configuration, store: store), accessLifetime: configuration.tokenLifetime, clock: configuration.clock)

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import RegistryTestSupport
 import SlipwayRegistry
+import SlipwayTestSupport
 import SlipwayWire
 import Testing
 
@@ -164,8 +165,9 @@ struct SignedReleaseTests {
         guard !database.hasPrefix("postgres") else { return }
         // Neither password is anywhere in the database files; the key beside them is for the owner only.
         let password = try #require(basic.password)
-        for file in [database, database + "-wal"] where FileManager.default.fileExists(atPath: file) {
-            let bytes = try Data(contentsOf: URL(fileURLWithPath: file))
+        for file in [database, database + "-wal"] {
+            // The WAL goes when the last connection closes; the main file then holds everything.
+            guard let bytes = try? Data(contentsOf: URL(fileURLWithPath: file)) else { continue }
             #expect(bytes.range(of: Data(password.utf8)) == nil, "\(file) holds the password in the clear")
             #expect(bytes.range(of: Data("not-the-password".utf8)) == nil, "\(file) holds the old password in the clear")
         }
@@ -279,5 +281,37 @@ struct DeletedImageConfigTests {
             let described = try await api.call(.get, fleet.instancePath + "/\(instance.id)").decode(InstanceResult.self)
             #expect(described.upgradeHistory?.contains { $0.rolloutId == rolloutId } == true)
         }
+    }
+}
+
+/// Where the key that seals registry passwords comes from, and what happens without one.
+@Suite("The secret key")
+struct SecretKeyTests {
+    @Test(.enabled(if: TestPostgres.adminURL != nil))
+    func replicasOnPostgresMustBeGivenTheKey() async throws {
+        let database = try await TestPostgres.freshDatabase()
+        defer { TestPostgres.drop(database) }
+        var environment = ProcessInfo.processInfo.environment
+        environment["SLIPWAY_SECRET_KEY"] = nil
+        environment["SLIPWAY_SECRET_KEY_FILE"] = nil
+        let (status, text) = try await ServerProcess.run(["--port", "0", "--database", database], environment: environment)
+        #expect(status == 78)
+        #expect(text.contains("with PostgreSQL, give the key that seals registry passwords (the same on every replica): set SLIPWAY_SECRET_KEY"), "\(text)")
+        environment["SLIPWAY_SECRET_KEY"] = "too-short"
+        let (badStatus, bad) = try await ServerProcess.run(["--port", "0", "--database", database], environment: environment)
+        #expect(badStatus == 78)
+        #expect(bad.contains("SLIPWAY_SECRET_KEY is not usable: a secret key must be 32 random bytes"), "\(bad)")
+    }
+
+    @Test func aSQLiteServerMakesItsKeyFileOnceAndKeepsIt() async throws {
+        let database = temporarySQLiteFile()
+        let first = try await ServerProcess(database: database)
+        await first.kill(SIGTERM)
+        let key = try String(contentsOfFile: database + ".key", encoding: .utf8)
+        #expect(try FileManager.default.attributesOfItem(atPath: database + ".key")[.posixPermissions] as? Int == 0o600)
+        #expect(Data(base64Encoded: key.trimmingCharacters(in: .whitespacesAndNewlines))?.count == 32)
+        let second = try await ServerProcess(database: database)
+        await second.kill(SIGTERM)
+        #expect(try String(contentsOfFile: database + ".key", encoding: .utf8) == key)
     }
 }

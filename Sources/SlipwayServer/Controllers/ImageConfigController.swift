@@ -103,16 +103,27 @@ struct ImageConfigController {
             }
             return DescribeImageConfigResult(try await store.imageConfig(id: id, serviceId: serviceId, organizationId: organizationId))
         }
-        let tier = try await store.productTier(id: tierId, serviceId: serviceId, organizationId: organizationId)
-        guard let name = versionName ?? tier.preferredVersion else {
+        // A deleted image config's released snapshots still answer; anything else missing answers as before:
+        // the image config not found.
+        let workingCopyGone: SlipwayError?
+        do {
             _ = try await store.imageConfig(id: id, serviceId: serviceId, organizationId: organizationId)
-            throw SlipwayError.notFound("product tier \(tierId) has no released version yet; release the image config first")
+            workingCopyGone = nil
+        } catch let error as SlipwayError where error.kind == .notFound {
+            workingCopyGone = error
         }
-        let version = try await store.tierVersion(name, productTierId: tierId, serviceId: serviceId, organizationId: organizationId)
-        guard let snapshot = version.images.first(where: { $0.imageConfigId == id }) else {
-            _ = try await store.imageConfig(id: id, serviceId: serviceId, organizationId: organizationId)
-            throw SlipwayError.notFound("version \(version.version) of product tier \(tierId) does not include image config \(id)")
+        do {
+            let tier = try await store.productTier(id: tierId, serviceId: serviceId, organizationId: organizationId)
+            guard let name = versionName ?? tier.preferredVersion else {
+                throw SlipwayError.notFound("product tier \(tierId) has no released version yet; release the image config first")
+            }
+            let version = try await store.tierVersion(name, productTierId: tierId, serviceId: serviceId, organizationId: organizationId)
+            guard let snapshot = version.images.first(where: { $0.imageConfigId == id }) else {
+                throw SlipwayError.notFound("version \(version.version) of product tier \(tierId) does not include image config \(id)")
+            }
+            return DescribeImageConfigResult(snapshot: snapshot, in: version, serviceEnvironmentId: tier.serviceEnvironmentId)
+        } catch let error as SlipwayError where error.kind == .notFound {
+            throw workingCopyGone ?? error
         }
-        return DescribeImageConfigResult(snapshot: snapshot, in: version, serviceEnvironmentId: tier.serviceEnvironmentId)
     }
 }
