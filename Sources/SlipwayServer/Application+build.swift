@@ -11,6 +11,8 @@ import SlipwayStorage
 /// Builds the whole server: storage, accounts, routes and middleware. `slipwayd` and the tests both start here.
 public func buildApplication(_ configuration: ServerConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
     let store = try await openStore(configuration.database, logger: logger)
+    let tokens = await TokenIssuer(
+        secret: try await signingSecret(configuration, store: store), accessLifetime: configuration.tokenLifetime, clock: configuration.clock)
     let secrets: SecretBox
     do {
         secrets = try SecretKeyLoader.load(configuration, logger: logger)
@@ -19,8 +21,6 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
         throw error
     }
     try await sealCleartextPasswords(store, with: secrets, logger: logger)
-    let tokens = await TokenIssuer(
-        secret: try await signingSecret(configuration, store: store), accessLifetime: configuration.tokenLifetime, clock: configuration.clock)
     let accounts = Accounts(store: store, tokens: tokens, hasher: PasswordHasher(rounds: configuration.passwordRounds))
     try await accounts.bootstrap(adminEmail: configuration.adminEmail, adminPassword: configuration.adminPassword, logger: logger)
 
