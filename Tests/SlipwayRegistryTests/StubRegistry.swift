@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Foundation
 import HTTPTypes
 import HummingbirdCore
 import Logging
@@ -6,13 +7,11 @@ import NIOCore
 import ServiceLifecycle
 
 /// A tiny HTTP server on 127.0.0.1 answering what `respond` says: for what a real registry will
-/// not do (fail with 500, hang, store a blob under the wrong digest).
+/// not do (fail with 500, store a blob under the wrong digest).
 struct StubAnswer: Sendable {
     var status: Int
     var headers: [String: String] = [:]
     var body: [UInt8] = []
-    /// Wait this long before answering.
-    var delay: Duration? = nil
 
     static func json(_ text: String, status: Int = 200, headers: [String: String] = [:]) -> StubAnswer {
         var headers = headers
@@ -33,7 +32,6 @@ func withStubRegistry<T: Sendable>(
         childChannelSetup: HTTP1Channel(responder: { request, responseWriter, _ in
             let method = request.method.rawValue
             let answer = respond(method, request.uri.path)
-            if let delay = answer.delay { try await Task.sleep(for: delay) }
             var fields = HTTPFields()
             for (name, value) in answer.headers {
                 if let field = HTTPField.Name(name) { fields[field] = value }
@@ -75,4 +73,20 @@ func withStubRegistry<T: Sendable>(
             throw error
         }
     }
+}
+
+/// Runs `body` with a host:port that takes connections (the kernel completes them into the backlog) but
+/// never answers: a registry that hangs, without a server task left to cancel mid-answer.
+func withSilentListener<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    precondition(fd >= 0, "cannot open a socket")
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+    precondition(bound == 0 && listen(fd, 16) == 0, "cannot listen on 127.0.0.1")
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    return try await body("127.0.0.1:\(UInt16(bigEndian: address.sin_port))")
 }
