@@ -47,6 +47,36 @@ extension SlipwayClient {
         try await get("\(Self.prefix)/user")
     }
 
+    /// Changes a user's role or disables/enables them (admins); answers the user as changed.
+    public func updateUser(id: String, _ request: UpdateUserRequest) async throws -> UserResult {
+        try decode(try await send(.PATCH, "\(Self.prefix)/user/\(Self.segment(id))", body: try JSONEncoder().encode(request)))
+    }
+
+    /// Deletes a user (admins; never the last admin).
+    public func deleteUser(id: String) async throws {
+        _ = try await send(.DELETE, "\(Self.prefix)/user/\(Self.segment(id))")
+    }
+
+    /// Changes the caller's own password; every other session ends, and this answer is the new one.
+    public func changePassword(current: String, new: String) async throws -> SigninResult {
+        try await post("\(Self.prefix)/user/password", ChangePasswordRequest(currentPassword: current, newPassword: new))
+    }
+
+    /// Ends the session of this refresh token.
+    public func signOut(refreshToken: String) async throws {
+        _ = try await send(.POST, "\(Self.prefix)/signout", body: try JSONEncoder().encode(SignoutRequest(refreshToken: refreshToken)))
+    }
+
+    /// One page of the organization's audit log, newest first (admins).
+    public func listAuditRecords(
+        actor: String? = nil, action: String? = nil, target: String? = nil, since: String? = nil, until: String? = nil, pageSize: Int? = nil,
+        nextPageToken: String? = nil
+    ) async throws -> ListAuditRecordsResult {
+        try await get(
+            "\(Self.prefix)/audit-log",
+            query: [("actor", actor), ("action", action), ("target", target), ("since", since), ("until", until)] + Self.page(pageSize, nextPageToken))
+    }
+
     // MARK: Image configs (the upstream API)
 
     /// `ImageConfigApiCreateImageConfig`: returns the new id.

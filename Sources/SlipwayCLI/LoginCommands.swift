@@ -36,9 +36,13 @@ struct Login: AsyncParsableCommand {
 }
 
 struct Logout: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Forget the stored credentials.")
+    static let configuration = CommandConfiguration(abstract: "End the session on the server and forget the stored credentials.")
 
     func run() async throws {
+        if let stored = try StoredCredentials.load(), let refresh = stored.refreshToken {
+            // Best effort: an expired session or an unreachable server still leaves this machine signed out.
+            try? await SlipwayClient(serverURL: stored.url, credentials: .token(stored.token)).signOut(refreshToken: refresh)
+        }
         try StoredCredentials.remove()
         print("Signed out.")
     }

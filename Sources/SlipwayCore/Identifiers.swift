@@ -2,9 +2,12 @@
 public enum Identifiers {
     private static let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
-    /// A new id such as `imgc-3f9aK2mQx7Lp`: the kind's prefix and 12 base-62 characters (71 bits).
+    /// A new id such as `imgc-3f9aK2mQx7Lp`: the kind's prefix and 12 base-62 characters (71 bits). A
+    /// resource made while a request runs is a target of that request's audit record.
     public static func new(_ kind: ResourceKind) -> String {
-        "\(kind.prefix)-\(random(length: 12))"
+        let id = "\(kind.prefix)-\(random(length: 12))"
+        AuditTrail.current?.target(kind.auditKey, id)
+        return id
     }
 
     /// A random base-62 string from the system's cryptographically secure generator.

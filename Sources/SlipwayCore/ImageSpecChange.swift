@@ -51,3 +51,18 @@ extension ImageSpec {
         return spec
     }
 }
+
+extension ImageSpecChange {
+    /// Notes in an audit record what an update changes (a public key only as set or changed: it is long).
+    public static func audit(from before: ImageSpec, to after: ImageSpec, in trail: AuditTrail) {
+        trail.compare("description", before.description, after.description)
+        trail.compare("imageName", before.imageName, after.imageName)
+        trail.compare("imageTag", before.imageTag, after.imageTag)
+        trail.compare("imageRegistryId", before.imageRegistryId, after.imageRegistryId)
+        if before.publicKeyPEM != after.publicKeyPEM {
+            trail.changed("imageSignaturePublicKeyPEM", AuditChange(before: before.publicKeyPEM == nil ? nil : "(set)", after: after.publicKeyPEM == nil ? nil : "(new key)"))
+        }
+        trail.compare("commands", before.commands?.joined(separator: " "), after.commands?.joined(separator: " "))
+        trail.compare("args", before.args?.joined(separator: " "), after.args?.joined(separator: " "))
+    }
+}

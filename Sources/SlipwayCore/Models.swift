@@ -18,8 +18,11 @@ public struct Identity: Sendable, Equatable {
     public var organizationId: String
     public var email: String
     public var role: Role
+    /// The user's token version when the token was issued.
+    public var tokenVersion: Int
 
-    public init(userId: String, organizationId: String, email: String, role: Role) {
+    public init(userId: String, organizationId: String, email: String, role: Role, tokenVersion: Int = 1) {
+        self.tokenVersion = tokenVersion
         self.userId = userId
         self.organizationId = organizationId
         self.email = email
@@ -64,8 +67,18 @@ public struct User: Sendable, Equatable {
     /// PBKDF2 hash in the format of ``PasswordHasher``.
     public var passwordHash: String
     public var createdAt: Date
+    /// A disabled user can neither sign in nor use a token issued before.
+    public var disabled: Bool
+    /// Carried in every access token; moved by each change that must end the user's sessions (role,
+    /// disabled, password), so tokens issued before are refused on their next request.
+    public var tokenVersion: Int
+    /// The generated first-admin password: everything but changing it is refused until it is changed.
+    public var mustChangePassword: Bool
 
-    public init(id: String, organizationId: String, email: String, name: String, role: Role, passwordHash: String, createdAt: Date) {
+    public init(
+        id: String, organizationId: String, email: String, name: String, role: Role, passwordHash: String, createdAt: Date, disabled: Bool = false,
+        tokenVersion: Int = 1, mustChangePassword: Bool = false
+    ) {
         self.id = id
         self.organizationId = organizationId
         self.email = email
@@ -73,9 +86,27 @@ public struct User: Sendable, Equatable {
         self.role = role
         self.passwordHash = passwordHash
         self.createdAt = createdAt
+        self.disabled = disabled
+        self.tokenVersion = tokenVersion
+        self.mustChangePassword = mustChangePassword
     }
 
-    public var identity: Identity { Identity(userId: id, organizationId: organizationId, email: email, role: role) }
+    public var identity: Identity {
+        Identity(userId: id, organizationId: organizationId, email: email, role: role, tokenVersion: tokenVersion)
+    }
+}
+
+/// The account rules an admin's change must keep.
+public enum AccountRules {
+    /// Refuses a change that would leave the organization without an enabled admin.
+    public static func requireAnAdminRemains(after change: User?, replacing current: User, among users: [User]) throws {
+        let admins = users.filter { $0.id != current.id && $0.role == .admin && !$0.disabled }
+        let stillAdmin = change.map { $0.role == .admin && !$0.disabled } ?? false
+        guard !admins.isEmpty || stillAdmin else {
+            throw SlipwayError.invalidState(
+                "user \(current.email) is the organization's last enabled admin; make another user admin first")
+        }
+    }
 }
 
 /// A service `s-…` of an organization.

@@ -55,6 +55,12 @@ public enum ResourceKind: String, Sendable, CaseIterable {
 
     public var prefix: String { rawValue }
 
+    /// The key of this kind's ids in audit targets: `serviceId`, `imageConfigId`, …
+    public var auditKey: String {
+        let words = displayName.split(separator: " ")
+        return words.enumerated().map { $0.offset == 0 ? String($0.element) : $0.element.capitalized }.joined() + "Id"
+    }
+
     public var displayName: String {
         switch self {
         case .organization: "organization"

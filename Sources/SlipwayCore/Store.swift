@@ -29,10 +29,20 @@ public protocol SlipwayStore: Sendable {
 
     /// Adds a user. 409 if the email is taken.
     func createUser(_ user: User) async throws
-    func user(email: String) async throws -> User?
+    /// The users with this email, in any organization (emails are unique per organization); at most 20.
+    func users(email: String) async throws -> [User]
     func user(id: String) async throws -> User?
     func users(organizationId: String) async throws -> [User]
     func saveRefreshToken(hash: String, userId: String, expiresAt: Date) async throws
+    /// Applies an admin's change to a user in one transaction, refusing one that leaves the organization
+    /// without an enabled admin (409). A change of role, disabled or password moves the token version and
+    /// ends the user's refresh tokens. 404 for a user of another organization.
+    func changeUser(id: String, organizationId: String, _ change: @escaping @Sendable (inout User) throws -> Void) async throws
+        -> (before: User, after: User)
+    /// Deletes a user and their sessions; never the last enabled admin (409).
+    func deleteUser(id: String, organizationId: String) async throws -> User
+    /// Ends one session: deletes the refresh token if it is the user's. Whether it was.
+    func deleteRefreshToken(hash: String, userId: String) async throws -> Bool
     /// Deletes a refresh token and returns its user, if it existed and had not expired.
     func takeRefreshToken(hash: String, now: Date) async throws -> User?
 
@@ -91,4 +101,34 @@ public protocol SlipwayStore: Sendable {
     ) async throws -> [TierVersion]
     func tierVersions(productTierId: String, serviceId: String, organizationId: String, page: PageRequest) async throws -> Page<TierVersion>
     func tierVersion(_ version: String, productTierId: String, serviceId: String, organizationId: String) async throws -> TierVersion
+
+    // MARK: Audit log
+
+    /// Appends a record on its own: for a request that ended without a write (refused, failed). A request
+    /// that writes has its record written with its change (``AuditTrail``).
+    func appendAudit(_ record: AuditRecord) async throws
+    /// One page of an organization's records, newest first.
+    func auditRecords(organizationId: String, filter: AuditFilter, page: PageRequest) async throws -> Page<AuditRecord>
+    /// Deletes up to `limit` of the oldest records from before `before`; how many went.
+    func trimAudit(before: Date, limit: Int) async throws -> Int
+}
+
+/// What `GET /audit-log` narrows to; nil means any.
+public struct AuditFilter: Sendable, Equatable {
+    /// A user id or email.
+    public var actor: String?
+    /// An action, or a prefix ending in `.` (`rollout.`).
+    public var action: String?
+    /// An id the record names.
+    public var target: String?
+    public var since: Date?
+    public var until: Date?
+
+    public init(actor: String? = nil, action: String? = nil, target: String? = nil, since: Date? = nil, until: Date? = nil) {
+        self.actor = actor
+        self.action = action
+        self.target = target
+        self.since = since
+        self.until = until
+    }
 }

@@ -44,7 +44,10 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
             availableConnectionsDelegate: MaximumAvailableConnections(maxConnections)),
         // Shut down in reverse: the HTTP server, then the relay and the engine, then the store (which hands
         // the engine's lease to another replica at once).
-        services: [StoreCloser(store: store), engine, FleetSignalRelay(store: store, notifier: notifier, engine: engine)],
+        services: [
+            StoreCloser(store: store), engine, FleetSignalRelay(store: store, notifier: notifier, engine: engine),
+            AuditRetention(store: store, clock: configuration.clock, retentionDays: configuration.auditRetentionDays),
+        ],
         logger: logger)
 }
 
@@ -78,9 +81,11 @@ func buildRouter(
 
     let api = router.group("2022-09-01-00")
     let auth = AuthController(accounts: accounts, allowSignup: allowSignup)
-    auth.addPublicRoutes(to: api)
-    let secured = api.group().add(middleware: BearerAuthMiddleware(tokens: accounts.tokens))
+    auth.addPublicRoutes(to: api.group().add(middleware: AuditMiddleware(store: store, clock: clock)))
+    let secured = api.group().add(middleware: BearerAuthMiddleware(tokens: accounts.tokens, users: UserStates(store: store)))
+        .add(middleware: AuditMiddleware(store: store, clock: clock))
     auth.addRoutes(to: secured)
+    AuditController(store: store).addRoutes(to: secured)
     ServiceController(store: store, clock: clock).addRoutes(to: secured)
     ImageRegistryController(store: store, clock: clock, secrets: checks.secrets).addRoutes(to: secured)
     ImageConfigController(store: store, clock: clock, checks: checks, answers: CatalogResponseCache(store: store, metrics: metrics)).addRoutes(to: secured)

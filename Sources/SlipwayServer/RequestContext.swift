@@ -6,10 +6,13 @@ public struct SlipwayRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Set by ``BearerAuthMiddleware`` on authenticated routes.
     public var identity: Identity?
+    /// The client's IP address, for the audit log.
+    public var clientAddress: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         identity = nil
+        clientAddress = source.channel.remoteAddress?.ipAddress
     }
 
     /// Bodies are read by ``JSONBody`` with its own limit and messages.

@@ -15,8 +15,12 @@ public struct ServerConfiguration: Sendable {
     /// The first admin, created on an empty database.
     public var adminEmail: String?
     public var adminPassword: String?
-    /// How long a bearer token is valid.
+    /// How long a bearer token is valid (at most a day: a token is trusted until it expires).
     public var tokenLifetime: TimeInterval = 3600
+    /// The longest `tokenLifetime` allowed.
+    public static let maximumTokenLifetime: TimeInterval = 86_400
+    /// Audit records older than this many days are trimmed.
+    public var auditRetentionDays = 365
     /// PBKDF2 rounds for new password hashes (at least 210,000).
     public var passwordRounds = 210_000
     /// When set, `GET /metrics` answers only `Authorization: Bearer <metricsToken>`; when nil, anyone who reaches the port.

@@ -108,9 +108,18 @@ public struct UserResult: Codable, Sendable, Equatable {
     public var organizationId: String
     /// When the user was created, RFC 3339 in UTC.
     public var createdAt: String
+    /// A disabled user can neither sign in nor use a token issued before.
+    public var disabled: Bool?
+    /// Whether the user must change a generated password before anything else.
+    public var mustChangePassword: Bool?
 
     /// Creates a user entry.
-    public init(id: String, email: String, name: String, role: String, organizationId: String, createdAt: String) {
+    public init(
+        id: String, email: String, name: String, role: String, organizationId: String, createdAt: String, disabled: Bool? = nil,
+        mustChangePassword: Bool? = nil
+    ) {
+        self.disabled = disabled
+        self.mustChangePassword = mustChangePassword
         self.id = id
         self.email = email
         self.name = name
@@ -128,5 +137,99 @@ public struct ListUsersResult: Codable, Sendable, Equatable {
     /// Creates the response body.
     public init(users: [UserResult]) {
         self.users = users
+    }
+}
+
+/// Body of `PATCH /2022-09-01-00/user/{id}` (admins): what to change; nil leaves it.
+public struct UpdateUserRequest: Codable, Sendable, Equatable {
+    /// `admin`, `editor` or `viewer`.
+    public var role: String?
+    /// true refuses the user's next request and every sign-in; false lets them sign in again.
+    public var disabled: Bool?
+
+    public init(role: String? = nil, disabled: Bool? = nil) {
+        self.role = role
+        self.disabled = disabled
+    }
+}
+
+/// Body of `POST /2022-09-01-00/user/password`: the caller's own password change.
+public struct ChangePasswordRequest: Codable, Sendable, Equatable {
+    public var currentPassword: String
+    public var newPassword: String
+
+    public init(currentPassword: String, newPassword: String) {
+        self.currentPassword = currentPassword
+        self.newPassword = newPassword
+    }
+}
+
+/// Body of `POST /2022-09-01-00/signout`: the session's refresh token, which stops working.
+public struct SignoutRequest: Codable, Sendable, Equatable {
+    public var refreshToken: String
+
+    public init(refreshToken: String) {
+        self.refreshToken = refreshToken
+    }
+}
+
+/// One audit record.
+public struct AuditRecordResult: Codable, Sendable, Equatable {
+    /// RFC 3339 in UTC.
+    public var at: String
+    /// `user` or `agent`.
+    public var actorType: String
+    public var actorId: String?
+    public var actorEmail: String?
+    /// `image-config.update`, `rollout.pause`, `user.disable`, …
+    public var action: String
+    /// The ids the request named or created: `serviceId`, `imageConfigId`, …
+    public var targets: [String: String]
+    /// The HTTP status of the answer.
+    public var status: Int
+    /// The error id the caller got, when refused.
+    public var errorId: String?
+    public var clientAddress: String?
+    /// For updates: field → before and after.
+    public var changes: [String: AuditChangeResult]?
+
+    public init(
+        at: String, actorType: String, actorId: String?, actorEmail: String?, action: String, targets: [String: String], status: Int,
+        errorId: String?, clientAddress: String?, changes: [String: AuditChangeResult]?
+    ) {
+        self.at = at
+        self.actorType = actorType
+        self.actorId = actorId
+        self.actorEmail = actorEmail
+        self.action = action
+        self.targets = targets
+        self.status = status
+        self.errorId = errorId
+        self.clientAddress = clientAddress
+        self.changes = changes
+    }
+}
+
+/// A field's value before and after an update.
+public struct AuditChangeResult: Codable, Sendable, Equatable {
+    public var before: String?
+    public var after: String?
+
+    public init(before: String?, after: String?) {
+        self.before = before
+        self.after = after
+    }
+}
+
+/// Response of `GET /2022-09-01-00/audit-log`.
+public struct ListAuditRecordsResult: Codable, Sendable, Equatable {
+    /// Newest first.
+    public var records: [AuditRecordResult]
+    /// The token of the next (older) page; nil on the last page.
+    public var nextPageToken: String?
+
+    public init(records: [AuditRecordResult], nextPageToken: String? = nil) {
+        self.records = records
+        self.nextPageToken = nextPageToken
     }
 }

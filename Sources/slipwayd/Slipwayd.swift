@@ -46,6 +46,9 @@ struct Serve: AsyncParsableCommand {
             """)
     var secretKeyFile: String?
 
+    @Option(help: "Days audit records are kept (SLIPWAY_AUDIT_RETENTION_DAYS; default 365).")
+    var auditRetentionDays: Int?
+
     @Flag(help: "Let anyone create an organization with POST /2022-09-01-00/signup (SLIPWAY_ALLOW_SIGNUP=true).")
     var allowSignup = false
 
@@ -64,13 +67,21 @@ struct Serve: AsyncParsableCommand {
         configuration.jwtSecret = environment["SLIPWAY_JWT_SECRET"].flatMap { $0.isEmpty ? nil : $0 }
         configuration.adminEmail = environment["SLIPWAY_ADMIN_EMAIL"].flatMap { $0.isEmpty ? nil : $0 }
         configuration.adminPassword = environment["SLIPWAY_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
+        if let days = try auditRetentionDays ?? environment["SLIPWAY_AUDIT_RETENTION_DAYS"].map({ text -> Int in
+            guard let days = Int(text) else { throw ValidationError("SLIPWAY_AUDIT_RETENTION_DAYS must be a whole number of days") }
+            return days
+        }) {
+            guard (1...36_500).contains(days) else { throw ValidationError("--audit-retention-days must be from 1 to 36500, got \(days)") }
+            configuration.auditRetentionDays = days
+        }
         configuration.secretKey = environment["SLIPWAY_SECRET_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         configuration.secretKeyFile = secretKeyFile ?? environment["SLIPWAY_SECRET_KEY_FILE"].flatMap { $0.isEmpty ? nil : $0 }
         configuration.metricsToken = environment["SLIPWAY_METRICS_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         configuration.allowSignup = allowSignup || ["true", "1", "yes"].contains(environment["SLIPWAY_ALLOW_SIGNUP"]?.lowercased() ?? "")
         if let lifetime = environment["SLIPWAY_TOKEN_LIFETIME"] {
-            guard let seconds = TimeInterval(lifetime), seconds >= 60 else {
-                throw ValidationError("SLIPWAY_TOKEN_LIFETIME must be a number of seconds, at least 60")
+            guard let seconds = TimeInterval(lifetime), seconds >= 60, seconds <= ServerConfiguration.maximumTokenLifetime else {
+                throw ValidationError(
+                    "SLIPWAY_TOKEN_LIFETIME must be a number of seconds from 60 to \(Int(ServerConfiguration.maximumTokenLifetime))")
             }
             configuration.tokenLifetime = seconds
         }

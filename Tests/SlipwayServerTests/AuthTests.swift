@@ -105,7 +105,7 @@ struct AuthTests {
             #expect(viewerId.hasPrefix("u-"))
             _ = try await admin.create("/2022-09-01-00/user", CreateUserRequest(email: "editor@example.com", password: "editor-pass", role: "editor"))
             try await admin.call(.post, "/2022-09-01-00/user", json: CreateUserRequest(email: "Viewer@example.com", password: "viewer-pass", role: "viewer"))
-                .expectError(.conflict, "invalid_state", message: "a user with email viewer@example.com already exists; choose another email")
+                .expectError(.conflict, "invalid_state", message: "your organization already has a user with email viewer@example.com; choose another email")
             try await admin.call(.post, "/2022-09-01-00/user", json: CreateUserRequest(email: "x@example.com", password: "short", role: "viewer"))
                 .expectError(.badRequest, "bad_request", message: "password must be at least 8 characters")
             try await admin.call(.post, "/2022-09-01-00/user", json: CreateUserRequest(email: "x@example.com", password: "long-enough", role: "owner"))
@@ -154,8 +154,8 @@ struct AuthTests {
             // Her organization gets its own default registry.
             let registries = try await grace.call(.get, "/2022-09-01-00/image-registry").decode(ListImageRegistriesResult.self)
             #expect(registries.imageRegistries.map(\.host) == ["docker.io"])
-            try await api.call(.post, "/2022-09-01-00/signup", json: request).expectError(
-                .conflict, "invalid_state", message: "a user with email grace@acme.test already exists; choose another email")
+            // The same email signs up another organization: nothing says that it exists already.
+            #expect(try await api.call(.post, "/2022-09-01-00/signup", json: request).status == .ok)
             try await api.call(.post, "/2022-09-01-00/signup", json: SignupRequest(name: "G", email: "g@x.test", password: "p", companyName: "C"))
                 .expectError(.badRequest, "bad_request", message: "password must be at least 8 characters")
         }

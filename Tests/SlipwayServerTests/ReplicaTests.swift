@@ -19,6 +19,28 @@ struct ReplicaTests {
         return started
     }
 
+    /// A user disabled through one replica is refused on the very next request to another, which had
+    /// already verified and kept the user's token.
+    @Test func aDisabledUserIsRefusedByEveryReplicaAtOnce() async throws {
+        let database = try await TestPostgres.freshDatabase()
+        let replicas = try await Self.replicas(2, on: database)
+        defer { replicas.forEach { $0.killInBackground(SIGTERM) } }
+        let admin = try await replicas[0].api.signIn()
+        let editorId = try await admin.create("/2022-09-01-00/user", CreateUserRequest(email: "ed@example.com", password: "editor-pass", role: "editor"))
+        let editor = try await replicas[1].api.signIn("ed@example.com", "editor-pass")
+        #expect(try await editor.call(.get, "/2022-09-01-00/service").status == .ok)
+        for round in 0..<20 {
+            let disabled = round % 2 == 0
+            #expect(try await admin.call(.patch, "/2022-09-01-00/user/\(editorId)", json: UpdateUserRequest(disabled: disabled)).status == .ok)
+            if disabled {
+                try await editor.call(.get, "/2022-09-01-00/service").expectError(
+                    .unauthorized, "auth_failure", message: "user ed@example.com is disabled; ask an admin of your organization")
+            } else {
+                try await editor.call(.get, "/2022-09-01-00/service").expectError(.unauthorized, "auth_failure", containing: "this session has ended")
+            }
+        }
+    }
+
     @Test func aWriteOnOneReplicaIsReadOnEveryOtherAtOnce() async throws {
         let database = try await TestPostgres.freshDatabase()
         let replicas = try await Self.replicas(3, on: database)

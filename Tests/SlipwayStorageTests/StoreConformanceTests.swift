@@ -56,7 +56,7 @@ struct StoreConformanceTests {
         try await withStore(kind) { opened in
             let store = opened.store
             let fixture = try await StoreFixture.make(store)
-            let admin = try #require(try await store.user(email: fixture.adminEmail))
+            let admin = try #require(try await store.users(email: fixture.adminEmail).first)
             try await store.saveRefreshToken(hash: "refresh-1", userId: admin.id, expiresAt: Self.t0.addingTimeInterval(60))
             #expect(try await store.takeRefreshToken(hash: "refresh-1", now: Self.t0)?.id == admin.id)
             #expect(try await store.takeRefreshToken(hash: "refresh-1", now: Self.t0) == nil, "a refresh token works once")

@@ -18,16 +18,46 @@ struct Accounts: Sendable {
         guard email.count <= Validate.Limit.email, (password?.count ?? 0) <= Validate.Limit.password,
             (hashedPassword?.count ?? 0) <= 128
         else { throw SlipwayError.authFailure("wrong email or password") }
-        let user = try await store.user(email: email)
-        let record = user?.passwordHash ?? Self.decoyRecord
+        // Emails are unique per organization: the password says which of the organizations' users this is.
+        let candidates = try await store.users(email: email)
+        let records = candidates.isEmpty ? [Self.decoyRecord] : candidates.map(\.passwordHash)
         let hasher = self.hasher
         // PBKDF2 is deliberately slow: keep it off the cooperative pool.
-        let matches = try await NIOThreadPool.singleton.runIfActive {
-            if let password { return hasher.verify(password: password, against: record) }
-            return hasher.verify(sha256Hex: hashedPassword ?? "", against: record)
+        let matching = try await NIOThreadPool.singleton.runIfActive {
+            records.firstIndex { record in
+                if let password { return hasher.verify(password: password, against: record) }
+                return hasher.verify(sha256Hex: hashedPassword ?? "", against: record)
+            }
         }
-        guard let user, matches else { throw SlipwayError.authFailure("wrong email or password") }
+        guard let matching, !candidates.isEmpty else { throw SlipwayError.authFailure("wrong email or password") }
+        let user = candidates[matching]
+        guard !user.disabled else { throw SlipwayError.authFailure("user \(user.email) is disabled; ask an admin of your organization") }
         return try await openSession(for: user)
+    }
+
+    /// The caller's own password change: ends every session of the user (tokens and refresh tokens) and
+    /// opens a new one for the caller.
+    func changePassword(of identity: Identity, current: String, new: String) async throws -> (jwt: String, refresh: String) {
+        guard let user = try await store.user(id: identity.userId) else { throw SlipwayError.authFailure("the user of this token no longer exists") }
+        let hasher = self.hasher
+        let matches = try await NIOThreadPool.singleton.runIfActive { hasher.verify(password: current, against: user.passwordHash) }
+        guard matches else { throw SlipwayError.forbidden("currentPassword is not the user's password") }
+        guard new != current else { throw SlipwayError.badRequest("newPassword must differ from currentPassword") }
+        try Validate.newPassword(new, field: "newPassword")
+        let hash = try await hash(new)
+        AuditTrail.current?.changed("password", .secretChanged)
+        let (_, after) = try await store.changeUser(id: user.id, organizationId: user.organizationId) { user in
+            user.passwordHash = hash
+            user.mustChangePassword = false
+        }
+        return try await openSession(for: after)
+    }
+
+    /// Ends the session whose refresh token this is (the caller's own).
+    func signOut(_ identity: Identity, refreshToken: String) async throws {
+        guard try await store.deleteRefreshToken(hash: OpaqueToken.hash(refreshToken), userId: identity.userId) else {
+            throw SlipwayError.notFound("no session of user \(identity.email) has this refresh token (it was used, ended or has expired)")
+        }
     }
 
     /// Trades a refresh token for a new access token and a new refresh token (each refresh token works once).
@@ -39,6 +69,7 @@ struct Accounts: Sendable {
     }
 
     private func openSession(for user: User) async throws -> (jwt: String, refresh: String) {
+        AuditTrail.current?.setActor(organizationId: user.organizationId, actorId: user.id, email: user.email)
         let jwt = try await tokens.accessToken(for: user)
         let refresh = OpaqueToken.new(prefix: "rt")
         try await store.saveRefreshToken(hash: refresh.hash, userId: user.id, expiresAt: tokens.clock.now().addingTimeInterval(tokens.refreshLifetime))
@@ -46,12 +77,15 @@ struct Accounts: Sendable {
     }
 
     /// A new organization with its admin and default registry.
-    func createOrganization(name: String, adminEmail: String, adminName: String, password: String) async throws -> (Organization, User) {
+    func createOrganization(
+        name: String, adminEmail: String, adminName: String, password: String, mustChangePassword: Bool = false
+    ) async throws -> (Organization, User) {
         let now = tokens.clock.now()
         let organization = Organization(id: Identifiers.new(.organization), name: name, createdAt: now)
         let admin = User(
             id: Identifiers.new(.user), organizationId: organization.id, email: adminEmail.lowercased(), name: adminName, role: .admin,
-            passwordHash: try await hash(password), createdAt: now)
+            passwordHash: try await hash(password), createdAt: now, mustChangePassword: mustChangePassword)
+        AuditTrail.current?.setActor(organizationId: organization.id, actorId: admin.id, email: admin.email)
         // Not verified: a release must not depend on reaching Docker Hub unless the organization says so
         // (PATCH the registry with verifyImages, or add its own registry, which verifies by default).
         let registry = ImageRegistry(
@@ -86,7 +120,9 @@ struct Accounts: Sendable {
         let password = adminPassword ?? Identifiers.random(length: 20)
         try Validate.newPassword(password, field: "SLIPWAY_ADMIN_PASSWORD")
         do {
-            _ = try await createOrganization(name: "default", adminEmail: email, adminName: "Administrator", password: password)
+            // A generated password was written to the log: it must be changed at first sign-in.
+            _ = try await createOrganization(
+                name: "default", adminEmail: email, adminName: "Administrator", password: password, mustChangePassword: adminPassword == nil)
         } catch let error as SlipwayError where error.kind == .invalidState {
             // Replicas started together on an empty database: another one created it first.
             guard try await store.hasOrganizations() else { throw error }
@@ -94,7 +130,8 @@ struct Accounts: Sendable {
         }
         if adminPassword == nil {
             logger.notice(
-                "created the first admin; this password is shown only once", metadata: ["email": "\(email)", "password": "\(password)"])
+                "created the first admin; this password is shown only once and must be changed at first sign-in",
+                metadata: ["email": "\(email)", "password": "\(password)"])
         } else {
             logger.notice("created the first admin", metadata: ["email": "\(email)"])
         }

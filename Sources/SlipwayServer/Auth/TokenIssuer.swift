@@ -15,6 +15,8 @@ struct TokenIssuer: Sendable {
         var org: String
         var email: String
         var role: String
+        /// The user's token version; absent in tokens issued before versions existed (version 1).
+        var ver: Int?
 
         /// The signature and issuer; expiry is checked against the server's clock by ``TokenIssuer``.
         func verify(using algorithm: some JWTAlgorithm) async throws {
@@ -42,7 +44,8 @@ struct TokenIssuer: Sendable {
         let now = clock.now()
         let claims = AccessClaims(
             sub: .init(value: user.id), exp: .init(value: now.addingTimeInterval(accessLifetime)), iat: .init(value: now),
-            iss: .init(value: Self.issuer), org: user.organizationId, email: user.email, role: user.role.rawValue)
+            iss: .init(value: Self.issuer), org: user.organizationId, email: user.email, role: user.role.rawValue,
+            ver: user.tokenVersion)
         return try await keys.sign(claims)
     }
 
@@ -63,7 +66,8 @@ struct TokenIssuer: Sendable {
         guard let role = Role(rawValue: claims.role) else {
             throw SlipwayError.authFailure("the bearer token is not a valid Slipway token; sign in again")
         }
-        let identity = Identity(userId: claims.sub.value, organizationId: claims.org, email: claims.email, role: role)
+        let identity = Identity(
+            userId: claims.sub.value, organizationId: claims.org, email: claims.email, role: role, tokenVersion: claims.ver ?? 1)
         verified.remember(token, identity: identity, expiresAt: claims.exp.value)
         return identity
     }

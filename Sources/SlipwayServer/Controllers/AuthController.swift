@@ -57,5 +57,43 @@ struct AuthController {
             let users = try await accounts.store.users(organizationId: identity.organizationId)
             return try JSONBody.response(ListUsersResult(users: users.map(UserResult.init)))
         }
+        api.patch("user/:userId") { request, context in
+            let identity = try context.requireIdentity()
+            try identity.requireAdmin()
+            let body = try await JSONBody.decode(UpdateUserRequest.self, from: request)
+            let role = try body.role.map { try Validate.role($0) }
+            if body.disabled == true { AuditTrail.current?.setAction("user.disable") }
+            if body.disabled == false { AuditTrail.current?.setAction("user.enable") }
+            let (_, after) = try await accounts.store.changeUser(id: try context.path("userId"), organizationId: identity.organizationId) { user in
+                let before = user
+                if let role { user.role = role }
+                if let disabled = body.disabled { user.disabled = disabled }
+                // Inside the transaction, before its audit record is written.
+                AuditTrail.current?.compare("role", before.role.rawValue, user.role.rawValue)
+                AuditTrail.current?.compare("disabled", String(before.disabled), String(user.disabled))
+            }
+            return try JSONBody.response(UserResult(after))
+        }
+        api.delete("user/:userId") { _, context in
+            let identity = try context.requireIdentity()
+            try identity.requireAdmin()
+            _ = try await accounts.store.deleteUser(id: try context.path("userId"), organizationId: identity.organizationId)
+            return JSONBody.empty()
+        }
+        api.post("user/password") { request, context in
+            let identity = try context.requireIdentity()
+            let body = try await JSONBody.decode(ChangePasswordRequest.self, from: request)
+            guard body.currentPassword.utf8.count <= Validate.Limit.password else {
+                throw SlipwayError.forbidden("currentPassword is not the user's password")
+            }
+            let session = try await accounts.changePassword(of: identity, current: body.currentPassword, new: body.newPassword)
+            return try JSONBody.response(SigninResult(jwtToken: session.jwt, refreshToken: session.refresh))
+        }
+        api.post("signout") { request, context in
+            let identity = try context.requireIdentity()
+            let body = try await JSONBody.decode(SignoutRequest.self, from: request)
+            try await accounts.signOut(identity, refreshToken: body.refreshToken)
+            return JSONBody.empty()
+        }
     }
 }

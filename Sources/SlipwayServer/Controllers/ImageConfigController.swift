@@ -62,6 +62,10 @@ struct ImageConfigController {
                 imageRegistryId: body.imageRegistryId.flatMap { $0.isEmpty ? nil : $0 }, publicKeyPEM: body.imageSignaturePublicKeyPEM,
                 commands: body.customImageCommandsAndArgs?.commands, args: body.customImageCommandsAndArgs?.args)
             try change.validate()
+            if let trail = AuditTrail.current {
+                let before = try await store.imageConfig(id: try context.path("id"), serviceId: try context.path("serviceId"), organizationId: identity.organizationId)
+                ImageSpecChange.audit(from: before.spec, to: before.spec.applying(change), in: trail)
+            }
             _ = try await store.updateImageConfig(
                 id: try context.path("id"), serviceId: try context.path("serviceId"), organizationId: identity.organizationId, change: change,
                 now: clock.now())

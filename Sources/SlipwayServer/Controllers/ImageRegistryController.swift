@@ -42,11 +42,17 @@ struct ImageRegistryController {
             try identity.requireWrite()
             let body = try await JSONBody.decode(UpdateImageRegistryRequest.self, from: request)
             try Self.validateCredentials(username: body.username, password: body.password)
-            var registry = try await store.imageRegistry(id: try context.path("registryId"), organizationId: identity.organizationId)
+            let before = try await store.imageRegistry(id: try context.path("registryId"), organizationId: identity.organizationId)
+            var registry = before
             if let username = body.username { registry.username = username.isEmpty ? nil : username }
             if let password = body.password { registry.sealedPassword = try seal(password, for: registry.id) }
             if let insecure = body.insecure { registry.insecure = insecure }
             if let verifyImages = body.verifyImages { registry.verifyImages = verifyImages }
+            let trail = AuditTrail.current
+            trail?.compare("username", before.username, registry.username)
+            if body.password != nil { trail?.changed("password", .secretChanged) }
+            trail?.compare("insecure", String(before.insecure), String(registry.insecure))
+            trail?.compare("verifyImages", String(before.verifyImages), String(registry.verifyImages))
             try await store.updateImageRegistry(registry)
             return JSONBody.empty()
         }

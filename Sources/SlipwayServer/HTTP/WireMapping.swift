@@ -43,7 +43,7 @@ extension UserResult {
     init(_ user: User) {
         self.init(
             id: user.id, email: user.email, name: user.name, role: user.role.rawValue, organizationId: user.organizationId,
-            createdAt: user.createdAt.rfc3339)
+            createdAt: user.createdAt.rfc3339, disabled: user.disabled, mustChangePassword: user.mustChangePassword)
     }
 }
 
@@ -94,5 +94,14 @@ extension TierVersionSetResult {
                     imageDigest: image.imageDigest, imageSignaturePublicKeyPEM: image.spec.publicKeyPEM,
                     customImageCommandsAndArgs: CustomImageCommandsAndArgs(commands: image.spec.commands, args: image.spec.args))
             })
+    }
+}
+
+extension AuditRecordResult {
+    init(_ record: AuditRecord) {
+        self.init(
+            at: record.at.rfc3339, actorType: record.actorType, actorId: record.actorId, actorEmail: record.actorEmail, action: record.action,
+            targets: record.targets, status: record.status, errorId: record.errorId, clientAddress: record.clientAddress,
+            changes: record.changes.isEmpty ? nil : record.changes.mapValues { AuditChangeResult(before: $0.before, after: $0.after) })
     }
 }

@@ -65,7 +65,11 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 
     /// The status, body and (for server faults) the hidden cause of an error.
     static func goaError(for error: any Error, request: Request) -> (HTTPResponse.Status, GoaError, String?) {
-        let id = Identifiers.random(length: 10)
+        if let identified = error as? IdentifiedError { return goaError(for: identified.underlying, request: request, id: identified.id) }
+        return goaError(for: error, request: request, id: Identifiers.random(length: 10))
+    }
+
+    private static func goaError(for error: any Error, request: Request, id: String) -> (HTTPResponse.Status, GoaError, String?) {
         switch error {
         case let error as SlipwayError:
             return (

@@ -46,8 +46,20 @@ public final class SQLStore: SlipwayStore {
     /// A write transaction. Other replicas hear of it through the triggers' notifications; their cached
     /// answers wait for nothing here, because each read that answers from a cache catches up first
     /// (``cachesCurrent()``).
+    ///
+    /// The audit record of the request in progress, if any, is written in the same transaction (once per
+    /// request: the first write that commits carries it).
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
-        try await database.write(body)
+        guard let trail = AuditTrail.current, !trail.isCommitted else { return try await database.write(body) }
+        let (result, audited) = try await database.write { db in
+            // The body may run on the database's own thread: the trail goes with it.
+            let result = try AuditTrail.$current.withValue(trail) { try body(db) }
+            guard let record = trail.recordForTransaction() else { return (result, false) }
+            try Self.insertAudit(record, db)
+            return (result, true)
+        }
+        if audited { trail.markCommitted() }
+        return result
     }
 
     /// Whether what this process keeps in memory may answer now: always on a file of one process; on a
@@ -102,18 +114,67 @@ public final class SQLStore: SlipwayStore {
     static func insertUser(_ user: User, _ db: any SQLSession) throws {
         do {
             try db.cachedExecute(sql: """
-                    INSERT INTO users (id, organization_id, email, name, role, password_hash, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO users (id, organization_id, email, name, role, password_hash, created_at, disabled, token_version,
+                        must_change_password)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [user.id, user.organizationId, user.email, user.name, user.role.rawValue, user.passwordHash, user.createdAt])
+                arguments: [
+                    user.id, user.organizationId, user.email, user.name, user.role.rawValue, user.passwordHash, user.createdAt, user.disabled,
+                    user.tokenVersion, user.mustChangePassword,
+                ])
         } catch SQLFailure.uniqueViolation {
-            throw SlipwayError.invalidState("a user with email \(user.email) already exists; choose another email")
+            // Emails are unique per organization: this names only what the caller's organization has.
+            throw SlipwayError.invalidState("your organization already has a user with email \(user.email); choose another email")
         }
     }
 
-    public func user(email: String) async throws -> User? {
+    public func users(email: String) async throws -> [User] {
         try await read { db in
-            try db.cachedRow(sql: "SELECT * FROM users WHERE email = ?", arguments: [email]).map(Self.user)
+            try db.cachedRows(sql: "SELECT * FROM users WHERE email = ? ORDER BY seq LIMIT 20", arguments: [email]).map(Self.user)
+        }
+    }
+
+    public func changeUser(
+        id: String, organizationId: String, _ change: @escaping @Sendable (inout User) throws -> Void
+    ) async throws -> (before: User, after: User) {
+        // Users and their token versions are read from memory by every request: moving the catalog revision
+        // tells each replica to read them afresh.
+        try await writeCatalog { db in
+            let users = try db.cachedRows(sql: "SELECT * FROM users WHERE organization_id = ? ORDER BY seq", arguments: [organizationId])
+                .map(Self.user)
+            guard let before = users.first(where: { $0.id == id }) else { throw SlipwayError.notFound(.user, id) }
+            var after = before
+            try change(&after)
+            guard after != before else { return (before, after) }
+            try AccountRules.requireAnAdminRemains(after: after, replacing: before, among: users)
+            let endsSessions = after.role != before.role || after.disabled != before.disabled || after.passwordHash != before.passwordHash
+            if endsSessions { after.tokenVersion = before.tokenVersion + 1 }
+            try db.cachedExecute(
+                sql: "UPDATE users SET role = ?, password_hash = ?, disabled = ?, token_version = ?, must_change_password = ? WHERE id = ?",
+                arguments: [after.role.rawValue, after.passwordHash, after.disabled, after.tokenVersion, after.mustChangePassword, id])
+            if endsSessions { try db.cachedExecute(sql: "DELETE FROM refresh_tokens WHERE user_id = ?", arguments: [id]) }
+            return (before, after)
+        }
+    }
+
+    public func deleteUser(id: String, organizationId: String) async throws -> User {
+        try await writeCatalog { db in
+            let users = try db.cachedRows(sql: "SELECT * FROM users WHERE organization_id = ? ORDER BY seq", arguments: [organizationId])
+                .map(Self.user)
+            guard let user = users.first(where: { $0.id == id }) else { throw SlipwayError.notFound(.user, id) }
+            try AccountRules.requireAnAdminRemains(after: nil, replacing: user, among: users)
+            try db.cachedExecute(sql: "DELETE FROM refresh_tokens WHERE user_id = ?", arguments: [id])
+            try db.cachedExecute(sql: "DELETE FROM users WHERE id = ?", arguments: [id])
+            return user
+        }
+    }
+
+    public func deleteRefreshToken(hash: String, userId: String) async throws -> Bool {
+        try await write { db in
+            let found = try db.cachedValue(Bool.self,
+                sql: "SELECT EXISTS (SELECT 1 FROM refresh_tokens WHERE token_hash = ? AND user_id = ?)", arguments: [hash, userId]) ?? false
+            if found { try db.cachedExecute(sql: "DELETE FROM refresh_tokens WHERE token_hash = ?", arguments: [hash]) }
+            return found
         }
     }
 
@@ -629,7 +690,8 @@ public final class SQLStore: SlipwayStore {
     static func user(_ row: SQLRow) -> User {
         User(
             id: row["id"], organizationId: row["organization_id"], email: row["email"], name: row["name"],
-            role: Role(rawValue: row["role"]) ?? .viewer, passwordHash: row["password_hash"], createdAt: row["created_at"])
+            role: Role(rawValue: row["role"]) ?? .viewer, passwordHash: row["password_hash"], createdAt: row["created_at"],
+            disabled: row["disabled"], tokenVersion: row["token_version"], mustChangePassword: row["must_change_password"])
     }
 
     static func encode(_ list: [String]?) -> String? {
@@ -638,5 +700,78 @@ public final class SQLStore: SlipwayStore {
 
     static func decode(_ text: String?) -> [String]? {
         decodeJSON(text)
+    }
+
+    // MARK: Audit log
+
+    static func insertAudit(_ record: AuditRecord, _ db: any SQLSession) throws {
+        try db.cachedExecute(sql: """
+                INSERT INTO audit_log (at, organization_id, actor_type, actor_id, actor_email, action, targets, status, error_id, client_address,
+                    changes)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                record.at, record.organizationId, record.actorType, record.actorId, record.actorEmail, record.action,
+                encodeJSON(record.targets), record.status, record.errorId, record.clientAddress,
+                record.changes.isEmpty ? nil : encodeJSON(record.changes),
+            ])
+    }
+
+    public func appendAudit(_ record: AuditRecord) async throws {
+        try await database.write { db in try Self.insertAudit(record, db) }
+    }
+
+    public func auditRecords(organizationId: String, filter: AuditFilter, page: PageRequest) async throws -> Page<AuditRecord> {
+        try await read { db in
+            var sql = "SELECT * FROM audit_log WHERE organization_id = ?"
+            var arguments: [any SQLBindable] = [organizationId]
+            if let actor = filter.actor {
+                sql += " AND (actor_id = ? OR actor_email = ?)"
+                arguments += [actor, actor.lowercased()]
+            }
+            if let action = filter.action {
+                sql += action.hasSuffix(".") ? " AND action LIKE ?" : " AND action = ?"
+                arguments.append(action.hasSuffix(".") ? action + "%" : action)
+            }
+            if let target = filter.target {
+                sql += " AND targets LIKE ?"
+                arguments.append("%\"\(target)\"%")
+            }
+            if let since = filter.since {
+                sql += " AND at >= ?"
+                arguments.append(since)
+            }
+            if let until = filter.until {
+                sql += " AND at < ?"
+                arguments.append(until)
+            }
+            // Newest first: the cursor is the last seq shown, and the next page is older.
+            if let after = page.after {
+                sql += " AND seq < ?"
+                arguments.append(after)
+            }
+            sql += " ORDER BY seq DESC LIMIT ?"
+            arguments.append(page.size + 1)
+            let rows = try db.cachedRows(sql: sql, arguments: arguments)
+            let items = Array(rows.prefix(page.size))
+            let next: Int64? = rows.count > page.size ? items.last?["seq"] : nil
+            return Page(items: items.map(Self.auditRecord), nextCursor: next)
+        }
+    }
+
+    public func trimAudit(before: Date, limit: Int) async throws -> Int {
+        try await database.write { db in
+            let seqs = try db.cachedValues(Int64.self, sql: "SELECT seq FROM audit_log WHERE at < ? ORDER BY seq LIMIT ?", arguments: [before, limit])
+            guard let last = seqs.last else { return 0 }
+            try db.cachedExecute(sql: "DELETE FROM audit_log WHERE at < ? AND seq <= ?", arguments: [before, last])
+            return seqs.count
+        }
+    }
+
+    static func auditRecord(_ row: SQLRow) -> AuditRecord {
+        AuditRecord(
+            at: row["at"], organizationId: row["organization_id"], actorType: row["actor_type"], actorId: row["actor_id"],
+            actorEmail: row["actor_email"], action: row["action"], targets: decodeJSON(row["targets"]) ?? [:], status: row["status"],
+            errorId: row["error_id"], clientAddress: row["client_address"], changes: decodeJSON(row["changes"]) ?? [:])
     }
 }

@@ -303,6 +303,48 @@ enum SQLiteMigrations {
                     CREATE INDEX rollouts_by_status ON rollouts(status, rollback);
                     """)
         }
+        // Accounts: emails unique per organization (so nothing says whether one exists elsewhere), users that
+        // can be disabled, a token version that ends sessions, the forced first password change; the audit log.
+        migrator.registerMigration("v5-accounts-and-audit") { db in
+            try db.execute(sql: """
+                    CREATE TABLE users_v5 (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                        id TEXT NOT NULL UNIQUE,
+                        organization_id TEXT NOT NULL REFERENCES organizations(id),
+                        email TEXT NOT NULL COLLATE NOCASE,
+                        name TEXT NOT NULL,
+                        role TEXT NOT NULL,
+                        password_hash TEXT NOT NULL,
+                        created_at DATETIME NOT NULL,
+                        disabled BOOLEAN NOT NULL DEFAULT 0,
+                        token_version INTEGER NOT NULL DEFAULT 1,
+                        must_change_password BOOLEAN NOT NULL DEFAULT 0,
+                        UNIQUE (organization_id, email)
+                    );
+                    INSERT INTO users_v5 (seq, id, organization_id, email, name, role, password_hash, created_at)
+                        SELECT seq, id, organization_id, email, name, role, password_hash, created_at FROM users;
+                    DROP TABLE users;
+                    ALTER TABLE users_v5 RENAME TO users;
+                    CREATE INDEX users_by_organization ON users(organization_id, seq);
+                    CREATE INDEX users_by_email ON users(email);
+                    CREATE TABLE audit_log (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                        at DATETIME NOT NULL,
+                        organization_id TEXT NOT NULL,
+                        actor_type TEXT NOT NULL,
+                        actor_id TEXT,
+                        actor_email TEXT,
+                        action TEXT NOT NULL,
+                        targets TEXT NOT NULL,
+                        status INTEGER NOT NULL,
+                        error_id TEXT,
+                        client_address TEXT,
+                        changes TEXT
+                    );
+                    CREATE INDEX audit_log_by_organization ON audit_log(organization_id, seq);
+                    CREATE INDEX audit_log_by_time ON audit_log(at);
+                    """)
+        }
         return migrator
     }
 }
