@@ -5,14 +5,14 @@ import Logging
 import SlipwayServer
 import SlipwayStorage
 
-/// `slipwayd`: the Slipway server (`slipwayd serve`, the default), and `slipwayd migrate` to move a SQLite
-/// database onto PostgreSQL.
+/// `slipwayd`: the Slipway server (`slipwayd serve`, the default), `slipwayd migrate` to move a SQLite
+/// database onto PostgreSQL, and `slipwayd backup` / `slipwayd verify-backup` for copies of a SQLite database.
 @main
 struct Slipwayd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "slipwayd",
         abstract: "The Slipway control plane: the Omnistrate Image Config API with releases and fleet rollouts.",
-        subcommands: [Serve.self, Migrate.self],
+        subcommands: [Serve.self, Migrate.self, Backup.self, VerifyBackup.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -133,6 +133,89 @@ struct Migrate: AsyncParsableCommand {
             throw ExitCode(78)
         }
     }
+}
+
+/// Copies a SQLite database, while slipwayd runs on it, into a new file.
+struct Backup: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Copy a SQLite database into a new file, while slipwayd runs on it.",
+        discussion: """
+            The copy is one consistent snapshot: every transaction committed before it began, the write-ahead log \
+            included. It only reads the database (a running slipwayd goes on serving), writes a temporary file \
+            beside FILE, checks it with integrity_check, flushes it to disk and only then names it FILE, with mode \
+            0600. It never overwrites a file. Keep <database>.key with the copy: it seals registry passwords and is \
+            not in the database. For PostgreSQL use pg_dump -Fc (see Backups in the README). Exit status 78 when the \
+            database or FILE is not usable as given, 1 when the copy fails.
+            """)
+
+    @Option(help: "The SQLite database file to copy (SLIPWAY_DATABASE; default ./slipway.sqlite).")
+    var database: String?
+
+    @Option(name: .customLong("to"), help: "The new file to write; it must not exist.")
+    var file: String
+
+    func run() async throws {
+        let database = database ?? ProcessInfo.processInfo.environment["SLIPWAY_DATABASE"].flatMap { $0.isEmpty ? nil : $0 } ?? "./slipway.sqlite"
+        let report: SQLiteBackup.Report
+        do {
+            report = try SQLiteBackup.backUp(database: database, to: file)
+        } catch let error as SQLiteBackup.Failure {
+            FileHandle.standardError.write(Data("slipwayd backup: \(error.description)\n".utf8))
+            throw ExitCode(error.isConfiguration ? 78 : 1)
+        }
+        print("backed up \(database) to \(report.path): \(report.bytes) bytes, mode 0600, integrity ok")
+        printSchemaAndTables(report)
+        let keyFile = database + ".key"
+        if FileManager.default.fileExists(atPath: keyFile) {
+            print("keep \(keyFile) with this backup: it seals registry passwords and is not in the database")
+        }
+    }
+}
+
+/// Checks a backup of a SQLite database before it is restored.
+struct VerifyBackup: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify-backup",
+        abstract: "Check a backup of a SQLite database before restoring it.",
+        discussion: """
+            Opens FILE read-only, runs integrity_check and foreign_key_check, compares its schema migrations with \
+            the ones this slipwayd knows and counts the rows of every table. Exit status 0 when FILE is a good \
+            backup this slipwayd can serve; 1, with the reason, when it is missing, not a SQLite database, damaged, \
+            or written by a newer Slipway.
+            """)
+
+    @Argument(help: "The backup file to check.")
+    var file: String
+
+    func run() async throws {
+        let report: SQLiteBackup.Report
+        do {
+            report = try SQLiteBackup.verify(file)
+        } catch let error as SQLiteBackup.Failure {
+            FileHandle.standardError.write(Data("slipwayd verify-backup: \(error.description)\n".utf8))
+            throw ExitCode(1)
+        }
+        print("\(file): \(report.bytes) bytes, integrity ok, foreign keys ok")
+        printSchemaAndTables(report)
+        print("\(file) is a good backup")
+    }
+}
+
+/// The schema version and the rows of each table of a backup.
+func printSchemaAndTables(_ report: SQLiteBackup.Report) {
+    switch report.schema {
+    case .current(let latest):
+        print("schema: \(latest), the latest this slipwayd knows")
+    case .older(let latest, let missing):
+        print(
+            "schema: \(latest ?? "none"), older than this slipwayd (\(SQLiteBackup.latestMigration)); "
+                + "a slipwayd that opens it migrates it (\(missing.joined(separator: ", ")))")
+    case .newer(let unknown):
+        print("schema: newer than this slipwayd (\(unknown.joined(separator: ", "))); restore it with that Slipway or newer")
+    case .notSlipway:
+        print("schema: none (not a Slipway database)")
+    }
+    for table in report.tables { print("\(table.name): \(table.rows) rows") }
 }
 
 /// The process's logger, bootstrapped in the chosen format.
