@@ -10,7 +10,7 @@ struct BackupTests {
     @Test func aBackupWhileServingHoldsEveryAnsweredWrite() async throws {
         let database = temporarySQLiteFile()
         let server = try await ServerProcess(database: database)
-        defer { server.killInBackground(SIGTERM) }
+        defer { if server.process.isRunning { server.killInBackground(SIGTERM) } }
         let api = try await server.api.signIn()
 
         let answered = AnsweredWrites()
@@ -51,7 +51,7 @@ struct BackupTests {
         #expect(report.contains("\(copy) is a good backup"), "\(report)")
 
         let restored = try await ServerProcess(database: copy)
-        defer { restored.killInBackground(SIGTERM) }
+        defer { if restored.process.isRunning { restored.killInBackground(SIGTERM) } }
         // The signing secret is in the database: the session goes on working on the copy.
         let list = try await restored.api.as_(api.token).call(.get, "/2022-09-01-00/service?pageSize=1000")
         #expect(list.status == .ok, "\(list.body)")
@@ -60,6 +60,8 @@ struct BackupTests {
         #expect(before.allSatisfy(ids.contains), "every write answered before the backup began is in the copy")
         // The original server never stopped serving.
         #expect(try await api.call(.get, "/2022-09-01-00/service/\(before[0])").status == .ok)
+        await restored.kill(SIGTERM)
+        await server.kill(SIGTERM)
     }
 
     /// With no server on the file the backup works the same, and a server starts on the database afterwards.
@@ -77,8 +79,9 @@ struct BackupTests {
         #expect(try await ServerProcess.run(["verify-backup", copy]).status == 0)
 
         let again = try await ServerProcess(database: database)
-        defer { again.killInBackground(SIGTERM) }
+        defer { if again.process.isRunning { again.killInBackground(SIGTERM) } }
         #expect(try await again.api.as_(api.token).call(.get, "/2022-09-01-00/service/\(service)").status == .ok)
+        await again.kill(SIGTERM)
     }
 
     @Test func backupRefusesWhatItCannotCopy() async throws {
@@ -98,7 +101,7 @@ struct BackupTests {
 
         let database = temporarySQLiteFile()
         let server = try await ServerProcess(database: database)
-        defer { server.killInBackground(SIGTERM) }
+        defer { if server.process.isRunning { server.killInBackground(SIGTERM) } }
         try Data("keep me".utf8).write(to: URL(fileURLWithPath: target))
         (status, text) = try await ServerProcess.run(["backup", "--database", database, "--to", target])
         #expect(status == 78)
@@ -106,6 +109,7 @@ struct BackupTests {
         #expect(try String(contentsOfFile: target, encoding: .utf8) == "keep me")
         let directory = URL(fileURLWithPath: target).deletingLastPathComponent().path
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["slipway.sqlite"])
+        await server.kill(SIGTERM)
     }
 
     @Test func verifyBackupRefusesAMissingFileAndOneThatIsNotSQLite() async throws {
@@ -127,7 +131,7 @@ struct BackupTests {
     @Test func verifyBackupRefusesADamagedCopy() async throws {
         let database = temporarySQLiteFile()
         let server = try await ServerProcess(database: database)
-        defer { server.killInBackground(SIGTERM) }
+        defer { if server.process.isRunning { server.killInBackground(SIGTERM) } }
         let api = try await server.api.signIn()
         for index in 0..<200 {
             _ = try await api.create("/2022-09-01-00/service", CreateServiceRequest(name: "svc-\(index)", description: String(repeating: "x", count: 200)))
@@ -165,6 +169,7 @@ struct BackupTests {
         #expect(status == 1)
         #expect(text.hasPrefix("slipwayd verify-backup: \(inconsistent) is damaged: integrity_check found "), "\(text)")
         #expect(text.contains(" missing from index ") || text.contains("out of order") || text.contains("wrong # of entries"), "\(text)")
+        await server.kill(SIGTERM)
     }
 }
 
