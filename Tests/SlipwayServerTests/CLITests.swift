@@ -85,6 +85,33 @@ struct CLITests {
         }
     }
 
+    /// An admin adds an editor, the editor works, the admin reads who did what, disables the editor, and the
+    /// editor's next command is refused.
+    @Test func usersAndTheAuditLogFromTheCommandLine() async throws {
+        try await withServer { api in
+            let admin = try CLI()
+            let editor = try CLI()
+            #expect(try await admin.run(["login", "--url", api.serverURL, "--email", adminEmail, "--password-stdin"], stdin: adminPassword + "\n").status == 0)
+            let editorId = try await admin.ok(["user", "create", "--email", "ed@example.com", "--role", "editor", "--password", "editor-pass"])
+            #expect(editorId.hasPrefix("u-"))
+            #expect(try await editor.run(["login", "--url", api.serverURL, "--email", "ed@example.com", "--password-stdin"], stdin: "editor-pass\n").status == 0)
+            let service = try await editor.ok(["service", "create", "--name", "pg"])
+            let log = try await admin.ok(["audit", "list", "--actor", "ed@example.com"])
+            #expect(log.contains("service.create") && log.contains("serviceId=\(service)"), "\(log)")
+            #expect(log.contains("session.signin"))
+            let users = try await admin.ok(["user", "list"])
+            #expect(users.contains("ed@example.com") && users.contains("editor"))
+            #expect(try await admin.ok(["user", "update", editorId, "--disable"]).contains("disabled"))
+            let refused = try await editor.run(["service", "list"])
+            #expect(refused.status == 1)
+            #expect(refused.stderr.contains("user ed@example.com is disabled; ask an admin of your organization"), "\(refused.stderr)")
+            let disabling = try await admin.ok(["audit", "list", "--action", "user.disable", "--json"])
+            #expect(disabling.contains("\"userId\" : \"\(editorId)\"") || disabling.contains("\"userId\":\"\(editorId)\""), "\(disabling)")
+            let both = try await admin.run(["user", "update", editorId, "--disable", "--enable"])
+            #expect(both.status == 2 && both.stderr.contains("--disable and --enable exclude each other"))
+        }
+    }
+
     @Test func loginThenAServiceThroughToARollout() async throws {
         try await withServer { api in
             var cli = try CLI()
