@@ -15,6 +15,59 @@ struct StoreConformanceTests {
         try await body(opened)
     }
 
+    /// The audit log: a write's record goes with it, and none without it; records are read per organization,
+    /// newest first, filtered; retention trims the oldest in bounded batches.
+    @Test(arguments: StoreUnderTest.allCases)
+    func auditRecordsGoWithTheirWritesAndAreTrimmed(_ kind: StoreUnderTest) async throws {
+        try await withStore(kind) { opened in
+            let store = opened.store
+            let acme = try await StoreFixture.make(store)
+            let base = AuditRecord(
+                at: Self.t0, organizationId: acme.organizationId, actorType: "user", actorId: "u-1", actorEmail: "a@acme.test",
+                action: "service.create")
+            // A write that fails takes its record with it; the one that commits carries it.
+            let failing = AuditTrail(base)
+            await #expect(throws: (any Error).self) {
+                try await AuditTrail.$current.withValue(failing) {
+                    try await store.createService(
+                        Service(id: acme.serviceId, organizationId: acme.organizationId, name: "dup", description: "", createdAt: Self.t0))
+                }
+            }
+            #expect(!failing.isCommitted)
+            let committed = AuditTrail(base)
+            let id = try await AuditTrail.$current.withValue(committed) { () async throws -> String in
+                let id = Identifiers.new(.service)
+                try await store.createService(Service(id: id, organizationId: acme.organizationId, name: "new", description: "", createdAt: Self.t0))
+                return id
+            }
+            #expect(committed.isCommitted)
+            var page = try await store.auditRecords(organizationId: acme.organizationId, filter: AuditFilter(), page: PageRequest(size: 10))
+            #expect(page.items.count == 1 && page.items[0].targets == ["serviceId": id])
+
+            for day in 1...25 {
+                var old = base
+                old.at = Self.t0.addingTimeInterval(Double(day) * 86_400)
+                old.action = day % 2 == 0 ? "rollout.pause" : "rollout.resume"
+                try await store.appendAudit(old)
+            }
+            let other = try await StoreFixture.make(store)
+            #expect(try await store.auditRecords(organizationId: other.organizationId, filter: AuditFilter(), page: PageRequest(size: 10)).items.isEmpty)
+            page = try await store.auditRecords(organizationId: acme.organizationId, filter: AuditFilter(action: "rollout."), page: PageRequest(size: 10))
+            #expect(page.items.count == 10 && page.items.first?.at == Self.t0.addingTimeInterval(25 * 86_400))
+            let paused = try await store.auditRecords(
+                organizationId: acme.organizationId, filter: AuditFilter(action: "rollout.pause"), page: PageRequest(size: 100))
+            #expect(paused.items.count == 12)
+            // Retention: everything before day 20, at most 7 a batch.
+            let cutoff = Self.t0.addingTimeInterval(20 * 86_400)
+            #expect(try await store.trimAudit(before: cutoff, limit: 7) == 7)
+            #expect(try await store.trimAudit(before: cutoff, limit: 7) == 7)
+            #expect(try await store.trimAudit(before: cutoff, limit: 7) == 6)
+            #expect(try await store.trimAudit(before: cutoff, limit: 7) == 0)
+            let left = try await store.auditRecords(organizationId: acme.organizationId, filter: AuditFilter(), page: PageRequest(size: 100))
+            #expect(left.items.map(\.at) == (20...25).reversed().map { Self.t0.addingTimeInterval(Double($0) * 86_400) })
+        }
+    }
+
     @Test(arguments: StoreUnderTest.allCases)
     func catalogTenancyAndPagination(_ kind: StoreUnderTest) async throws {
         try await withStore(kind) { opened in
