@@ -104,7 +104,9 @@ public actor RolloutEngine: ServiceLifecycle.Service {
             delay = min(delay, .milliseconds(Int64(seconds * 1000) + 1))
         }
         let timer = Task { [weak self] in
-            try? await Task.sleep(for: delay)
+            // Cancelled when something else woke the engine: then it must not wake it again (a cancelled
+            // timer that still woke the engine made each wake-up schedule the next, a busy loop).
+            do { try await Task.sleep(for: delay) } catch { return }
             await self?.requestTick()
         }
         await withTaskCancellationHandler {
