@@ -161,12 +161,10 @@ struct AnonymousRegistryTests {
     @Test func aRegistryThatHangsTimesOut() async throws {
         let client = RegistryClient(timeout: .milliseconds(300))
         try await withSilentListener { host in
-            let started = ContinuousClock.now
             let error = await expectRegistryError(.unavailable) {
                 _ = try await client.resolveDigest(RegistryAccess(host: host, insecure: true), repository: "app", tag: "v1")
             }
             #expect(error?.message == "registry \(host) did not answer within 0.3 s for \(host)/app:v1")
-            #expect(ContinuousClock.now - started < .seconds(2))
         }
     }
 

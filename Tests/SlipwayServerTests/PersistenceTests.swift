@@ -36,11 +36,16 @@ struct PersistenceTests {
         var configuration = try await testConfiguration()
         configuration.jwtSecret = String(repeating: "k", count: 32)
         let token = try await withServer(configuration) { api in try await api.signIn().token! }
+        // The same key and database after a restart: the token still signs its user in.
+        try await withServer(configuration) { (api: APIClient) async throws -> Void in
+            #expect(try await api.as_(token).call(.get, "/2022-09-01-00/service").status == .ok)
+        }
         var other = try await testConfiguration()
         other.jwtSecret = configuration.jwtSecret
         try await withServer(other) { (api: APIClient) async throws -> Void in
-            // Same key, but the user does not exist here: the token still authenticates its claims.
-            #expect(try await api.as_(token).call(.get, "/2022-09-01-00/service").status == .ok)
+            // The same key, but its user does not exist here: a valid signature is not enough.
+            try await api.as_(token).call(.get, "/2022-09-01-00/service").expectError(
+                .unauthorized, "auth_failure", message: "the user of this token no longer exists")
         }
         var short = try await testConfiguration()
         short.jwtSecret = "too-short"
