@@ -15,7 +15,7 @@
 #                                       ssl=on, plain connections refused; prints the CA's PEM path
 #
 # Superuser `slipway`, trust authentication, UTF8 with locale C.UTF-8, ICU checked at start,
-# max_connections=300, fsync=on. Port: the first free one from 55432 upward. Everything but the
+# max_connections=1000, fsync=on. Port: the first free one from 55432 upward. Everything but the
 # URL goes to stderr. Under DIR: data/ (the data directory), socket/ (the Unix socket), postgres.log
 # (the server log) and .slipway-cluster (what the other commands read).
 # As root the server runs as the `postgres` user (initdb and postgres refuse root), and `start`
@@ -132,7 +132,7 @@ port_in_use() {
 
 # Starts the server on $port; returns 1 (and leaves the log) if it does not come up.
 start_server() {
-    local opts="-p $port -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=on"
+    local opts="-p $port -c listen_addresses=127.0.0.1 -c max_connections=1000 -c fsync=on"
     if [ -n "$socket" ]; then
         opts="$opts -k '$socket'"
     else
