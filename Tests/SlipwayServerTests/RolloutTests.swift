@@ -149,12 +149,13 @@ struct RolloutTests {
             let stuck = try AgentProcess(server: api.serverURL, token: fleet.instances[2].agentToken, applyCommand: hanging, stateDir: agents[2].stateDir)
             defer { stuck.stop() }
             try await fleet.ship(api, tag: "2")
-            _ = try await api.call(.post, fleet.rolloutPath, json: RolloutPolicyRequest(instanceTimeoutSeconds: 2))
-            let failed = try await waitForRollout(api, fleet, "FAILED", within: 30)
+            // Long enough for a healthy agent to apply and report while every suite runs at once on 2 cores.
+            _ = try await api.call(.post, fleet.rolloutPath, json: RolloutPolicyRequest(instanceTimeoutSeconds: 6))
+            let failed = try await waitForRollout(api, fleet, "FAILED", within: 60)
             #expect(failed.completed == 2)
             #expect(failed.failed == 1)
             let entries = try await fleet.rolloutInstances(api)
-            #expect(entries[2].reason == "no successful report within 2 s (instanceTimeoutSeconds)")
+            #expect(entries[2].reason == "no successful report within 6 s (instanceTimeoutSeconds)")
         }
     }
 
