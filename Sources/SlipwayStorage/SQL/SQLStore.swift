@@ -140,8 +140,7 @@ public final class SQLStore: SlipwayStore {
         // Users and their token versions are read from memory by every request: moving the catalog revision
         // tells each replica to read them afresh.
         try await writeCatalog { db in
-            let users = try db.cachedRows(sql: "SELECT * FROM users WHERE organization_id = ? ORDER BY seq", arguments: [organizationId])
-                .map(Self.user)
+            let users = try Self.users(organizationId: organizationId, db)
             guard let before = users.first(where: { $0.id == id }) else { throw SlipwayError.notFound(.user, id) }
             var after = before
             try change(&after)
@@ -159,8 +158,7 @@ public final class SQLStore: SlipwayStore {
 
     public func deleteUser(id: String, organizationId: String) async throws -> User {
         try await writeCatalog { db in
-            let users = try db.cachedRows(sql: "SELECT * FROM users WHERE organization_id = ? ORDER BY seq", arguments: [organizationId])
-                .map(Self.user)
+            let users = try Self.users(organizationId: organizationId, db)
             guard let user = users.first(where: { $0.id == id }) else { throw SlipwayError.notFound(.user, id) }
             try AccountRules.requireAnAdminRemains(after: nil, replacing: user, among: users)
             try db.cachedExecute(sql: "DELETE FROM refresh_tokens WHERE user_id = ?", arguments: [id])
@@ -183,9 +181,11 @@ public final class SQLStore: SlipwayStore {
     }
 
     public func users(organizationId: String) async throws -> [User] {
-        try await read { db in
-            try db.cachedRows(sql: "SELECT * FROM users WHERE organization_id = ? ORDER BY seq", arguments: [organizationId]).map(Self.user)
-        }
+        try await read { db in try Self.users(organizationId: organizationId, db) }
+    }
+
+    static func users(organizationId: String, _ db: any SQLSession) throws -> [User] {
+        try db.cachedRows(sql: "SELECT * FROM users WHERE organization_id = ? ORDER BY seq", arguments: [organizationId]).map(Self.user)
     }
 
     public func saveRefreshToken(hash: String, userId: String, expiresAt: Date) async throws {
