@@ -19,6 +19,9 @@ public actor RolloutEngine: ServiceLifecycle.Service {
     /// Ticks failed in a row: the first is an error in the log, the rest of an outage (a database that is
     /// away fails every retry) only debug lines, and the tick that works again says so.
     private var failedTicks = 0
+    /// Times the loop has woken, for `/metrics`: an idle engine wakes only at its safety-net tick, so a
+    /// count that climbs with no work means the engine is spinning.
+    public private(set) var passes = 0
 
     /// Longest sleep without any wake-up: a safety net, not the way the engine learns of work.
     private let idleTick: Duration
@@ -52,6 +55,7 @@ public actor RolloutEngine: ServiceLifecycle.Service {
 
     private func loop() async {
         while !Task.isCancelled {
+            passes += 1
             var wakeAt: Date?
             do {
                 // Another replica drives rollouts; this one is woken when it takes over.

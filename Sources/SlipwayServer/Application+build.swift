@@ -58,7 +58,7 @@ func buildRouter(
     metricsToken: String?, clock: SlipwayClock, logger: Logger
 ) -> Router<SlipwayRequestContext> {
     let router = Router(context: SlipwayRequestContext.self)
-    let metrics = ServerMetrics(fleet: store, notifier: notifier)
+    let metrics = ServerMetrics(fleet: store, notifier: notifier, engine: engine)
     router.add(middleware: APIErrorMiddleware(logger: logger, metrics: metrics))
     router.get("healthz") { _, _ in
         _ = try await store.hasOrganizations()

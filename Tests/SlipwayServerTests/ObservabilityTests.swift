@@ -37,6 +37,27 @@ struct MetricsTests {
         }
     }
 
+    /// An engine that is woken and then left alone goes back to sleep until its next deadline: its pass
+    /// count stays put. (A timer that woke the engine after being cancelled once made every wake-up
+    /// schedule the next, and the count climbed by thousands a second.)
+    @Test func anEngineWokenAndLeftAloneSleeps() async throws {
+        try await withServer { api in
+            let admin = try await api.signIn()
+            let fleet = try await Fleet.make(admin, instances: 1)
+            try await fleet.ship(admin, tag: "2")
+            // No agent answers: the engine has nothing to do until the instance's ten-minute timeout.
+            #expect(try await admin.call(.post, fleet.rolloutPath).status == .ok)
+            #expect(try await admin.call(.post, fleet.rolloutPath + "/pause").status == .ok)
+            #expect(try await admin.call(.post, fleet.rolloutPath + "/resume").status == .ok)
+            try await Task.sleep(for: .milliseconds(500))
+            let before = try await api.as_(nil).enginePasses()
+            #expect(before >= 3, "the rollout, the pause and the resume each woke the engine")
+            try await Task.sleep(for: .seconds(2))
+            let after = try await api.as_(nil).enginePasses()
+            #expect(after - before <= 1, "the engine passed \(after - before) times in 2 s with nothing to do")
+        }
+    }
+
     @Test func aConfiguredTokenGuardsTheEndpoint() async throws {
         var configuration = try await testConfiguration()
         configuration.metricsToken = "scrape-secret-1"
@@ -136,5 +157,14 @@ struct JSONLogTests {
         let (status, text) = try await ServerProcess.run(["--database", temporaryDatabase(), "--log-format", "yaml"])
         #expect(status == 64)
         #expect(text.contains("log format must be text or json, got 'yaml'"))
+    }
+}
+
+extension APIClient {
+    /// `slipway_rollout_engine_passes_total` from `/metrics`.
+    func enginePasses() async throws -> Int {
+        let scrape = try await call(.get, "/metrics")
+        let line = try #require(scrape.body.split(separator: "\n").first { $0.hasPrefix("slipway_rollout_engine_passes_total ") })
+        return try #require(Int(line.split(separator: " ")[1]))
     }
 }

@@ -110,6 +110,30 @@ struct ReplicaTests {
         #expect(survivors.contains { holder.contains($0) }, "the lease is held by \(holder), not by one of \(survivors)")
     }
 
+    /// A replica that does not drive rollouts still hears of them (each request it answers and each change
+    /// another replica announces wakes its engine), and goes back to sleep each time: its engine's pass
+    /// count stays put once nothing happens. (A cancelled timer that still woke the engine once made such a
+    /// replica spin on both cores, growing without bound.)
+    @Test func aReplicaThatDoesNotDriveSleepsBetweenWakeUps() async throws {
+        let database = try await TestPostgres.freshDatabase()
+        let driver = try await ServerProcess(database: database)
+        defer { driver.killInBackground(SIGTERM) }
+        try await eventually("the first replica drives rollouts", within: 15) { driver.log.contains("this replica now drives rollouts") }
+        let follower = try await ServerProcess(database: database)
+        defer { follower.killInBackground(SIGTERM) }
+        let admin = try await follower.api.signIn()
+        let fleet = try await Fleet.make(admin, instances: 1)
+        try await fleet.ship(admin, tag: "2")
+        #expect(try await admin.call(.post, fleet.rolloutPath).status == .ok)
+        #expect(try await admin.call(.post, fleet.rolloutPath + "/pause").status == .ok)
+        #expect(try await admin.call(.post, fleet.rolloutPath + "/resume").status == .ok)
+        try await Task.sleep(for: .milliseconds(500))
+        let before = try await follower.api.enginePasses()
+        try await Task.sleep(for: .seconds(2))
+        let after = try await follower.api.enginePasses()
+        #expect(after - before <= 1, "the follower's engine passed \(after - before) times in 2 s with nothing to do")
+    }
+
     @Test func aLongPollIsWokenWhenAnotherReplicaChangesItsDesiredState() async throws {
         let database = try await TestPostgres.freshDatabase()
         let replicas = try await Self.replicas(2, on: database)

@@ -14,8 +14,10 @@ final class ServerMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     private let fleet: any FleetStore
     private let notifier: DesiredStateNotifier
-    /// The process CPU time already added to its counter.
+    private let engine: RolloutEngine
+    /// The process CPU time and the engine passes already added to their counters.
     private let cpuCounted = Mutex<Double>(0)
+    private let passesCounted = Mutex<Int>(0)
 
     /// The counter and histogram of each kind of request, made once: the registry validates the name and
     /// help text and builds the label key on every `make…` call, which does not belong on every request.
@@ -33,9 +35,10 @@ final class ServerMetrics: Sendable {
         .seconds(10), .seconds(30), .seconds(60),
     ]
 
-    init(fleet: any FleetStore, notifier: DesiredStateNotifier) {
+    init(fleet: any FleetStore, notifier: DesiredStateNotifier, engine: RolloutEngine) {
         self.fleet = fleet
         self.notifier = notifier
+        self.engine = engine
     }
 
     /// One finished request. `route` is the matched pattern (Hummingbird names requests that match none `NotFound`).
@@ -81,6 +84,15 @@ final class ServerMetrics: Sendable {
                 .set(Double(summary.rolloutsByStatus[status] ?? 0))
         }
         registry.makeGauge(name: "slipway_agent_long_polls", help: "Agents waiting on a long-poll now.").set(Double(await notifier.waiting))
+        let passes = await engine.passes
+        let newPasses = passesCounted.withLock { counted in
+            defer { counted = max(counted, passes) }
+            return max(0, passes - counted)
+        }
+        registry.makeCounter(
+            name: "slipway_rollout_engine_passes_total",
+            help: "Times the rollout engine woke: on a wake-up (a report, a new rollout, a pause), a deadline, or its 30 s safety net."
+        ).increment(by: Int64(newPasses))
         if let process = ProcessStatistics.current() {
             registry.makeGauge(name: "process_resident_memory_bytes", help: "Resident memory size in bytes.").set(process.residentBytes)
             let spent = cpuCounted.withLock { counted in
