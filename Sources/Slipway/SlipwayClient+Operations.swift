@@ -163,11 +163,11 @@ extension SlipwayClient {
         try await post("\(imageConfigPath(serviceId, id))/rollout/retry", [String: String]())
     }
 
-    /// One page of the latest rollout's instances.
-    public func rolloutInstances(serviceId: String, id: String, pageSize: Int? = nil, nextPageToken: String? = nil) async throws
+    /// One page of the latest rollout's instances; only those in `status` (`FAILED`, …) when it is given.
+    public func rolloutInstances(serviceId: String, id: String, status: String? = nil, pageSize: Int? = nil, nextPageToken: String? = nil) async throws
         -> ListRolloutInstancesResult
     {
-        try await get("\(imageConfigPath(serviceId, id))/rollout/instances", query: Self.page(pageSize, nextPageToken))
+        try await get("\(imageConfigPath(serviceId, id))/rollout/instances", query: [("status", status)] + Self.page(pageSize, nextPageToken))
     }
 
     /// Every instance of the latest rollout, page by page.

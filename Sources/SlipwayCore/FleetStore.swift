@@ -39,7 +39,8 @@ public protocol FleetStore: Sendable {
     /// The latest rollout of the image config; 404 if it never had one.
     func latestRollout(imageConfigId: String, serviceId: String, organizationId: String) async throws -> Rollout
     func rollouts(imageConfigId: String, serviceId: String, organizationId: String, page: PageRequest) async throws -> Page<Rollout>
-    func rolloutInstances(rolloutId: String, page: PageRequest) async throws -> Page<RolloutInstance>
+    /// A rollout's instances in rollout order; only those in `status` when it is given.
+    func rolloutInstances(rolloutId: String, status: RolloutInstanceStatus?, page: PageRequest) async throws -> Page<RolloutInstance>
     func pauseRollout(imageConfigId: String, serviceId: String, organizationId: String, now: Date) async throws -> Rollout
     func resumeRollout(imageConfigId: String, serviceId: String, organizationId: String, now: Date) async throws -> Rollout
     func cancelRollout(imageConfigId: String, serviceId: String, organizationId: String, now: Date) async throws -> Rollout

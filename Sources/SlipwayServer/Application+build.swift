@@ -28,7 +28,7 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
     let engine = RolloutEngine(store: store, notifier: notifier, clock: configuration.clock, logger: logger)
     let checks = ImageChecks(registries: RegistryClient(timeout: configuration.registryTimeout), secrets: secrets)
     let router = buildRouter(
-        openAPI: try OpenAPIDocument.load(), store: store, accounts: accounts, engine: engine, notifier: notifier, checks: checks,
+        openAPI: try OpenAPIDocument.load(), console: try WebConsole.load(), store: store, accounts: accounts, engine: engine, notifier: notifier, checks: checks,
         allowSignup: configuration.allowSignup, metricsToken: configuration.metricsToken, clock: configuration.clock, logger: logger)
     // Every open connection is a file descriptor; running out of them makes the runtime itself trap. Past this
     // many connections, new ones wait in the listen backlog instead.
@@ -53,7 +53,7 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
 
 /// The routes: health, metrics and the spec, the public sign-in routes, and everything else behind a bearer token.
 func buildRouter(
-    openAPI: String, store: any SlipwayStore & FleetStore, accounts: Accounts, engine: RolloutEngine, notifier: DesiredStateNotifier,
+    openAPI: String, console: WebConsole, store: any SlipwayStore & FleetStore, accounts: Accounts, engine: RolloutEngine, notifier: DesiredStateNotifier,
     checks: ImageChecks, allowSignup: Bool,
     metricsToken: String?, clock: SlipwayClock, logger: Logger
 ) -> Router<SlipwayRequestContext> {
@@ -73,7 +73,7 @@ func buildRouter(
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: try await metrics.scrape()))
     }
-    router.get("ui/rollout") { _, _ in RolloutPage.response() }
+    console.addRoutes(to: router)
     let openAPIBytes = ByteBuffer(string: openAPI)
     router.get("openapi.yaml") { _, _ in
         Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: openAPIBytes))

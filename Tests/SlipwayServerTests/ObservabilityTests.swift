@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Logging
 import SlipwayServer
 import SlipwayWire
@@ -86,9 +87,33 @@ struct MetricsProcessTests {
     }
 }
 
-@Suite("GET /ui/rollout: the progress page")
-struct RolloutPageTests {
-    /// The page is script over the status operation: every field it reads must be one the API answers.
+@Suite("The web console's files and the API calls it relies on")
+struct WebConsoleTests {
+    /// Every address of the console answers its page; the page, script and style sheet come with a policy
+    /// that allows no inline script or style, no framing and no other origin.
+    @Test func pagesComeWithAStrictPolicy() async throws {
+        try await withServer { api in
+            let anonymous = api.as_(nil)
+            for (path, type) in [
+                ("/ui", "text/html; charset=utf-8"), ("/ui/", "text/html; charset=utf-8"), ("/ui/rollout?service=s-1&imageConfig=imgc-1", "text/html; charset=utf-8"),
+                ("/ui/console.js", "text/javascript; charset=utf-8"), ("/ui/console.css", "text/css; charset=utf-8"),
+            ] {
+                let reply = try await anonymous.call(.get, path)
+                #expect(reply.status == .ok, "\(path)")
+                #expect(reply.headers[.contentType] == type, "\(path)")
+                let policy = try #require(reply.headers[HTTPField.Name("Content-Security-Policy")!], "\(path)")
+                #expect(policy.contains("script-src 'self'") && policy.contains("style-src 'self'") && policy.contains("frame-ancestors 'none'"))
+                #expect(!policy.contains("unsafe"), "\(policy)")
+                #expect(reply.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff")
+            }
+            let page = try await anonymous.call(.get, "/ui/")
+            #expect(!page.body.contains("<script>") && !page.body.contains("style="), "no inline script or style")
+            #expect(page.body.contains("<script src=\"/ui/console.js\" defer></script>"))
+            #expect(try await anonymous.call(.get, "/ui/nothing.js").status == .notFound)
+        }
+    }
+
+    /// The console is script over the status operation: every field it reads must be one the API answers.
     @Test func readsOnlyFieldsTheStatusOperationAnswers() async throws {
         try await withServer { api in
             let admin = try await api.signIn()
@@ -100,17 +125,62 @@ struct RolloutPageTests {
             var answered = Set((try JSONSerialization.jsonObject(with: Data(status.body.utf8)) as? [String: Any] ?? [:]).keys)
             answered.formUnion(Mirror(reflecting: try status.decode(RolloutStatusResult.self)).children.compactMap(\.label))
 
-            let page = try await api.as_(nil).call(.get, "/ui/rollout?service=\(fleet.fixture.serviceId)&imageConfig=\(fleet.fixture.imageConfigId)")
-            #expect(page.status == .ok)
-            #expect(page.headers[.contentType] == "text/html; charset=utf-8")
-            #expect(page.headers[.cacheControl] == "no-store")
-            #expect(page.body.contains("/image-config/\" + encodeURIComponent(imageConfig) + \"/rollout"))
-            let script = page.body
+            let script = try await api.as_(nil).call(.get, "/ui/console.js").body
             var read = Set(script.matches(of: /\bs\.([A-Za-z]+)/).map { String($0.output.1) })
-            let parts = try #require(script.firstMatch(of: /const parts = \[([^\]]*)\]/))
+            let parts = try #require(script.firstMatch(of: /const PARTS = \[([^\]]*)\]/))
             read.formUnion(parts.output.1.matches(of: /"([A-Za-z]+)"/).map { String($0.output.1) })
             #expect(read.count >= 15, "\(read)")
-            #expect(read.subtracting(answered).isEmpty, "the page reads fields the API does not answer: \(read.subtracting(answered))")
+            #expect(read.subtracting(answered).isEmpty, "the console reads fields the API does not answer: \(read.subtracting(answered))")
+        }
+    }
+
+    /// A client that polls the status is told 304 while nothing changed, and the new status once it did.
+    @Test func theRolloutStatusAnswers304WhileItIsUnchanged() async throws {
+        try await withServer { api in
+            let admin = try await api.signIn()
+            let fleet = try await Fleet.make(admin, instances: 2)
+            try await fleet.ship(admin, tag: "2")
+            // No agent answers and the rollout is paused: its status stays still while it is asked.
+            #expect(try await admin.call(.post, fleet.rolloutPath, json: RolloutPolicyRequest(maxConcurrentUpgrades: 1, instanceTimeoutSeconds: 3600)).status == .ok)
+            #expect(try await admin.call(.post, fleet.rolloutPath + "/pause").status == .ok)
+            let first = try await admin.call(.get, fleet.rolloutPath)
+            let etag = try #require(first.headers[.eTag])
+            #expect(etag.hasPrefix("\"") && etag.hasSuffix("\"") && etag.count == 26)
+            for asked in [etag, "W/" + etag, "\"other\", " + etag, "*"] {
+                let again = try await admin.call(.get, fleet.rolloutPath, headers: [.ifNoneMatch: asked])
+                #expect(again.status == .notModified, "If-None-Match: \(asked)")
+                #expect(again.body.isEmpty)
+                #expect(again.headers[.eTag] == etag)
+            }
+            let stale = try await admin.call(.get, fleet.rolloutPath, headers: [.ifNoneMatch: "\"other\""])
+            #expect(stale.status == .ok && stale.body == first.body)
+            #expect(try await admin.call(.post, fleet.rolloutPath + "/resume").status == .ok)
+            let changed = try await admin.call(.get, fleet.rolloutPath, headers: [.ifNoneMatch: etag])
+            #expect(changed.status == .ok)
+            #expect(try changed.decode(RolloutStatusResult.self).status != "PAUSED")
+            #expect(changed.headers[.eTag] != etag)
+        }
+    }
+
+    /// The console's per-instance table asks the server for one status at a time.
+    @Test func rolloutInstancesAreFilteredByStatus() async throws {
+        try await withServer { api in
+            let admin = try await api.signIn()
+            let fleet = try await Fleet.make(admin, instances: 3)
+            try await fleet.ship(admin, tag: "2")
+            #expect(try await admin.call(.post, fleet.rolloutPath, json: RolloutPolicyRequest(maxConcurrentUpgrades: 1)).status == .ok)
+            try await eventually("the first wave started") { try await fleet.status(admin).inProgress == 1 }
+            func listed(_ query: String) async throws -> [String] {
+                try await admin.call(.get, fleet.rolloutPath + "/instances" + query).decode(ListRolloutInstancesResult.self).instances.map(\.status)
+            }
+            #expect(try await listed("") == ["IN_PROGRESS", "PENDING", "PENDING"])
+            #expect(try await listed("?status=PENDING") == ["PENDING", "PENDING"])
+            #expect(try await listed("?status=in_progress") == ["IN_PROGRESS"])
+            #expect(try await listed("?status=FAILED").isEmpty)
+            #expect(try await listed("?status=PENDING&pageSize=1").count == 1)
+            try await admin.call(.get, fleet.rolloutPath + "/instances?status=DONE").expectError(
+                .badRequest, "bad_request",
+                message: "status must be one of PENDING, IN_PROGRESS, COMPLETED, FAILED, SKIPPED, ROLLING_BACK, ROLLED_BACK, got 'DONE'")
         }
     }
 }

@@ -123,7 +123,7 @@ struct StoreFixture: Sendable {
         var rows: [RolloutInstance] = []
         var page = PageRequest(size: 100)
         while true {
-            let got = try await store.rolloutInstances(rolloutId: rolloutId, page: page)
+            let got = try await store.rolloutInstances(rolloutId: rolloutId, status: nil, page: page)
             rows += got.items
             guard let next = got.nextCursor else { return rows }
             page = PageRequest(size: 100, after: next)

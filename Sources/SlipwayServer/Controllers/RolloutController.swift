@@ -25,11 +25,11 @@ struct RolloutController {
             engine.wake()
             return try JSONBody.response(RolloutStatusResult(rollout))
         }
-        api.get(RouterPath("\(base)/rollout")) { _, context in
+        api.get(RouterPath("\(base)/rollout")) { request, context in
             let identity = try context.requireIdentity()
             let rollout = try await fleet.latestRollout(
                 imageConfigId: try context.path("id"), serviceId: try context.path("serviceId"), organizationId: identity.organizationId)
-            return try JSONBody.response(RolloutStatusResult(rollout))
+            return try JSONBody.conditionalResponse(RolloutStatusResult(rollout), to: request)
         }
         api.get(RouterPath("\(base)/rollouts")) { request, context in
             let identity = try context.requireIdentity()
@@ -42,7 +42,15 @@ struct RolloutController {
             let identity = try context.requireIdentity()
             let rollout = try await fleet.latestRollout(
                 imageConfigId: try context.path("id"), serviceId: try context.path("serviceId"), organizationId: identity.organizationId)
-            let page = try await fleet.rolloutInstances(rolloutId: rollout.id, page: try request.pageRequest())
+            var status: RolloutInstanceStatus?
+            if let asked = request.query("status") {
+                guard let known = RolloutInstanceStatus(rawValue: asked.uppercased()) else {
+                    let names = RolloutInstanceStatus.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw SlipwayError.badRequest("status must be one of \(names), got '\(asked.prefix(40))'")
+                }
+                status = known
+            }
+            let page = try await fleet.rolloutInstances(rolloutId: rollout.id, status: status, page: try request.pageRequest())
             return try JSONBody.response(
                 ListRolloutInstancesResult(instances: page.items.map(RolloutInstanceResult.init), nextPageToken: page.nextPageToken))
         }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Hummingbird
 import NIOCore
@@ -72,6 +73,13 @@ public enum JSONBody {
         return encoder
     }()
 
+    /// Keys in a fixed order, so that the same value always has the same bytes (and the same ETag).
+    static let stableEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
+        return encoder
+    }()
+
     /// A 200 response with `value` as JSON.
     static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
         response(bytes: ByteBuffer(bytes: try encoder.encode(value)), status: status)
@@ -80,6 +88,20 @@ public enum JSONBody {
     /// A response with JSON already encoded.
     static func response(bytes: ByteBuffer, status: HTTPResponse.Status = .ok) -> Response {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: bytes))
+    }
+
+    /// A 200 response with an ETag over its bytes, or 304 with no body when `If-None-Match` names that
+    /// ETag: a client that polls (the web console) is told "unchanged" instead of sent the same body again.
+    static func conditionalResponse(_ value: some Encodable, to request: Request) throws -> Response {
+        let bytes = try stableEncoder.encode(value)
+        let etag = "\"" + SHA256.hash(data: bytes).hexString.prefix(24) + "\""
+        let asked = request.headers[.ifNoneMatch]?.split(separator: ",").map { $0.trimmed(of: [" "]).replacing("W/", with: "") } ?? []
+        if asked.contains(where: { $0 == etag || $0 == "*" }) {
+            return Response(status: .notModified, headers: [.eTag: etag])
+        }
+        var response = response(bytes: ByteBuffer(bytes: bytes))
+        response.headers[.eTag] = etag
+        return response
     }
 
     /// A 200 response with an empty body, as Update, Delete and Release answer.

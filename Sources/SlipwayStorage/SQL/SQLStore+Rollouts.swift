@@ -130,12 +130,15 @@ extension SQLStore {
             outcome: decodeJSON(row["outcome"]))
     }
 
-    public func rolloutInstances(rolloutId: String, page: PageRequest) async throws -> Page<RolloutInstance> {
+    public func rolloutInstances(rolloutId: String, status: RolloutInstanceStatus?, page: PageRequest) async throws -> Page<RolloutInstance> {
         try await read { db in
-            try Self.page(
-                db, sql: "SELECT ri.*, i.name AS instance_name FROM rollout_instances ri JOIN instances i ON i.id = ri.instance_id WHERE ri.rollout_id = ?",
-                arguments: [rolloutId], page: page, order: "ri.seq"
-            ) { Self.rolloutInstance($0) }
+            var sql = "SELECT ri.*, i.name AS instance_name FROM rollout_instances ri JOIN instances i ON i.id = ri.instance_id WHERE ri.rollout_id = ?"
+            var arguments: [any SQLBindable] = [rolloutId]
+            if let status {
+                sql += " AND ri.status = ?"
+                arguments.append(status.rawValue)
+            }
+            return try Self.page(db, sql: sql, arguments: arguments, page: page, order: "ri.seq") { Self.rolloutInstance($0) }
         }
     }
 
