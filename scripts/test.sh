@@ -10,6 +10,7 @@
 # password in SLIPWAY_TEST_REGISTRY_USER / SLIPWAY_TEST_REGISTRY_PASSWORD) and
 # SLIPWAY_TEST_REGISTRY_TOKEN (Docker token auth through scripts/token-server.sh, same user), each
 # host:port; they are stopped and removed on exit too. Set SLIPWAY_TEST_REGISTRY yourself to skip this.
+# Last, scripts/console-test.sh drives the web console in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -89,3 +90,5 @@ fi
 # suites on SQLite), then the HTTP and process suites again with PostgreSQL behind the server.
 swift test
 SLIPWAY_TEST_STORE=postgres swift test --skip-build --filter SlipwayServerTests --skip ReplicaTests
+# The web console in a real browser, against the binaries just built.
+scripts/console-test.sh

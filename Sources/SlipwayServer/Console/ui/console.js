@@ -24,7 +24,7 @@
       else if (key === "class") element.className = value;
       else element.setAttribute(key, value === true ? "" : String(value));
     }
-    for (const child of children.flat()) {
+    for (const child of children.flat(Infinity)) {
       if (child === null || child === undefined || child === false) continue;
       element.append(child instanceof Node ? child : String(child));
     }
@@ -37,8 +37,10 @@
   const badge = (status) => h("span", { class: "status " + String(status || "").replace(/[^A-Za-z_]/g, "") }, status || "–");
   const mono = (text) => h("span", { class: "mono" }, text);
   const when = (rfc3339) => (rfc3339 ? new Date(rfc3339).toLocaleString() : "–");
+  /** A table; `rows` is a list of rows, or a tbody the caller keeps to fill later. */
   const table = (headings, rows, attributes) =>
-    h("table", attributes || {}, h("thead", {}, h("tr", {}, headings.map((name) => h("th", {}, name)))), h("tbody", {}, rows));
+    h("table", attributes || {}, h("thead", {}, h("tr", {}, headings.map((name) => h("th", {}, name)))),
+      rows instanceof HTMLTableSectionElement ? rows : h("tbody", {}, rows));
   const facts = (pairs) => h("dl", { class: "facts" }, pairs.filter(Boolean).map(([name, value]) => [h("dt", {}, name), h("dd", {}, value)]));
   const short = (digest) => (digest ? digest.replace(/^sha256:([0-9a-f]{12}).*$/, "sha256:$1…") : "not pinned");
 
