@@ -240,6 +240,11 @@ def main():
         row = console.find("tr[data-version='2.0']").text
         assert "Preferred" in row and "acme/web:2" in row and "admin@example.com" in row, row
         console.shot("image-config")
+        # Releasing again with nothing changed is refused: the server's message and error id show.
+        console.click("#release")
+        console.confirm("Release acme/web:2")
+        console.wait("the refusal", lambda: "nothing changed since the last release" in console.problem())
+        assert "(error id " in console.problem(), console.problem()
 
         # Start a rollout: the dry-run plan first, then the rollout on confirmation.
         for name, value in [("maxConcurrentUpgrades", "1"), ("bakeSeconds", "2")]:
