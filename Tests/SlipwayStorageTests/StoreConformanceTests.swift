@@ -153,6 +153,43 @@ struct StoreConformanceTests {
         }
     }
 
+    /// A wave's rows and desired versions are written a chunk of alike rows at a time (chunks padded by
+    /// repeating an id): a wave of 587 (512 + 64 + 8 + 3) starts each instance exactly once.
+    @Test(arguments: StoreUnderTest.allCases)
+    func aWideWaveStartsEachInstanceOnce(_ kind: StoreUnderTest) async throws {
+        try await withStore(kind) { opened in
+            let store = opened.store
+            let fixture = try await StoreFixture.make(store)
+            let instances = try await fixture.register(store, count: 590)
+            try await fixture.ship(store, tag: "2")
+            var policy = RolloutPolicy()
+            policy.canaryCount = 3
+            policy.maxConcurrentUpgrades = 587
+            let rollout = try #require(try await store.createRollout(
+                imageConfigId: fixture.imageConfigId, serviceId: fixture.serviceId, organizationId: fixture.organizationId, policy: policy,
+                createdBy: "a", dryRun: false, now: Self.t0).rollout)
+            let (canary, _) = try await store.advanceRollout(id: rollout.id, now: Self.t0)
+            #expect(canary.count == 3)
+            for instance in instances where canary.contains(instance.id) {
+                _ = try await store.recordReports([(instance.id, AgentReport(tierVersion: "2.0", status: .succeeded, message: nil, health: nil, generation: 2))], now: Self.t0)
+            }
+            let (wave, _) = try await store.advanceRollout(id: rollout.id, now: Self.t0)
+            #expect(wave.count == 587 && Set(wave).isDisjoint(with: canary))
+            let rows = try await StoreFixture.rows(store, rolloutId: rollout.id)
+            let canaryWave = try #require(rows.first { canary.contains($0.instanceId) }).wave
+            #expect(rows.filter { $0.status == .inProgress && $0.wave == canaryWave + 1 && $0.deadline == Self.t0.addingTimeInterval(600) }.count == 587)
+            #expect(rows.filter { $0.status == .completed }.count == 3)
+            for instance in instances {
+                let session = try #require(try await store.agentSession(tokenHash: instance.tokenHash))
+                #expect(session.desiredGeneration == 2, "each instance is told once: generation 1 at registration, 2 for the rollout")
+                #expect(try await store.desiredState(instanceId: instance.id).tierVersion == "2.0")
+            }
+            let status = try await store.latestRollout(
+                imageConfigId: fixture.imageConfigId, serviceId: fixture.serviceId, organizationId: fixture.organizationId)
+            #expect(status.counts.inProgress == 587 && status.counts.completed == 3 && status.counts.pending == 0)
+        }
+    }
+
     @Test(arguments: StoreUnderTest.allCases)
     func aRolloutDrivenByTheEngineCalls(_ kind: StoreUnderTest) async throws {
         try await withStore(kind) { opened in

@@ -33,7 +33,9 @@ final class PostgresBackend: SQLDatabase {
         pool = try PostgresConnectionPool(options: options, eventLoops: MultiThreadedEventLoopGroup.singleton, logger: logger)
         threads = NIOThreadPool(numberOfThreads: options.poolSize)
         threads.start()
-        self.logger = logger
+        // postgres-nio tags its logger with the connection on every query, which costs time even when nothing
+        // is logged: it gets a silent logger unless its debug lines were asked for.
+        self.logger = logger.logLevel <= .debug ? logger : Logger(label: logger.label, factory: { _ in SwiftLogNoOpLogHandler() })
     }
 
     deinit {
@@ -46,7 +48,7 @@ final class PostgresBackend: SQLDatabase {
     }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
-        try await transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
+        try await transaction(PostgresSession.readOnly, body)
     }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
@@ -112,11 +114,22 @@ struct PostgresSession: SQLSession {
     /// When every statement of the transaction must have been answered.
     let deadline: NIODeadline
 
+    static let readOnly = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+
+    /// Runs `body` between `begin` and COMMIT. PostgreSQL answers a connection's statements in order, so
+    /// BEGIN is sent without waiting for its answer (the first statement's answer comes after it), and its
+    /// answer is checked before COMMIT. A read-only transaction has nothing to lose: its COMMIT is sent and
+    /// not waited for, and the next statement on the connection queues behind it.
     func run<T>(begin: String, _ body: (any SQLSession) throws -> T) throws -> T {
-        try execute(begin, [])
+        let began = send(begin, [])
         do {
             let result = try body(self)
-            try execute("COMMIT", [])
+            try settle(began)
+            if begin == Self.readOnly {
+                _ = send("COMMIT", [])
+            } else {
+                try execute("COMMIT", [])
+            }
             return result
         } catch {
             if !connection.isClosed { _ = try? execute("ROLLBACK", []) }
@@ -141,10 +154,20 @@ struct PostgresSession: SQLSession {
 
     @discardableResult
     private func execute(_ sql: String, _ arguments: [SQLValue]) throws -> PostgresQueryResult {
+        try settle(send(sql, arguments))
+    }
+
+    private func send(_ sql: String, _ arguments: [SQLValue]) -> EventLoopFuture<PostgresQueryResult> {
         var binds = PostgresBindings(capacity: arguments.count)
         for argument in arguments { PostgresSQL.bind(argument, into: &binds) }
+        return connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
+    }
+
+    /// The answer to a statement sent, or the store's error for its failure.
+    @discardableResult
+    private func settle(_ sent: EventLoopFuture<PostgresQueryResult>) throws -> PostgresQueryResult {
         do {
-            return try answered(connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger))
+            return try answered(sent)
         } catch is TimedOut {
             // Whatever the connection is doing, it is of no more use: the pool drops it.
             connection.closeInBackground()

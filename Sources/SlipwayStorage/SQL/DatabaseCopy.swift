@@ -40,9 +40,8 @@ public enum DatabaseCopy {
                 for row in tableRows {
                     let columns = row.columns.filter { types[$0] != nil }
                     let values = columns.map { convert(row.value($0), to: types[$0]!) }
-                    let placeholders = Array(repeating: "?", count: columns.count).joined(separator: ", ")
                     try db.cachedExecute(
-                        sql: "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\(placeholders))", arguments: values)
+                        sql: "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\(SQLStore.placeholders(columns.count)))", arguments: values)
                 }
                 // rollout_instances.seq is a position within its rollout, not an identity.
                 if types["seq"] == "bigint", table != "rollout_instances" {

@@ -188,7 +188,7 @@ extension SQLStore: FleetStore {
             var machines: [String: RolloutStateMachine] = [:]
             let results = try reports.map { instanceId, report -> Result<String?, SlipwayError> in
                 do {
-                    return .success(try Self.recordReport(instanceId: instanceId, report: report, now: now, machines: &machines, db))
+                    return .success(try Self.recordReport(instanceId: instanceId, report: report, now: now, facts: self.knownFacts, machines: &machines, db))
                 } catch let error as SlipwayError {
                     return .failure(error)
                 }
@@ -201,31 +201,39 @@ extension SQLStore: FleetStore {
     /// Records one report on the instance, and hands it to the machine of the rollout it is in flight in.
     /// Refusals are thrown before anything is written. Returns the rollout's id when the engine has work there.
     static func recordReport(
-        instanceId: String, report: AgentReport, now: Date, machines: inout [String: RolloutStateMachine], _ db: any SQLSession
+        instanceId: String, report: AgentReport, now: Date, facts: KnownFacts, machines: inout [String: RolloutStateMachine], _ db: any SQLSession
     ) throws -> String? {
-        // Only the two columns needed: decoding a whole instance row was a visible cost per report.
-        guard let instanceRow = try db.cachedRow(sql: "SELECT product_tier_id, desired_generation FROM instances WHERE id = ?", arguments: [instanceId])
-        else {
-            throw SlipwayError.authFailure("this agent's instance was deleted; register the instance again for a new token")
+        let deleted = SlipwayError.authFailure("this agent's instance was deleted; register the instance again for a new token")
+        // The tier and its versions come from memory once seen: a report then costs one statement on the instance.
+        let productTierId: String
+        if let known = facts.tier(ofInstance: instanceId) {
+            productTierId = known
+        } else {
+            guard let tier = try db.cachedValue(String.self, sql: "SELECT product_tier_id FROM instances WHERE id = ?", arguments: [instanceId])
+            else { throw deleted }
+            facts.remember(tier: tier, ofInstance: instanceId)
+            productTierId = tier
         }
-        let productTierId: String = instanceRow[0]
-        let desiredGeneration: Int = instanceRow[1]
-        guard try db.cachedValue(Bool.self, sql: "SELECT EXISTS (SELECT 1 FROM tier_versions WHERE product_tier_id = ? AND version = ?)",
-            arguments: [productTierId, report.tierVersion]) == true
-        else {
-            throw SlipwayError.badRequest(
-                "tierVersion '\(report.tierVersion.prefix(40))' is not a version of product tier \(productTierId); report the version of the desired state")
+        if !facts.versionExists(report.tierVersion, inTier: productTierId) {
+            guard try db.cachedValue(Bool.self, sql: "SELECT EXISTS (SELECT 1 FROM tier_versions WHERE product_tier_id = ? AND version = ?)",
+                arguments: [productTierId, report.tierVersion]) == true
+            else {
+                throw SlipwayError.badRequest(
+                    "tierVersion '\(report.tierVersion.prefix(40))' is not a version of product tier \(productTierId); report the version of the desired state")
+            }
+            facts.remember(version: report.tierVersion, inTier: productTierId)
         }
-        try db.cachedExecute(sql: """
+        guard let desiredGeneration = try db.cachedValue(Int.self, sql: """
                 UPDATE instances SET last_report_status = ?, last_report_message = ?, last_report_at = ?, health = ?,
                     reported_generation = COALESCE(?, reported_generation),
                     current_version = CASE WHEN ? THEN ? ELSE current_version END
-                WHERE id = ?
+                WHERE id = ? RETURNING desired_generation
                 """,
             arguments: [
                 report.status.rawValue, report.message, now, report.health, report.generation,
                 report.status == .succeeded, report.tierVersion, instanceId,
             ])
+        else { throw deleted }
         guard report.status != .applying,
             let row = try db.cachedRow(sql: "SELECT * FROM rollout_instances WHERE instance_id = ? AND status IN ('IN_PROGRESS', 'ROLLING_BACK')",
                 arguments: [instanceId]).map(Self.rolloutInstance)

@@ -214,27 +214,65 @@ extension SQLStore {
     /// Writes the instance rows and desired versions the machine changed; the rollout's own row waits for ``persist(_:_:)``.
     static func persistInstances(_ machine: inout RolloutStateMachine, _ db: any SQLSession) throws {
         let effects = machine.takeInstanceEffects()
+        // A wave starts hundreds of rows with the same values: one statement per group of alike rows, not per row.
+        struct RowValues: Hashable {
+            var wave: Int, status: String, startedAt: Double?, endedAt: Double?, deadline: Double?, outcome: String?
+        }
+        var groups: [RowValues: [String]] = [:]
+        var order: [RowValues] = []
         for row in effects.rows {
-            try db.cachedExecute(sql: """
-                    UPDATE rollout_instances SET wave = ?, status = ?, started_at = ?, ended_at = ?, deadline = ?, reason = NULL, outcome = ?
-                    WHERE rollout_id = ? AND instance_id = ?
-                    """,
-                arguments: [
-                    row.wave, row.status.rawValue, row.startedAt?.timeIntervalSince1970, row.endedAt?.timeIntervalSince1970,
-                    row.deadline?.timeIntervalSince1970, row.outcome.map(encodeJSON), row.rolloutId, row.instanceId,
-                ])
+            let values = RowValues(
+                wave: row.wave, status: row.status.rawValue, startedAt: row.startedAt?.timeIntervalSince1970,
+                endedAt: row.endedAt?.timeIntervalSince1970, deadline: row.deadline?.timeIntervalSince1970, outcome: row.outcome.map(encodeJSON))
+            if groups[values] == nil { order.append(values) }
+            groups[values, default: []].append(row.instanceId)
+        }
+        for values in order {
+            for chunk in idChunks(groups[values]!) {
+                try db.cachedExecute(sql: """
+                        UPDATE rollout_instances SET wave = ?, status = ?, started_at = ?, ended_at = ?, deadline = ?, reason = NULL, outcome = ?
+                        WHERE rollout_id = ? AND instance_id IN (\(placeholders(chunk.count)))
+                        """,
+                    arguments: [values.wave, values.status, values.startedAt, values.endedAt, values.deadline, values.outcome, machine.rollout.id]
+                        + chunk.map { $0 as any SQLBindable })
+            }
         }
         for instanceId in effects.removedInstanceIds {
             try db.cachedExecute(sql: "DELETE FROM rollout_instances WHERE rollout_id = ? AND instance_id = ?", arguments: [machine.rollout.id, instanceId])
         }
+        var byVersion: [String: [String]] = [:]
+        var versions: [String] = []
         for change in effects.desiredVersions {
-            if let seq = try db.cachedValue(
-                Int64.self, sql: "UPDATE instances SET desired_version = ?, desired_generation = desired_generation + 1 WHERE id = ? RETURNING seq",
-                arguments: [change.version, change.instanceId])
-            {
-                db.staleAgentSessions.changed(seq)
+            if byVersion[change.version] == nil { versions.append(change.version) }
+            byVersion[change.version, default: []].append(change.instanceId)
+        }
+        for version in versions {
+            for chunk in idChunks(byVersion[version]!) {
+                let changed = try db.cachedRows(
+                    sql: """
+                        UPDATE instances SET desired_version = ?, desired_generation = desired_generation + 1
+                        WHERE id IN (\(placeholders(chunk.count))) RETURNING seq
+                        """,
+                    arguments: [version as any SQLBindable] + chunk.map { $0 as any SQLBindable })
+                for row in changed { db.staleAgentSessions.changed(row[0]) }
             }
         }
+    }
+
+    /// Ids in chunks for `IN (…)` lists of a few fixed lengths (1, 8, 64, 512), the last id repeated to fill
+    /// a chunk: a handful of statement texts to prepare and keep, whatever the number of ids.
+    static func idChunks(_ ids: [String]) -> [[String]] {
+        stride(from: 0, to: ids.count, by: 512).map { start in
+            var chunk = Array(ids[start..<min(start + 512, ids.count)])
+            let size = [1, 8, 64, 512].first { $0 >= chunk.count }!
+            chunk += Array(repeating: chunk[chunk.count - 1], count: size - chunk.count)
+            return chunk
+        }
+    }
+
+    /// `?, ?, …` for `count` values.
+    static func placeholders(_ count: Int) -> String {
+        Array(repeating: "?", count: count).joined(separator: ", ")
     }
 
     // MARK: Operators

@@ -8,6 +8,8 @@ public final class SQLStore: SlipwayStore {
     let database: any SQLDatabase
     /// The images of released tier versions, by "tier|version": immutable once released.
     let releasedImages = Mutex<[String: [ImageConfigSnapshot]]>([:])
+    /// Instances' tiers and the tier versions that exist, for agents' reports.
+    let knownFacts = KnownFacts()
     /// Agent tokens and desired generations, kept in memory for the agent routes.
     let agents: AgentDirectory
 
