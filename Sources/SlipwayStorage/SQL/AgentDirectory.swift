@@ -7,7 +7,8 @@ import Synchronization
 /// The database backend reports every committed change to `instances.desired_generation` and every
 /// deleted instance, whatever code made it (``forget(changedRows:deletedRows:)``), and those answers are
 /// dropped before the writing call returns. A lookup that missed reads the database and keeps the answer
-/// only if nothing was committed meanwhile (the epoch did not move), so a stale generation is never kept.
+/// only if its row was not changed meanwhile, so a stale generation is never kept; changes to other rows
+/// (a rollout moves hundreds at a time) do not stop it.
 /// Unknown tokens are not kept: random tokens cannot grow the memory.
 final class AgentDirectory: Sendable {
     private struct Known {
@@ -17,6 +18,16 @@ final class AgentDirectory: Sendable {
         var generations: [Int64: Int] = [:]
         /// Moves on every commit that changed or deleted an instance.
         var epoch: UInt64 = 0
+        /// The epoch at which each changed or deleted row last changed.
+        var changedAt: [Int64: UInt64] = [:]
+        /// Lookups that began before this epoch keep nothing: what changed before it is no longer known.
+        var floor: UInt64 = 0
+
+        /// Everything dropped; lookups under way keep nothing.
+        mutating func startOver() {
+            epoch &+= 1
+            self = Known(epoch: epoch, floor: epoch)
+        }
     }
 
     private let known = Mutex(Known())
@@ -34,8 +45,8 @@ final class AgentDirectory: Sendable {
         }
         guard let found = try await read() else { return nil }
         known.withLock { known in
-            guard known.epoch == epoch else { return }
-            if known.tokens.count >= capacity { known = Known(epoch: known.epoch) }
+            guard epoch >= known.floor, known.changedAt[found.rowID, default: 0] <= epoch else { return }
+            if known.tokens.count >= capacity { known.startOver(); return }
             known.tokens[tokenHash] = (found.rowID, found.session.instanceId)
             known.tokenOfRow[found.rowID] = tokenHash
             known.generations[found.rowID] = found.session.desiredGeneration
@@ -48,10 +59,15 @@ final class AgentDirectory: Sendable {
     func forget(changedRows: [Int64], deletedRows: [Int64]) {
         guard !changedRows.isEmpty || !deletedRows.isEmpty else { return }
         known.withLock { known in
+            if known.changedAt.count >= capacity { known.startOver() }
             known.epoch &+= 1
-            for rowID in changedRows { known.generations[rowID] = nil }
+            for rowID in changedRows {
+                known.generations[rowID] = nil
+                known.changedAt[rowID] = known.epoch
+            }
             for rowID in deletedRows {
                 known.generations[rowID] = nil
+                known.changedAt[rowID] = known.epoch
                 if let token = known.tokenOfRow.removeValue(forKey: rowID) { known.tokens[token] = nil }
             }
         }
@@ -59,6 +75,6 @@ final class AgentDirectory: Sendable {
 
     /// Drops everything, as when the changes made meanwhile cannot be known.
     func forgetAll() {
-        known.withLock { known in known = Known(epoch: known.epoch &+ 1) }
+        known.withLock { $0.startOver() }
     }
 }
