@@ -48,14 +48,15 @@ struct RetryTests {
             let scripts = try ApplyScripts()
             let healthy = try scripts.script(name: "apply.sh")
             // Slow only for the new image: the first state applies at once.
-            let slow = try scripts.script(name: "slow.sh", slowOnSuffix: ":2", slowSeconds: 4)
+            let slow = try scripts.script(name: "slow.sh", slowOnSuffix: ":2", slowSeconds: 12)
             let agents = try fleet.instances.enumerated().map { index, instance in
                 try AgentProcess(server: api.serverURL, token: instance.agentToken, applyCommand: index == 0 ? slow : healthy)
             }
             defer { agents.forEach { $0.stop() } }
             try await eventually("first states applied") { scripts.runs.count == 3 }
             try await fleet.ship(api, tag: "2")
-            _ = try await api.call(.post, fleet.rolloutPath, json: RolloutPolicyRequest(maxConcurrentUpgrades: 2, instanceTimeoutSeconds: 2))
+            // The timeout leaves a healthy apply and report room under a loaded machine; the slow one misses it by far.
+            _ = try await api.call(.post, fleet.rolloutPath, json: RolloutPolicyRequest(maxConcurrentUpgrades: 2, instanceTimeoutSeconds: 6))
             let failed = try await waitForRollout(api, fleet, "FAILED")
             #expect((failed.completed, failed.failed, failed.skipped) == (1, 1, 1))
             // The slow instance gets there after all, and says so.

@@ -105,15 +105,18 @@ final class PostgresConnectionPool: Sendable {
             return try await withThrowingTaskGroup(of: PostgresConnection?.self) { [configuration, eventLoops, logger] group in
                 group.addTask { try await PostgresConnection.connect(on: eventLoops.any(), configuration: configuration, id: id, logger: logger) }
                 group.addTask {
-                    try await Task.sleep(for: bound)
+                    try? await Task.sleep(for: bound)
                     return nil
                 }
                 defer { group.cancelAll() }
-                guard let connection = try await group.next() ?? nil else {
-                    throw SlipwayError.unavailable(
-                        "PostgreSQL at \(options.host):\(options.port) did not finish opening a connection within \(bound); retry the request")
-                }
-                return connection
+                if let connection = try await group.next() ?? nil { return connection }
+                // Timed out, or the caller was cancelled (a store closing): a connection that still opens is
+                // closed, never dropped (postgres-nio requires every connection to be closed before release).
+                group.cancelAll()
+                while let late = try? await group.next() { late?.closeInBackground() }
+                try Task.checkCancellation()
+                throw SlipwayError.unavailable(
+                    "PostgreSQL at \(options.host):\(options.port) did not finish opening a connection within \(bound); retry the request")
             }
         } catch let error as SlipwayError {
             throw error
