@@ -37,6 +37,18 @@ public struct RolloutStateMachine: Sendable {
         public var desiredVersions: [DesiredVersion] = []
 
         public var isEmpty: Bool { !rolloutChanged && rows.isEmpty && removedInstanceIds.isEmpty && desiredVersions.isEmpty }
+
+        public init() {}
+
+        init(rolloutChanged: Bool) { self.rolloutChanged = rolloutChanged }
+
+        /// These changes followed by `later`'s.
+        public mutating func append(_ later: Effects) {
+            rolloutChanged = rolloutChanged || later.rolloutChanged
+            rows += later.rows
+            removedInstanceIds += later.removedInstanceIds
+            desiredVersions += later.desiredVersions
+        }
     }
 
     /// An instance told to run another tier version.

@@ -179,7 +179,19 @@ struct History {
                 imageConfigId: fixture.imageConfigId, serviceId: fixture.serviceId, organizationId: fixture.organizationId)
             if !rollout.isActive { return rollout.status }
             now = now.addingTimeInterval(1)
-            for instance in live { try await report(store, instance, .succeeded, now: now) }
+            // Every agent at once, as one batch of the report batcher (the first also says it is applying first).
+            var batch: [(instanceId: String, report: AgentReport)] = []
+            for instance in live {
+                let desired = try await store.desiredState(instanceId: instance)
+                let succeeded = AgentReport(tierVersion: desired.tierVersion, status: .succeeded, message: nil, health: nil, generation: desired.generation)
+                if batch.isEmpty {
+                    var applying = succeeded
+                    applying.status = .applying
+                    batch.append((instance, applying))
+                }
+                batch.append((instance, succeeded))
+            }
+            _ = try await store.recordReports(batch, now: now)
             try await StoreFixture.tick(store, now: now)
             try await check(store, fixture, rolloutId: rolloutId, instances: live, step: "settling", retried: false, &observed)
         }

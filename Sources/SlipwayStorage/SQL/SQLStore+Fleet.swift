@@ -183,28 +183,127 @@ extension SQLStore: FleetStore {
 
 
     public func recordReports(_ reports: [(instanceId: String, report: AgentReport)], now: Date) async throws -> [Result<String?, SlipwayError>] {
-        try await write { db in
-            // One machine per rollout for the whole batch: its row is read and written once, not once per report.
-            var machines: [String: RolloutStateMachine] = [:]
-            let results = try reports.map { instanceId, report -> Result<String?, SlipwayError> in
-                do {
-                    return .success(try Self.recordReport(instanceId: instanceId, report: report, now: now, facts: self.knownFacts, machines: &machines, db))
-                } catch let error as SlipwayError {
-                    return .failure(error)
-                }
-            }
-            for var machine in machines.values { try Self.persist(&machine, db) }
-            return results
-        }
+        try await write { db in try Self.recordReports(reports, now: now, facts: self.knownFacts, db) }
     }
 
-    /// Records one report on the instance, and hands it to the machine of the rollout it is in flight in.
-    /// Refusals are thrown before anything is written. Returns the rollout's id when the engine has work there.
-    static func recordReport(
-        instanceId: String, report: AgentReport, now: Date, facts: KnownFacts, machines: inout [String: RolloutStateMachine], _ db: any SQLSession
-    ) throws -> String? {
+    /// Records a batch of agents' reports in a few statements, whatever its size: the reports are checked
+    /// (from memory once the facts are known), then written a group of alike reports at a time, and each is
+    /// handed to the machine of the rollout it is in flight in. One machine per rollout for the whole batch:
+    /// its rows and its own row are written once, at the end. A refused report writes nothing and leaves the
+    /// others as they are. Each result is the rollout's id when the engine has work there.
+    static func recordReports(
+        _ reports: [(instanceId: String, report: AgentReport)], now: Date, facts: KnownFacts, _ db: any SQLSession
+    ) throws -> [Result<String?, SlipwayError>] {
         let deleted = SlipwayError.authFailure("this agent's instance was deleted; register the instance again for a new token")
-        // The tier and its versions come from memory once seen: a report then costs one statement on the instance.
+        var results = [Result<String?, SlipwayError>](repeating: .success(nil), count: reports.count)
+        var machines: [String: RolloutStateMachine] = [:]
+        var effects: [String: RolloutStateMachine.Effects] = [:]
+        var rolloutOrder: [String] = []
+        var notified: Set<String> = []
+        /// Each instance's row in flight, once read: `.some(nil)` when it has none.
+        var inFlight: [String: RolloutInstance?] = [:]
+
+        // Phases in which no instance reports twice, so that a phase's writes can be grouped and still land in order.
+        var phaseStart = 0
+        while phaseStart < reports.count {
+            var seen: Set<String> = []
+            var phaseEnd = phaseStart
+            while phaseEnd < reports.count, seen.insert(reports[phaseEnd].instanceId).inserted { phaseEnd += 1 }
+            let phase = phaseStart..<phaseEnd
+            phaseStart = phaseEnd
+
+            // Checked before anything is written.
+            var valid: [Int] = []
+            for index in phase {
+                let (instanceId, report) = reports[index]
+                do {
+                    try checkReport(instanceId: instanceId, report: report, facts: facts, deleted: deleted, db)
+                    valid.append(index)
+                } catch let error as SlipwayError {
+                    results[index] = .failure(error)
+                }
+            }
+            // The instances, a group of alike reports at a time; an instance deleted meanwhile has no row to update.
+            struct ReportValues: Hashable {
+                var status: String, message: String?, health: String?, generation: Int?, tierVersion: String
+            }
+            var groups: [ReportValues: [Int]] = [:]
+            var groupOrder: [ReportValues] = []
+            for index in valid {
+                let report = reports[index].report
+                let values = ReportValues(
+                    status: report.status.rawValue, message: report.message, health: report.health, generation: report.generation,
+                    tierVersion: report.tierVersion)
+                if groups[values] == nil { groupOrder.append(values) }
+                groups[values, default: []].append(index)
+            }
+            var desiredGeneration: [String: Int] = [:]
+            for values in groupOrder {
+                for chunk in SQLStore.idChunks(groups[values]!.map { reports[$0].instanceId }) {
+                    let rows = try db.cachedRows(
+                        sql: """
+                            UPDATE instances SET last_report_status = ?, last_report_message = ?, last_report_at = ?, health = ?,
+                                reported_generation = COALESCE(?, reported_generation),
+                                current_version = CASE WHEN ? THEN ? ELSE current_version END
+                            WHERE id IN (\(SQLStore.placeholders(chunk.count))) RETURNING id, desired_generation
+                            """,
+                        arguments: [
+                            values.status, values.message, now, values.health, values.generation,
+                            values.status == AgentReportStatus.succeeded.rawValue, values.tierVersion,
+                        ] + chunk.map { $0 as any SQLBindable })
+                    for row in rows { desiredGeneration[row[0]] = row[1] }
+                }
+            }
+            var recorded: [Int] = []
+            for index in valid {
+                if desiredGeneration[reports[index].instanceId] == nil {
+                    results[index] = .failure(deleted)
+                } else if reports[index].report.status != .applying {
+                    recorded.append(index)
+                }
+            }
+            // The rows in flight not known yet, in one read per chunk.
+            let unknown = recorded.map { reports[$0].instanceId }.filter { inFlight[$0] == nil }
+            for id in unknown { inFlight[id] = .some(nil) }
+            for chunk in SQLStore.idChunks(unknown) {
+                let rows = try db.cachedRows(
+                    sql: """
+                        SELECT * FROM rollout_instances WHERE instance_id IN (\(SQLStore.placeholders(chunk.count)))
+                        AND status IN ('IN_PROGRESS', 'ROLLING_BACK') ORDER BY seq
+                        """,
+                    arguments: chunk.map { $0 as any SQLBindable })
+                for row in rows.map(Self.rolloutInstance) where inFlight[row.instanceId] == .some(nil) { inFlight[row.instanceId] = row }
+            }
+            // Each report to its rollout's machine, in the order they came.
+            for index in recorded {
+                let (instanceId, report) = reports[index]
+                guard let row = inFlight[instanceId] ?? nil else { continue }
+                if machines[row.rolloutId] == nil {
+                    machines[row.rolloutId] = RolloutStateMachine(try Self.rollout(id: row.rolloutId, db))
+                    rolloutOrder.append(row.rolloutId)
+                }
+                let engineHasWork = machines[row.rolloutId]!.report(report, on: row, desiredGeneration: desiredGeneration[instanceId]!, now: now)
+                let changes = machines[row.rolloutId]!.takeInstanceEffects()
+                for changed in changes.rows {
+                    inFlight[changed.instanceId] = [.inProgress, .rollingBack].contains(changed.status) ? changed : .some(nil)
+                }
+                effects[row.rolloutId, default: .init()].append(changes)
+                if engineHasWork {
+                    if notified.insert(row.rolloutId).inserted { try db.notify(.rolloutWork, row.rolloutId) }
+                    results[index] = .success(row.rolloutId)
+                }
+            }
+        }
+        for rolloutId in rolloutOrder {
+            try writeInstanceEffects(effects[rolloutId] ?? .init(), rolloutId: rolloutId, db)
+            try Self.persist(&machines[rolloutId]!, db)
+        }
+        return results
+    }
+
+    /// Refuses a report from an instance that is gone or for a version its tier does not have. The instance's
+    /// tier and the tier's versions never change once written, so they are read once and then known.
+    private static func checkReport(instanceId: String, report: AgentReport, facts: KnownFacts, deleted: SlipwayError, _ db: any SQLSession) throws {
         let productTierId: String
         if let known = facts.tier(ofInstance: instanceId) {
             productTierId = known
@@ -214,37 +313,14 @@ extension SQLStore: FleetStore {
             facts.remember(tier: tier, ofInstance: instanceId)
             productTierId = tier
         }
-        if !facts.versionExists(report.tierVersion, inTier: productTierId) {
-            guard try db.cachedValue(Bool.self, sql: "SELECT EXISTS (SELECT 1 FROM tier_versions WHERE product_tier_id = ? AND version = ?)",
-                arguments: [productTierId, report.tierVersion]) == true
-            else {
-                throw SlipwayError.badRequest(
-                    "tierVersion '\(report.tierVersion.prefix(40))' is not a version of product tier \(productTierId); report the version of the desired state")
-            }
-            facts.remember(version: report.tierVersion, inTier: productTierId)
+        guard !facts.versionExists(report.tierVersion, inTier: productTierId) else { return }
+        guard try db.cachedValue(Bool.self, sql: "SELECT EXISTS (SELECT 1 FROM tier_versions WHERE product_tier_id = ? AND version = ?)",
+            arguments: [productTierId, report.tierVersion]) == true
+        else {
+            throw SlipwayError.badRequest(
+                "tierVersion '\(report.tierVersion.prefix(40))' is not a version of product tier \(productTierId); report the version of the desired state")
         }
-        guard let desiredGeneration = try db.cachedValue(Int.self, sql: """
-                UPDATE instances SET last_report_status = ?, last_report_message = ?, last_report_at = ?, health = ?,
-                    reported_generation = COALESCE(?, reported_generation),
-                    current_version = CASE WHEN ? THEN ? ELSE current_version END
-                WHERE id = ? RETURNING desired_generation
-                """,
-            arguments: [
-                report.status.rawValue, report.message, now, report.health, report.generation,
-                report.status == .succeeded, report.tierVersion, instanceId,
-            ])
-        else { throw deleted }
-        guard report.status != .applying,
-            let row = try db.cachedRow(sql: "SELECT * FROM rollout_instances WHERE instance_id = ? AND status IN ('IN_PROGRESS', 'ROLLING_BACK')",
-                arguments: [instanceId]).map(Self.rolloutInstance)
-        else { return nil }
-        var machine = try machines[row.rolloutId] ?? RolloutStateMachine(Self.rollout(id: row.rolloutId, db))
-        let engineHasWork = machine.report(report, on: row, desiredGeneration: desiredGeneration, now: now)
-        if engineHasWork { try db.notify(.rolloutWork, row.rolloutId) }
-        // The instance's rows now; the rollout's row once for the whole batch.
-        try Self.persistInstances(&machine, db)
-        machines[row.rolloutId] = machine
-        return engineHasWork ? row.rolloutId : nil
+        facts.remember(version: report.tierVersion, inTier: productTierId)
     }
 
     // MARK: Metrics

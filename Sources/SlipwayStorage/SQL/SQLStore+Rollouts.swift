@@ -213,41 +213,53 @@ extension SQLStore {
 
     /// Writes the instance rows and desired versions the machine changed; the rollout's own row waits for ``persist(_:_:)``.
     static func persistInstances(_ machine: inout RolloutStateMachine, _ db: any SQLSession) throws {
-        let effects = machine.takeInstanceEffects()
-        // A wave starts hundreds of rows with the same values: one statement per group of alike rows, not per row.
+        try writeInstanceEffects(machine.takeInstanceEffects(), rolloutId: machine.rollout.id, db)
+    }
+
+    /// Writes a rollout's changed rows, removed rows and desired versions, in as few statements as the changes
+    /// allow: a wave starts hundreds of rows with the same values, and a batch of reports completes them alike.
+    /// The outcome is that of writing each change in order.
+    static func writeInstanceEffects(_ effects: RolloutStateMachine.Effects, rolloutId: String, _ db: any SQLSession) throws {
+        // Each statement sets every column, so only a row's last change counts; alike rows go together.
         struct RowValues: Hashable {
             var wave: Int, status: String, startedAt: Double?, endedAt: Double?, deadline: Double?, outcome: String?
         }
-        var groups: [RowValues: [String]] = [:]
-        var order: [RowValues] = []
+        var last: [String: RolloutInstance] = [:]
+        var rowOrder: [String] = []
         for row in effects.rows {
+            if last.updateValue(row, forKey: row.instanceId) == nil { rowOrder.append(row.instanceId) }
+        }
+        var groups: [RowValues: [String]] = [:]
+        var groupOrder: [RowValues] = []
+        for instanceId in rowOrder {
+            let row = last[instanceId]!
             let values = RowValues(
                 wave: row.wave, status: row.status.rawValue, startedAt: row.startedAt?.timeIntervalSince1970,
                 endedAt: row.endedAt?.timeIntervalSince1970, deadline: row.deadline?.timeIntervalSince1970, outcome: row.outcome.map(encodeJSON))
-            if groups[values] == nil { order.append(values) }
-            groups[values, default: []].append(row.instanceId)
+            if groups[values] == nil { groupOrder.append(values) }
+            groups[values, default: []].append(instanceId)
         }
-        for values in order {
+        for values in groupOrder {
             for chunk in idChunks(groups[values]!) {
                 try db.cachedExecute(sql: """
                         UPDATE rollout_instances SET wave = ?, status = ?, started_at = ?, ended_at = ?, deadline = ?, reason = NULL, outcome = ?
                         WHERE rollout_id = ? AND instance_id IN (\(placeholders(chunk.count)))
                         """,
-                    arguments: [values.wave, values.status, values.startedAt, values.endedAt, values.deadline, values.outcome, machine.rollout.id]
+                    arguments: [values.wave, values.status, values.startedAt, values.endedAt, values.deadline, values.outcome, rolloutId]
                         + chunk.map { $0 as any SQLBindable })
             }
         }
         for instanceId in effects.removedInstanceIds {
-            try db.cachedExecute(sql: "DELETE FROM rollout_instances WHERE rollout_id = ? AND instance_id = ?", arguments: [machine.rollout.id, instanceId])
+            try db.cachedExecute(sql: "DELETE FROM rollout_instances WHERE rollout_id = ? AND instance_id = ?", arguments: [rolloutId, instanceId])
         }
-        var byVersion: [String: [String]] = [:]
-        var versions: [String] = []
-        for change in effects.desiredVersions {
-            if byVersion[change.version] == nil { versions.append(change.version) }
-            byVersion[change.version, default: []].append(change.instanceId)
-        }
-        for version in versions {
-            for chunk in idChunks(byVersion[version]!) {
+        // Each change moves the generation on, so they are applied in order: a run of changes to one version
+        // (with no instance twice) is one statement.
+        var runVersion: String?
+        var runIds: [String] = []
+        var inRun: Set<String> = []
+        func flush() throws {
+            guard let version = runVersion else { return }
+            for chunk in idChunks(runIds) {
                 let changed = try db.cachedRows(
                     sql: """
                         UPDATE instances SET desired_version = ?, desired_generation = desired_generation + 1
@@ -256,7 +268,17 @@ extension SQLStore {
                     arguments: [version as any SQLBindable] + chunk.map { $0 as any SQLBindable })
                 for row in changed { db.staleAgentSessions.changed(row[0]) }
             }
+            runVersion = nil
+            runIds.removeAll()
+            inRun.removeAll()
         }
+        for change in effects.desiredVersions {
+            if runVersion != nil && (runVersion != change.version || inRun.contains(change.instanceId)) { try flush() }
+            runVersion = change.version
+            runIds.append(change.instanceId)
+            inRun.insert(change.instanceId)
+        }
+        try flush()
     }
 
     /// Ids in chunks for `IN (…)` lists of a few fixed lengths (1, 8, 64, 512), the last id repeated to fill
