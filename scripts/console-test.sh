@@ -11,14 +11,7 @@ need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
-if [ ${#need[@]} -gt 0 ]; then
-    if [ "$(id -u)" = 0 ]; then
-        apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}"
-    else
-        echo "missing Debian packages: ${need[*]} (install them with apt-get as root)" >&2
-        exit 1
-    fi
-fi
+scripts/apt-install.sh ${need[@]+"${need[@]}"}
 
 venv=.build/console-venv
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import selenium" >/dev/null 2>&1; then

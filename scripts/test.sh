@@ -30,14 +30,7 @@ if [ -z "${SLIPWAY_TEST_REGISTRY:-}" ]; then
     command -v curl >/dev/null 2>&1 || need+=(curl)
     command -v python3 >/dev/null 2>&1 || need+=(python3)
 fi
-if [ ${#need[@]} -gt 0 ]; then
-    if [ "$(id -u)" = 0 ]; then
-        apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}"
-    else
-        echo "missing Debian packages: ${need[*]} (install them with apt-get as root)" >&2
-        exit 1
-    fi
-fi
+scripts/apt-install.sh ${need[@]+"${need[@]}"}
 
 # What was started, stopped on exit whether the tests pass or not.
 registry_dirs=()

@@ -44,17 +44,9 @@ struct MetricsTests {
     @Test func anEngineWokenAndLeftAloneSleeps() async throws {
         try await withServer { api in
             let admin = try await api.signIn()
-            let fleet = try await Fleet.make(admin, instances: 1)
-            try await fleet.ship(admin, tag: "2")
-            // No agent answers: the engine has nothing to do until the instance's ten-minute timeout.
-            #expect(try await admin.call(.post, fleet.rolloutPath).status == .ok)
-            #expect(try await admin.call(.post, fleet.rolloutPath + "/pause").status == .ok)
-            #expect(try await admin.call(.post, fleet.rolloutPath + "/resume").status == .ok)
-            try await Task.sleep(for: .milliseconds(500))
-            let before = try await api.as_(nil).enginePasses()
+            try await Fleet.wakeTheEngineThrice(admin)
+            let (before, after) = try await api.as_(nil).enginePassesTwoSecondsApart()
             #expect(before >= 3, "the rollout, the pause and the resume each woke the engine")
-            try await Task.sleep(for: .seconds(2))
-            let after = try await api.as_(nil).enginePasses()
             #expect(after - before <= 1, "the engine passed \(after - before) times in 2 s with nothing to do")
         }
     }
@@ -231,10 +223,28 @@ struct JSONLogTests {
 }
 
 extension APIClient {
-    /// `slipway_rollout_engine_passes_total` from `/metrics`.
-    func enginePasses() async throws -> Int {
-        let scrape = try await call(.get, "/metrics")
-        let line = try #require(scrape.body.split(separator: "\n").first { $0.hasPrefix("slipway_rollout_engine_passes_total ") })
-        return try #require(Int(line.split(separator: " ")[1]))
+    /// `slipway_rollout_engine_passes_total` from `/metrics`, half a second after the last wake-up and 2 s later.
+    func enginePassesTwoSecondsApart() async throws -> (before: Int, after: Int) {
+        func passes() async throws -> Int {
+            let scrape = try await call(.get, "/metrics")
+            let line = try #require(scrape.body.split(separator: "\n").first { $0.hasPrefix("slipway_rollout_engine_passes_total ") })
+            return try #require(Int(line.split(separator: " ")[1]))
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        let before = try await passes()
+        try await Task.sleep(for: .seconds(2))
+        return (before, try await passes())
+    }
+}
+
+extension Fleet {
+    /// A rollout of one instance that no agent answers (nothing to do until its ten-minute timeout), started,
+    /// paused and resumed: three wake-ups of the engine.
+    static func wakeTheEngineThrice(_ api: APIClient) async throws {
+        let fleet = try await Fleet.make(api, instances: 1)
+        try await fleet.ship(api, tag: "2")
+        for path in [fleet.rolloutPath, fleet.rolloutPath + "/pause", fleet.rolloutPath + "/resume"] {
+            #expect(try await api.call(.post, path).status == .ok)
+        }
     }
 }

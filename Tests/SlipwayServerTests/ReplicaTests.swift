@@ -122,15 +122,8 @@ struct ReplicaTests {
         let follower = try await ServerProcess(database: database)
         defer { follower.killInBackground(SIGTERM) }
         let admin = try await follower.api.signIn()
-        let fleet = try await Fleet.make(admin, instances: 1)
-        try await fleet.ship(admin, tag: "2")
-        #expect(try await admin.call(.post, fleet.rolloutPath).status == .ok)
-        #expect(try await admin.call(.post, fleet.rolloutPath + "/pause").status == .ok)
-        #expect(try await admin.call(.post, fleet.rolloutPath + "/resume").status == .ok)
-        try await Task.sleep(for: .milliseconds(500))
-        let before = try await follower.api.enginePasses()
-        try await Task.sleep(for: .seconds(2))
-        let after = try await follower.api.enginePasses()
+        try await Fleet.wakeTheEngineThrice(admin)
+        let (before, after) = try await follower.api.enginePassesTwoSecondsApart()
         #expect(after - before <= 1, "the follower's engine passed \(after - before) times in 2 s with nothing to do")
     }
 
