@@ -29,13 +29,13 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
     let checks = ImageChecks(registries: RegistryClient(timeout: configuration.registryTimeout), secrets: secrets)
     let router = buildRouter(
         openAPI: try OpenAPIDocument.load(), console: try WebConsole.load(), store: store, accounts: accounts, engine: engine, notifier: notifier, checks: checks,
-        allowSignup: configuration.allowSignup, metricsToken: configuration.metricsToken, clock: configuration.clock, logger: logger)
+        allowSignup: configuration.allowSignup, metrics: MetricsAccess(configuration), clock: configuration.clock, logger: logger)
     // Every open connection is a file descriptor; running out of them makes the runtime itself trap. Past this
     // many connections, new ones wait in the listen backlog instead.
     let maxConnections = ConnectionBudget.maxConnections(logger: logger)
-    if configuration.metricsToken == nil && !["127.0.0.1", "localhost", "::1"].contains(configuration.hostname) {
-        logger.warning(
-            "GET /metrics answers anyone who reaches \(configuration.hostname):\(configuration.port) (counts across every organization); set SLIPWAY_METRICS_TOKEN to require a bearer token")
+    if case .closed = MetricsAccess(configuration) {
+        logger.notice(
+            "GET /metrics is closed while slipwayd listens on \(configuration.hostname) (its counts span every organization); set SLIPWAY_METRICS_TOKEN to scrape it with a bearer token")
     }
     return Application(
         router: router,
@@ -55,7 +55,7 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
 func buildRouter(
     openAPI: String, console: WebConsole, store: any SlipwayStore & FleetStore, accounts: Accounts, engine: RolloutEngine, notifier: DesiredStateNotifier,
     checks: ImageChecks, allowSignup: Bool,
-    metricsToken: String?, clock: SlipwayClock, logger: Logger
+    metrics metricsAccess: MetricsAccess, clock: SlipwayClock, logger: Logger
 ) -> Router<SlipwayRequestContext> {
     let router = Router(context: SlipwayRequestContext.self)
     let metrics = ServerMetrics(fleet: store, notifier: notifier, engine: engine)
@@ -65,10 +65,15 @@ func buildRouter(
         return try JSONBody.response(["status": "ok"])
     }
     router.get("metrics") { request, _ in
-        if let metricsToken {
+        switch metricsAccess {
+        case .open: break
+        case .token(let metricsToken):
             guard case .token(let token) = request.bearer, constantTimeEqual(OpaqueToken.hash(token), OpaqueToken.hash(metricsToken)) else {
                 throw SlipwayError.authFailure("GET /metrics needs 'Authorization: Bearer <token>' with the token in SLIPWAY_METRICS_TOKEN")
             }
+        case .closed:
+            throw SlipwayError.forbidden(
+                "GET /metrics is closed while slipwayd listens beyond loopback; set SLIPWAY_METRICS_TOKEN and scrape with 'Authorization: Bearer <token>'")
         }
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: try await metrics.scrape()))
@@ -184,4 +189,22 @@ func constantTimeEqual(_ a: String, _ b: String) -> Bool {
     let x = Array(a.utf8), y = Array(b.utf8)
     guard x.count == y.count else { return false }
     return zip(x, y).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+}
+
+/// Who may read `GET /metrics`: its counts span every organization, so it is for the operator alone.
+enum MetricsAccess: Sendable {
+    /// Anyone who reaches the port: the server listens on loopback only.
+    case open
+    /// Only `Authorization: Bearer <token>` (`SLIPWAY_METRICS_TOKEN`).
+    case token(String)
+    /// Nobody: the server listens beyond loopback and no token was set.
+    case closed
+
+    init(_ configuration: ServerConfiguration) {
+        if let token = configuration.metricsToken {
+            self = .token(token)
+        } else {
+            self = configuration.listensOnLoopbackOnly ? .open : .closed
+        }
+    }
 }

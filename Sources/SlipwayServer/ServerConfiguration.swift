@@ -23,8 +23,14 @@ public struct ServerConfiguration: Sendable {
     public var auditRetentionDays = 365
     /// PBKDF2 rounds for new password hashes (at least 210,000).
     public var passwordRounds = 210_000
-    /// When set, `GET /metrics` answers only `Authorization: Bearer <metricsToken>`; when nil, anyone who reaches the port.
+    /// When set, `GET /metrics` answers only `Authorization: Bearer <metricsToken>`; when nil, anyone who reaches
+    /// the port if it listens on loopback only, and nobody otherwise.
     public var metricsToken: String?
+
+    /// Whether the server listens on a loopback address only (`localhost`, `::1`, `127.x.y.z`).
+    var listensOnLoopbackOnly: Bool {
+        ["localhost", "::1"].contains(hostname) || hostname.hasPrefix("127.")
+    }
     /// The key that seals registry passwords (32 bytes, base64 or hex); when nil, read from `secretKeyFile`.
     public var secretKey: String?
     /// The key file; when nil, `<database>.key` beside a SQLite database (created with mode 0600 on first start).

@@ -51,6 +51,22 @@ struct MetricsTests {
         }
     }
 
+    /// Listening beyond loopback, the endpoint is closed unless a token is set: its counts span every organization.
+    @Test func closedBeyondLoopbackWithoutAToken() async throws {
+        var configuration = try await testConfiguration()
+        configuration.hostname = "0.0.0.0"
+        try await withServer(configuration) { api in
+            try await api.as_(nil).call(.get, "/metrics").expectError(
+                .forbidden, "forbidden",
+                message: "GET /metrics is closed while slipwayd listens beyond loopback; set SLIPWAY_METRICS_TOKEN and scrape with 'Authorization: Bearer <token>'")
+        }
+        configuration.metricsToken = "scrape-secret-1"
+        try await withServer(configuration) { api in
+            let scrape = try await api.as_("scrape-secret-1").call(.get, "/metrics")
+            #expect(scrape.status == .ok)
+        }
+    }
+
     @Test func aConfiguredTokenGuardsTheEndpoint() async throws {
         var configuration = try await testConfiguration()
         configuration.metricsToken = "scrape-secret-1"

@@ -32,6 +32,19 @@ struct PersistenceTests {
         }
     }
 
+    /// The database, its WAL and shared-memory files, the lock and the secret key are the owner's alone.
+    @Test func theFilesAreReadableByTheOwnerOnly() async throws {
+        let path = temporarySQLiteFile()
+        let server = try await ServerProcess(database: path)
+        let api = try await server.api.signIn()
+        _ = try await api.create("/2022-09-01-00/service", CreateServiceRequest(name: "files"))
+        for file in [path, path + "-wal", path + "-shm", path + ".lock", path + ".key"] {
+            let mode = try #require(try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int, "\(file)")
+            #expect(mode & 0o077 == 0, "\(file) has mode \(String(mode, radix: 8))")
+        }
+        await server.kill(SIGTERM)
+    }
+
     @Test func aConfiguredSecretSignsTokensAcrossServers() async throws {
         var configuration = try await testConfiguration()
         configuration.jwtSecret = String(repeating: "k", count: 32)

@@ -24,6 +24,10 @@ final class SQLiteDatabase: SQLDatabase {
     /// changes to instances are reported to `agents`.
     init(path: String, agents: AgentDirectory) throws {
         lock = try SQLiteFileLock(database: path)
+        // A new database file is made readable by its owner only; SQLite gives its -wal and -shm files the
+        // database file's mode.
+        let descriptor = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if descriptor >= 0 { close(descriptor) }
         var configuration = Configuration()
         configuration.maximumReaderCount = 4
         configuration.foreignKeysEnabled = true
