@@ -13,6 +13,9 @@ struct GlobalOptions: ParsableArguments {
     @Flag(help: "Print JSON instead of tables, for scripts.")
     var json = false
 
+    @Flag(help: "Allow a plain http:// server that is not on this machine (tokens would cross the network in the clear).")
+    var insecure = false
+
     /// A client with the credentials in force: flags, then the environment, then the credentials file.
     func client() async throws -> SlipwayClient {
         let environment = ProcessInfo.processInfo.environment
@@ -20,6 +23,7 @@ struct GlobalOptions: ParsableArguments {
         guard let url = url ?? environment["SLIPWAY_URL"] ?? stored?.url else {
             throw CLIError.usage("no server: run `slipway login --url URL --email EMAIL`, or pass --url or SLIPWAY_URL")
         }
+        if let refusal = ServerAddress.plainHTTPRefusal(url, insecure: insecure) { throw CLIError.usage(refusal) }
         if let token = token ?? environment["SLIPWAY_TOKEN"] {
             return SlipwayClient(serverURL: url, credentials: .token(token))
         }

@@ -16,10 +16,14 @@ struct Login: AsyncParsableCommand {
     @Flag(help: "Read the password from standard input.")
     var passwordStdin = false
 
+    @Flag(help: "Allow a plain http:// server that is not on this machine (the password would cross the network in the clear).")
+    var insecure = false
+
     func run() async throws {
         guard let url = url ?? ProcessInfo.processInfo.environment["SLIPWAY_URL"] else {
             throw CLIError.usage("pass --url (or set SLIPWAY_URL) to say which server to sign in to")
         }
+        if let refusal = ServerAddress.plainHTTPRefusal(url, insecure: insecure) { throw CLIError.usage(refusal) }
         let password: String
         if let fromEnvironment = ProcessInfo.processInfo.environment["SLIPWAY_PASSWORD"] {
             password = fromEnvironment

@@ -44,6 +44,9 @@ struct SlipwayAgent: AsyncParsableCommand {
     @Option(help: "Directory where the agent remembers what it applied.")
     var stateDir: String = "./slipway-agent-state"
 
+    @Flag(help: "Allow a plain http:// server that is not on this machine (the token would cross the network in the clear).")
+    var insecure = false
+
     @Option(help: "Seconds each long-poll may wait for a change (0 to 60).")
     var wait: Int = 30
 
@@ -52,6 +55,7 @@ struct SlipwayAgent: AsyncParsableCommand {
         guard server.hasPrefix("http://") || server.hasPrefix("https://") else {
             throw ValidationError("--server must be an http:// or https:// URL")
         }
+        if let refusal = ServerAddress.plainHTTPRefusal(server, insecure: insecure) { throw ValidationError(refusal) }
         if token == nil, ProcessInfo.processInfo.environment["SLIPWAY_AGENT_TOKEN"]?.isEmpty ?? true {
             throw ValidationError("pass --token or set SLIPWAY_AGENT_TOKEN")
         }

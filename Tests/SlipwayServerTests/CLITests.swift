@@ -205,6 +205,41 @@ struct CLITests {
         }
     }
 
+    /// Plain http:// is for this machine only: to any other host the CLI and the agent refuse before they
+    /// connect, unless told --insecure.
+    @Test func plainHTTPToAnotherHostIsRefused() async throws {
+        for allowed in ["http://127.0.0.1:8080", "http://127.0.0.2:1", "http://localhost:8080", "http://[::1]:8080", "https://slipway.example.com"] {
+            #expect(ServerAddress.plainHTTPRefusal(allowed, insecure: false) == nil, "\(allowed)")
+        }
+        #expect(ServerAddress.plainHTTPRefusal("http://10.0.0.1:9", insecure: true) == nil)
+        let refusal = "refusing plain http:// to 10.0.0.1: tokens would cross the network in the clear; use an https:// URL, or pass --insecure to send them anyway"
+        #expect(ServerAddress.plainHTTPRefusal("http://10.0.0.1:9", insecure: false) == refusal)
+
+        var cli = try CLI()
+        cli.environment["SLIPWAY_PASSWORD"] = "not-sent-anywhere"
+        let login = try await cli.run(["login", "--url", "http://10.0.0.1:9", "--email", "ops@example.com"])
+        #expect(login.status != 0 && login.stderr.contains(refusal), "\(login.stderr)")
+        let list = try await cli.run(["service", "list", "--url", "http://10.0.0.1:9", "--token", "t"])
+        #expect(list.status != 0 && list.stderr.contains(refusal), "\(list.stderr)")
+
+        let agent = try await onOwnThread { () throws -> (Int32, String) in
+            let process = Process()
+            process.executableURL = builtProduct("slipway-agent")
+            process.arguments = [
+                "--server", "http://10.0.0.1:9", "--token", "sat-x", "--apply-command", "true",
+                "--state-dir", FileManager.default.temporaryDirectory.appendingPathComponent("agent-\(UUID().uuidString)").path,
+            ]
+            let err = Pipe()
+            process.standardError = err
+            process.standardOutput = Pipe()
+            try process.run()
+            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return (process.terminationStatus, text)
+        }
+        #expect(agent.0 == 64 && agent.1.contains(refusal), "\(agent)")
+    }
+
     @Test func progressBarAsAFunctionOfTheStatus() {
         let policy = RolloutPolicyResult(
             maxConcurrentUpgrades: 2, canaryCount: 0, failureThreshold: 1, instanceTimeoutSeconds: 600, bakeSeconds: 0, autoRollback: false)
