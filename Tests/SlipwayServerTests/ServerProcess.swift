@@ -99,7 +99,9 @@ final class ServerProcess: @unchecked Sendable {
 
     private func signalAndWait(_ signal: Int32) {
         Foundation.kill(process.processIdentifier, signal)
-        let deadline = Date().addingTimeInterval(15)
+        // Shutting down waits for the requests in flight, each bounded by the store's own timeouts (a 10 s
+        // transaction, a 5 s wait for a connection): on a loaded machine after PostgreSQL restarted, more than 15 s.
+        let deadline = Date().addingTimeInterval(30)
         while process.isRunning && Date() < deadline { usleep(20_000) }
         if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
