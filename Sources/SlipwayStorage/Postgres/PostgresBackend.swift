@@ -48,20 +48,20 @@ final class PostgresBackend: SQLDatabase {
     }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
-        try await transaction(PostgresSession.readOnly, body)
+        try await transaction(.read, body)
     }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
-        try await transaction("BEGIN ISOLATION LEVEL SERIALIZABLE", body)
+        try await transaction(.write, body)
     }
 
     /// A write that may take longer than a request's transaction (a whole database copied in).
     func write<T: Sendable>(timeout: TimeAmount, _ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
-        try await transaction("BEGIN ISOLATION LEVEL SERIALIZABLE", timeout: timeout, body)
+        try await transaction(.write, timeout: timeout, body)
     }
 
     private func transaction<T: Sendable>(
-        _ begin: String, timeout: TimeAmount? = nil, _ body: @escaping @Sendable (any SQLSession) throws -> T
+        _ kind: PostgresSession.Kind, timeout: TimeAmount? = nil, _ body: @escaping @Sendable (any SQLSession) throws -> T
     ) async throws -> T {
         let transactionTimeout = timeout ?? self.transactionTimeout
         var attempt = 1
@@ -73,7 +73,7 @@ final class PostgresBackend: SQLDatabase {
                         try await self.threads.runIfActive { [logger = self.logger] in
                             let session = PostgresSession(
                                 connection: connection, logger: logger, staleAgentSessions: stale, deadline: .now() + transactionTimeout)
-                            return try session.run(begin: begin, body)
+                            return try session.run(kind, body)
                         }
                     }
                 }
@@ -114,18 +114,28 @@ struct PostgresSession: SQLSession {
     /// When every statement of the transaction must have been answered.
     let deadline: NIODeadline
 
-    static let readOnly = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+    /// A snapshot to read from, or a serializable write.
+    enum Kind {
+        case read, write
 
-    /// Runs `body` between `begin` and COMMIT. PostgreSQL answers a connection's statements in order, so
+        var begin: String {
+            switch self {
+            case .read: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+            case .write: "BEGIN ISOLATION LEVEL SERIALIZABLE"
+            }
+        }
+    }
+
+    /// Runs `body` between BEGIN and COMMIT. PostgreSQL answers a connection's statements in order, so
     /// BEGIN is sent without waiting for its answer (the first statement's answer comes after it), and its
     /// answer is checked before COMMIT. A read-only transaction has nothing to lose: its COMMIT is sent and
     /// not waited for, and the next statement on the connection queues behind it.
-    func run<T>(begin: String, _ body: (any SQLSession) throws -> T) throws -> T {
-        let began = send(begin, [])
+    func run<T>(_ kind: Kind, _ body: (any SQLSession) throws -> T) throws -> T {
+        let began = send(kind.begin, [])
         do {
             let result = try body(self)
             try settle(began)
-            if begin == Self.readOnly {
+            if kind == .read {
                 _ = send("COMMIT", [])
             } else {
                 try execute("COMMIT", [])
