@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
@@ -80,6 +81,11 @@ let package = Package(
                 "SlipwayCore", "SlipwayStorage", "SlipwayWire", "SlipwayEngine", "SlipwayRegistry",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdHTTP2", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -90,7 +96,7 @@ let package = Package(
         .executableTarget(
             name: "slipwayd",
             dependencies: [
-                "SlipwayServer",
+                "SlipwayServer", "SlipwayCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
@@ -101,13 +107,17 @@ let package = Package(
             dependencies: [
                 "SlipwayWire",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ]
         ),
         // The `slipway` command line, on the SDK.
         .executableTarget(
             name: "SlipwayCLI",
-            dependencies: ["Slipway", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Slipway", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
         ),
         // The load tool of scripts/bench.sh.
         .executableTarget(
@@ -127,7 +137,10 @@ let package = Package(
         // The reference data-plane agent.
         .executableTarget(
             name: "slipway-agent",
-            dependencies: ["Slipway", "SlipwayRegistry", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Slipway", "SlipwayRegistry", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
         ),
         // What the test targets share: the PostgreSQL cluster scripts/test.sh starts, and fresh databases on it.
         .target(name: "SlipwayTestSupport", path: "Tests/SlipwayTestSupport"),

@@ -53,12 +53,14 @@ public final class SlipwayClient: Sendable {
 
     /// The HTTP client every SlipwayClient shares unless given another. A connection that cannot be made fails at
     /// once rather than being retried inside the pool, so the retry policy above is the one that applies.
-    public static let sharedHTTPClient: HTTPClient = {
+    public static let sharedHTTPClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: sharedConfiguration)
+
+    static var sharedConfiguration: HTTPClient.Configuration {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .seconds(10))
         configuration.connectionPool.retryConnectionEstablishment = false
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-    }()
+        return configuration
+    }
 
     /// Creates a client of the server at `serverURL`; `timeout` bounds each request (60 s by default).
     public init(

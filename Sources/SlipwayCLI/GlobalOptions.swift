@@ -1,4 +1,5 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
 import Slipway
 
@@ -16,6 +17,10 @@ struct GlobalOptions: ParsableArguments {
     @Flag(help: "Allow a plain http:// server that is not on this machine (tokens would cross the network in the clear).")
     var insecure = false
 
+    @Option(help: "PEM file of the CA that signed an https:// server's certificate (SLIPWAY_CA_FILE; default: the system's roots).")
+    var caFile: String?
+
+
     /// A client with the credentials in force: flags, then the environment, then the credentials file.
     func client() async throws -> SlipwayClient {
         let environment = ProcessInfo.processInfo.environment
@@ -24,8 +29,10 @@ struct GlobalOptions: ParsableArguments {
             throw CLIError.usage("no server: run `slipway login --url URL --email EMAIL`, or pass --url or SLIPWAY_URL")
         }
         if let refusal = ServerAddress.plainHTTPRefusal(url, insecure: insecure) { throw CLIError.usage(refusal) }
+        let http = try cliHTTPClient(
+            caFile: caFile ?? environment["SLIPWAY_CA_FILE"].flatMap { $0.isEmpty ? nil : $0 } ?? (stored?.url == url ? stored?.caFile : nil))
         if let token = token ?? environment["SLIPWAY_TOKEN"] {
-            return SlipwayClient(serverURL: url, credentials: .token(token))
+            return SlipwayClient(serverURL: url, credentials: .token(token), httpClient: http)
         }
         guard var stored, stored.url == url else {
             throw CLIError.usage("not signed in to \(url): run `slipway login --url \(url) --email EMAIL`, or pass --token or SLIPWAY_TOKEN")
@@ -33,13 +40,23 @@ struct GlobalOptions: ParsableArguments {
         if let expiry = SlipwayClient.expiry(ofToken: stored.token), expiry.timeIntervalSinceNow < 60 {
             // The stored token is about to expire: renew it with the refresh token, once, and keep the new pair.
             guard let refresh = stored.refreshToken,
-                let renewed = try? await SlipwayClient(serverURL: url).refreshToken(refresh)
+                let renewed = try? await SlipwayClient(serverURL: url, httpClient: http).refreshToken(refresh)
             else { throw CLIError.usage("the session for \(url) has expired: run `slipway login` again") }
             stored.token = renewed.jwtToken
             stored.refreshToken = renewed.refreshToken
             try stored.save()
         }
-        return SlipwayClient(serverURL: url, credentials: .token(stored.token))
+        return SlipwayClient(serverURL: url, credentials: .token(stored.token), httpClient: http)
+    }
+}
+
+/// The HTTP client for a server: the shared one, or one that trusts the CA in `caFile`.
+func cliHTTPClient(caFile: String?) throws -> HTTPClient {
+    guard let caFile else { return SlipwayClient.sharedHTTPClient }
+    do {
+        return try ClientTLS(caFile: caFile).sharedHTTPClient()
+    } catch let error as ClientTLSError {
+        throw CLIError.usage(error.description)
     }
 }
 
@@ -49,6 +66,8 @@ struct StoredCredentials: Codable {
     var email: String
     var token: String
     var refreshToken: String?
+    /// The CA file given at login, used for this server from then on.
+    var caFile: String?
 
     static var file: URL {
         let environment = ProcessInfo.processInfo.environment

@@ -19,6 +19,9 @@ struct Login: AsyncParsableCommand {
     @Flag(help: "Allow a plain http:// server that is not on this machine (the password would cross the network in the clear).")
     var insecure = false
 
+    @Option(help: "PEM file of the CA that signed an https:// server's certificate, kept for later commands (SLIPWAY_CA_FILE).")
+    var caFile: String?
+
     func run() async throws {
         guard let url = url ?? ProcessInfo.processInfo.environment["SLIPWAY_URL"] else {
             throw CLIError.usage("pass --url (or set SLIPWAY_URL) to say which server to sign in to")
@@ -32,9 +35,11 @@ struct Login: AsyncParsableCommand {
         } else {
             password = getpass("Password for \(email): ").map { String(cString: $0) } ?? ""
         }
-        let client = SlipwayClient(serverURL: url)
+        let caFile = (caFile ?? ProcessInfo.processInfo.environment["SLIPWAY_CA_FILE"].flatMap { $0.isEmpty ? nil : $0 })
+            .map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        let client = SlipwayClient(serverURL: url, httpClient: try cliHTTPClient(caFile: caFile))
         let session = try await client.signIn(email: email, password: password)
-        try StoredCredentials(url: url, email: email, token: session.jwtToken, refreshToken: session.refreshToken).save()
+        try StoredCredentials(url: url, email: email, token: session.jwtToken, refreshToken: session.refreshToken, caFile: caFile).save()
         print("Signed in to \(url) as \(email).")
     }
 }
@@ -45,7 +50,8 @@ struct Logout: AsyncParsableCommand {
     func run() async throws {
         if let stored = try StoredCredentials.load(), let refresh = stored.refreshToken {
             // Best effort: an expired session or an unreachable server still leaves this machine signed out.
-            try? await SlipwayClient(serverURL: stored.url, credentials: .token(stored.token)).signOut(refreshToken: refresh)
+            let http = (try? cliHTTPClient(caFile: stored.caFile)) ?? SlipwayClient.sharedHTTPClient
+            try? await SlipwayClient(serverURL: stored.url, credentials: .token(stored.token), httpClient: http).signOut(refreshToken: refresh)
         }
         try StoredCredentials.remove()
         print("Signed out.")

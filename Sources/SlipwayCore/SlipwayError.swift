@@ -10,21 +10,26 @@ public struct SlipwayError: Error, Sendable, Equatable, CustomStringConvertible 
         case failedRequest = "failed_request"
         /// A dependency (the database) cannot answer now; the same request may succeed later.
         case unavailable = "service_unavailable"
+        /// The caller sent more than its limit allows; it may retry after `retryAfter`.
+        case tooManyRequests = "too_many_requests"
     }
 
     public var kind: Kind
     /// What was wrong and how to fix it. Never SQL, paths or stack traces.
     public var message: String
+    /// When a retry may succeed, in whole seconds (sent as `Retry-After`).
+    public var retryAfter: Int?
 
-    public init(_ kind: Kind, _ message: String) {
+    public init(_ kind: Kind, _ message: String, retryAfter: Int? = nil) {
         self.kind = kind
         self.message = message
+        self.retryAfter = retryAfter
     }
 
     public var description: String { "\(kind.rawValue): \(message)" }
 
     /// Whether retrying the same request later may succeed.
-    public var isTemporary: Bool { kind == .unavailable }
+    public var isTemporary: Bool { kind == .unavailable || kind == .tooManyRequests }
 
     public static func badRequest(_ message: String) -> SlipwayError { .init(.badRequest, message) }
     public static func authFailure(_ message: String) -> SlipwayError { .init(.authFailure, message) }
@@ -32,7 +37,12 @@ public struct SlipwayError: Error, Sendable, Equatable, CustomStringConvertible 
     public static func notFound(_ message: String) -> SlipwayError { .init(.notFound, message) }
     public static func invalidState(_ message: String) -> SlipwayError { .init(.invalidState, message) }
     public static func failedRequest(_ message: String) -> SlipwayError { .init(.failedRequest, message) }
-    public static func unavailable(_ message: String) -> SlipwayError { .init(.unavailable, message) }
+    public static func unavailable(_ message: String, retryAfter: Int? = nil) -> SlipwayError {
+        .init(.unavailable, message, retryAfter: retryAfter)
+    }
+    public static func tooManyRequests(_ message: String, retryAfter: Int) -> SlipwayError {
+        .init(.tooManyRequests, message, retryAfter: retryAfter)
+    }
 
     /// The not-found error for a resource, worded the same everywhere (and identical for another organization's).
     public static func notFound(_ resource: ResourceKind, _ id: String) -> SlipwayError {

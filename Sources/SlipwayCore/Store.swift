@@ -16,7 +16,7 @@ public protocol SlipwayStore: Sendable {
 
     // MARK: Server settings and bootstrap
 
-    /// A server setting such as the JWT signing secret.
+    /// A server setting (a key and a text value).
     func setting(_ key: String) async throws -> String?
     /// Stores `value` unless the key has one already; returns the value in force.
     func insertSettingIfAbsent(_ key: String, value: String) async throws -> String

@@ -11,17 +11,22 @@ import SlipwayStorage
 /// Builds the whole server: storage, accounts, routes and middleware. `slipwayd` and the tests both start here.
 public func buildApplication(_ configuration: ServerConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
     let store = try await openStore(configuration.database, logger: logger)
-    let tokens = await TokenIssuer(
-        secret: try await signingSecret(configuration, store: store), accessLifetime: configuration.tokenLifetime, clock: configuration.clock)
+    store.setQuotas(configuration.quotas)
     let secrets: SecretBox
+    let keys: SigningKeyring
     do {
         secrets = try SecretKeyLoader.load(configuration, logger: logger)
+        keys = try await signingKeys(configuration, logger: logger)
     } catch {
         await store.close()
         throw error
     }
+    let tokens = TokenIssuer(keys: keys, accessLifetime: configuration.tokenLifetime, clock: configuration.clock)
     try await sealCleartextPasswords(store, with: secrets, logger: logger)
-    let accounts = Accounts(store: store, tokens: tokens, hasher: PasswordHasher(rounds: configuration.passwordRounds))
+    let accounts = Accounts(
+        store: store, tokens: tokens, hasher: PasswordHasher(rounds: configuration.passwordRounds),
+        passwordWork: PasswordWork(concurrency: configuration.passwordHashingConcurrency, maxWaiting: configuration.passwordHashingQueue),
+        abuse: AbuseGuard(limits: configuration.abuseLimits, clock: configuration.clock))
     try await accounts.bootstrap(adminEmail: configuration.adminEmail, adminPassword: configuration.adminPassword, logger: logger)
 
     let notifier = DesiredStateNotifier()
@@ -29,7 +34,8 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
     let checks = ImageChecks(registries: RegistryClient(timeout: configuration.registryTimeout), secrets: secrets)
     let router = buildRouter(
         openAPI: try OpenAPIDocument.load(), console: try WebConsole.load(), store: store, accounts: accounts, engine: engine, notifier: notifier, checks: checks,
-        allowSignup: configuration.allowSignup, metrics: MetricsAccess(configuration), clock: configuration.clock, logger: logger)
+        allowSignup: configuration.allowSignup, agentsPresentCertificates: configuration.tls?.agentCA != nil, metrics: MetricsAccess(configuration),
+        clock: configuration.clock, logger: logger)
     // Every open connection is a file descriptor; running out of them makes the runtime itself trap. Past this
     // many connections, new ones wait in the listen backlog instead.
     let maxConnections = ConnectionBudget.maxConnections(logger: logger)
@@ -39,6 +45,7 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
     }
     return Application(
         router: router,
+        server: try Transport.serverBuilder(configuration, counts: ConnectionCounts(), logger: logger),
         configuration: .init(
             address: .hostname(configuration.hostname, port: configuration.port), serverName: "slipwayd", backlog: 4096,
             availableConnectionsDelegate: MaximumAvailableConnections(maxConnections)),
@@ -54,7 +61,7 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
 /// The routes: health, metrics and the spec, the public sign-in routes, and everything else behind a bearer token.
 func buildRouter(
     openAPI: String, console: WebConsole, store: any SlipwayStore & FleetStore, accounts: Accounts, engine: RolloutEngine, notifier: DesiredStateNotifier,
-    checks: ImageChecks, allowSignup: Bool,
+    checks: ImageChecks, allowSignup: Bool, agentsPresentCertificates: Bool = false,
     metrics metricsAccess: MetricsAccess, clock: SlipwayClock, logger: Logger
 ) -> Router<SlipwayRequestContext> {
     let router = Router(context: SlipwayRequestContext.self)
@@ -97,7 +104,10 @@ func buildRouter(
     VersionSetController(store: store).addRoutes(to: secured)
     InstanceController(store: store, fleet: store, clock: clock).addRoutes(to: secured)
     RolloutController(fleet: store, engine: engine, clock: clock).addRoutes(to: secured)
-    AgentController(fleet: store, notifier: notifier, engine: engine, reports: ReportBatcher(store: store, clock: clock), metrics: metrics).addRoutes(to: router)
+    AgentController(
+        fleet: store, notifier: notifier, engine: engine, reports: ReportBatcher(store: store, clock: clock), metrics: metrics,
+        requireClientCertificate: agentsPresentCertificates
+    ).addRoutes(to: router)
     return router
 }
 
@@ -154,15 +164,36 @@ struct StoreCloser: ServiceLifecycle.Service {
     }
 }
 
-/// The HMAC secret for bearer tokens: `SLIPWAY_JWT_SECRET` if set, else one generated on first start and kept in the database.
-func signingSecret(_ configuration: ServerConfiguration, store: any SlipwayStore) async throws -> [UInt8] {
+/// The keys that sign bearer tokens, never kept in the database: `SLIPWAY_JWT_SECRET`, else the key file
+/// (`--jwt-key-file`, by default beside a SQLite database), created with one key and mode 0600 on first start.
+/// PostgreSQL replicas must all verify each other's tokens, so there one of the two must be given.
+func signingKeys(_ configuration: ServerConfiguration, logger: Logger) async throws -> SigningKeyring {
     if let secret = configuration.jwtSecret {
         guard secret.utf8.count >= 32 else { throw ConfigurationError("SLIPWAY_JWT_SECRET must be at least 32 bytes long") }
-        return Array(secret.utf8)
+        return try await SigningKeyring(.fixed([SigningKeyFile.key(fromSecret: secret)]))
     }
-    let generated = Data(Identifiers.randomBytes(32)).base64EncodedString()
-    let stored = try await store.insertSettingIfAbsent("jwt_secret", value: generated)
-    return Array(Data(base64Encoded: stored) ?? Data(stored.utf8))
+    let path: String
+    if let file = configuration.jwtKeyFile {
+        path = file
+    } else if PostgresOptions.isPostgresURL(configuration.database) {
+        throw ConfigurationError(
+            "with PostgreSQL, give the key that signs access tokens (the same on every replica): set SLIPWAY_JWT_SECRET "
+                + "(at least 32 random bytes, e.g. from `openssl rand -base64 32`) or pass --jwt-key-file FILE "
+                + "(made by `slipwayd rotate-jwt-key --jwt-key-file FILE`)")
+    } else {
+        path = configuration.database + ".jwt-keys"
+    }
+    do {
+        let (_, created) = try SigningKeyFile.readOrCreate(path, now: configuration.clock.now())
+        if created {
+            logger.notice("created the token signing key file \(path) (mode 0600); rotate it with `slipwayd rotate-jwt-key`")
+        } else if let mode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int, mode & 0o077 != 0 {
+            logger.warning("the token signing key file \(path) is readable by other users (mode \(String(mode, radix: 8))); chmod 600 it")
+        }
+        return try await SigningKeyring(.file(path))
+    } catch let failure as SigningKeyFile.Failure {
+        throw ConfigurationError(failure.description)
+    }
 }
 
 /// How many connections the process can hold: the file descriptor limit, raised to its hard maximum, less a

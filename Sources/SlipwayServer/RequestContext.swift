@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOCore
 import SlipwayCore
 
 /// The request context of every route: Hummingbird's core storage plus the signed-in caller.
@@ -6,13 +7,17 @@ public struct SlipwayRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Set by ``BearerAuthMiddleware`` on authenticated routes.
     public var identity: Identity?
-    /// The client's IP address, for the audit log.
+    /// The client's IP address, for the audit log and the sign-in limits.
     public var clientAddress: String?
+    /// The connection (for HTTP/2, the stream), to ask TLS who the peer is.
+    let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         identity = nil
-        clientAddress = source.channel.remoteAddress?.ipAddress
+        channel = source.channel
+        // HTTP/2 streams have no address of their own: the connection has it.
+        clientAddress = (source.channel.remoteAddress ?? source.channel.parent?.remoteAddress)?.ipAddress
     }
 
     /// Bodies are read by ``JSONBody`` with its own limit and messages.

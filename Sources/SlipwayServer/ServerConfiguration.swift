@@ -8,8 +8,10 @@ public struct ServerConfiguration: Sendable {
     public var port = 8080
     /// A SQLite file path, or a `postgres://user:password@host:port/database` URL.
     public var database = "./slipway.sqlite"
-    /// HMAC secret for bearer tokens, at least 32 bytes; generated and kept in the database when nil.
+    /// HMAC secret for bearer tokens, at least 32 bytes; when nil, the keys in `jwtKeyFile`.
     public var jwtSecret: String?
+    /// The file of token signing keys; when nil, `<database>.jwt-keys` beside a SQLite database (made on first start).
+    public var jwtKeyFile: String?
     /// Whether `POST /2022-09-01-00/signup` may create organizations.
     public var allowSignup = false
     /// The first admin, created on an empty database.
@@ -23,6 +25,21 @@ public struct ServerConfiguration: Sendable {
     public var auditRetentionDays = 365
     /// PBKDF2 rounds for new password hashes (at least 210,000).
     public var passwordRounds = 210_000
+    /// Password hashes computed at once, and how many more may wait before sign-ins get 503.
+    public var passwordHashingConcurrency = PasswordWork.defaultConcurrency
+    public var passwordHashingQueue = 64
+    /// Per-address and per-account limits on sign-in, sign-up and token refresh.
+    public var abuseLimits = SignInThrottle.Limits()
+    /// How long a connection may sit with no request before it is closed; longer than the longest long-poll.
+    public var idleTimeout: Duration = .seconds(75)
+    /// How long reading one request may take, from its first byte to the end of its body.
+    public var requestReadTimeout: Duration = .seconds(30)
+    /// Connections one client address may hold at once (IPv6: one /64). Raise it when many agents share a NAT address.
+    public var maxConnectionsPerAddress = 1024
+    /// What each organization may hold.
+    public var quotas = OrganizationQuotas()
+    /// HTTPS (and HTTP/2) when set.
+    public var tls: TLSFiles?
     /// When set, `GET /metrics` answers only `Authorization: Bearer <metricsToken>`; when nil, anyone who reaches
     /// the port if it listens on loopback only, and nobody otherwise.
     public var metricsToken: String?

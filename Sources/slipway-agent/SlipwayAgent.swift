@@ -1,4 +1,5 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
 import Slipway
 import SlipwayRegistry
@@ -47,6 +48,15 @@ struct SlipwayAgent: AsyncParsableCommand {
     @Flag(help: "Allow a plain http:// server that is not on this machine (the token would cross the network in the clear).")
     var insecure = false
 
+    @Option(help: "PEM file of the CA that signed an https:// server's certificate (default: the system's roots).")
+    var caFile: String?
+
+    @Option(help: "PEM client certificate, for a server started with --agent-ca (needs --client-key).")
+    var clientCert: String?
+
+    @Option(help: "PEM private key of --client-cert.")
+    var clientKey: String?
+
     @Option(help: "Seconds each long-poll may wait for a change (0 to 60).")
     var wait: Int = 30
 
@@ -56,6 +66,9 @@ struct SlipwayAgent: AsyncParsableCommand {
             throw ValidationError("--server must be an http:// or https:// URL")
         }
         if let refusal = ServerAddress.plainHTTPRefusal(server, insecure: insecure) { throw ValidationError(refusal) }
+        if (clientCert == nil) != (clientKey == nil) {
+            throw ValidationError(clientCert == nil ? "--client-key needs --client-cert" : "--client-cert needs --client-key")
+        }
         if token == nil, ProcessInfo.processInfo.environment["SLIPWAY_AGENT_TOKEN"]?.isEmpty ?? true {
             throw ValidationError("pass --token or set SLIPWAY_AGENT_TOKEN")
         }
@@ -70,8 +83,15 @@ struct SlipwayAgent: AsyncParsableCommand {
             ? SignatureCheck(
                 client: RegistryClient(), username: environment["SLIPWAY_REGISTRY_USERNAME"], password: environment["SLIPWAY_REGISTRY_PASSWORD"])
             : nil
+        let tls = ClientTLS(caFile: caFile, clientCertificateFile: clientCert, clientKeyFile: clientKey)
+        let http: HTTPClient
+        do {
+            http = try tls.sharedHTTPClient()
+        } catch let error as ClientTLSError {
+            throw ValidationError(error.description)
+        }
         let agent = Agent(
-            client: AgentClient(serverURL: server, agentToken: token),
+            client: AgentClient(serverURL: server, agentToken: token, httpClient: http),
             applyCommand: applyCommand, healthCommand: healthCommand, removeCommand: removeCommand, verifier: verifier,
             stateFile: directory.appendingPathComponent("state.json"), wait: wait)
         try await agent.run()

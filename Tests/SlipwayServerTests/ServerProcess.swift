@@ -28,7 +28,10 @@ final class ServerProcess: @unchecked Sendable {
         env["SLIPWAY_ADMIN_EMAIL"] = adminEmail
         env["SLIPWAY_ADMIN_PASSWORD"] = adminPassword
         // Replicas on one PostgreSQL database share the key that seals registry passwords.
-        if database.hasPrefix("postgres") { env["SLIPWAY_SECRET_KEY"] = testSecretKey }
+        if database.hasPrefix("postgres") {
+            env["SLIPWAY_SECRET_KEY"] = testSecretKey
+            env["SLIPWAY_JWT_SECRET"] = testJWTSecret
+        }
         for (key, value) in environment { env[key] = value }
         process.environment = env
         process.standardOutput = output

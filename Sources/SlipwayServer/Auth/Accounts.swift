@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import NIOPosix
 import SlipwayCore
 
 /// Sign-in, sessions, sign-up and users: the account rules on top of the store.
@@ -8,28 +7,36 @@ struct Accounts: Sendable {
     let store: any SlipwayStore
     let tokens: TokenIssuer
     let hasher: PasswordHasher
+    /// Where every password hash and check runs: bounded, so a flood of sign-ins cannot pin every core.
+    let passwordWork: PasswordWork
+    let abuse: AbuseGuard
 
     /// Checks the credentials and opens a session. Every failure reads the same, so emails cannot be probed.
-    func signIn(email: String, password: String?, hashedPassword: String?) async throws -> (jwt: String, refresh: String) {
+    /// Repeated failures to one account make further attempts wait (``SignInThrottle``).
+    func signIn(email: String, password: String?, hashedPassword: String?, from address: String?) async throws -> (jwt: String, refresh: String) {
         guard password != nil || hashedPassword != nil else {
             throw SlipwayError.badRequest("send 'password' (or the deprecated 'hashedPassword') with 'email'")
         }
         if let password, password.isEmpty { throw SlipwayError.badRequest("field 'password' must not be empty") }
-        guard email.count <= Validate.Limit.email, (password?.count ?? 0) <= Validate.Limit.password,
-            (hashedPassword?.count ?? 0) <= 128
+        guard email.utf8.count <= Validate.Limit.email, (password?.utf8.count ?? 0) <= Validate.Limit.password,
+            (hashedPassword?.utf8.count ?? 0) <= 128
         else { throw SlipwayError.authFailure("wrong email or password") }
+        try await abuse.admitSignIn(account: email, from: address)
         // Emails are unique per organization: the password says which of the organizations' users this is.
         let candidates = try await store.users(email: email)
         let records = candidates.isEmpty ? [Self.decoyRecord] : candidates.map(\.passwordHash)
         let hasher = self.hasher
-        // PBKDF2 is deliberately slow: keep it off the cooperative pool.
-        let matching = try await NIOThreadPool.singleton.runIfActive {
+        let matching = try await passwordWork.run {
             records.firstIndex { record in
                 if let password { return hasher.verify(password: password, against: record) }
                 return hasher.verify(sha256Hex: hashedPassword ?? "", against: record)
             }
         }
-        guard let matching, !candidates.isEmpty else { throw SlipwayError.authFailure("wrong email or password") }
+        guard let matching, !candidates.isEmpty else {
+            await abuse.recordSignIn(account: email, from: address, succeeded: false)
+            throw SlipwayError.authFailure("wrong email or password")
+        }
+        await abuse.recordSignIn(account: email, from: address, succeeded: true)
         let user = candidates[matching]
         guard !user.disabled else { throw SlipwayError.authFailure("user \(user.email) is disabled; ask an admin of your organization") }
         return try await openSession(for: user)
@@ -40,7 +47,7 @@ struct Accounts: Sendable {
     func changePassword(of identity: Identity, current: String, new: String) async throws -> (jwt: String, refresh: String) {
         guard let user = try await store.user(id: identity.userId) else { throw SlipwayError.authFailure("the user of this token no longer exists") }
         let hasher = self.hasher
-        let matches = try await NIOThreadPool.singleton.runIfActive { hasher.verify(password: current, against: user.passwordHash) }
+        let matches = try await passwordWork.run { hasher.verify(password: current, against: user.passwordHash) }
         guard matches else { throw SlipwayError.forbidden("currentPassword is not the user's password") }
         guard new != current else { throw SlipwayError.badRequest("newPassword must differ from currentPassword") }
         try Validate.newPassword(new, field: "newPassword")
@@ -106,7 +113,7 @@ struct Accounts: Sendable {
 
     private func hash(_ password: String) async throws -> String {
         let hasher = self.hasher
-        return try await NIOThreadPool.singleton.runIfActive { try hasher.hash(password: password) }
+        return try await passwordWork.run { try hasher.hash(password: password) }
     }
 
     /// Creates the first organization and admin on an empty database.

@@ -25,17 +25,16 @@ struct TokenIssuer: Sendable {
     }
 
     static let issuer = "slipwayd"
-    let keys: JWTKeyCollection
+    let keys: SigningKeyring
     /// Tokens already verified, with their expiry: a token is immutable, so checking its signature once is enough.
     private let verified = VerifiedTokens()
     let accessLifetime: TimeInterval
     let refreshLifetime: TimeInterval
     let clock: SlipwayClock
 
-    init(secret: [UInt8], accessLifetime: TimeInterval, refreshLifetime: TimeInterval = 30 * 24 * 3600, clock: SlipwayClock = .system) async {
+    init(keys: SigningKeyring, accessLifetime: TimeInterval, refreshLifetime: TimeInterval = 30 * 24 * 3600, clock: SlipwayClock = .system) {
         self.clock = clock
-        keys = JWTKeyCollection()
-        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+        self.keys = keys
         self.accessLifetime = accessLifetime
         self.refreshLifetime = refreshLifetime
     }
@@ -46,7 +45,8 @@ struct TokenIssuer: Sendable {
             sub: .init(value: user.id), exp: .init(value: now.addingTimeInterval(accessLifetime)), iat: .init(value: now),
             iss: .init(value: Self.issuer), org: user.organizationId, email: user.email, role: user.role.rawValue,
             ver: user.tokenVersion)
-        return try await keys.sign(claims)
+        let (collection, kid) = await keys.signing()
+        return try await collection.sign(claims, kid: kid)
     }
 
     /// The caller a bearer token names; 401 with the reason otherwise.
@@ -56,7 +56,13 @@ struct TokenIssuer: Sendable {
         let claims: AccessClaims
         let expired = SlipwayError.authFailure("the token has expired or is not valid; sign in again or use POST /2022-09-01-00/refresh-token")
         do {
-            claims = try await keys.verify(token, as: AccessClaims.self)
+            do {
+                claims = try await keys.collection.verify(token, as: AccessClaims.self)
+            } catch let error as JWTError where error.errorType != .claimVerificationFailure {
+                // Perhaps signed with a key this replica has not read yet (just rotated): look once more.
+                guard await keys.reloadIfChanged() else { throw error }
+                claims = try await keys.collection.verify(token, as: AccessClaims.self)
+            }
         } catch let error as JWTError where error.errorType == .claimVerificationFailure {
             throw expired
         } catch {

@@ -13,11 +13,14 @@ struct AgentController {
     let engine: RolloutEngine
     let reports: ReportBatcher
     let metrics: ServerMetrics
+    /// Whether agents must also present a client certificate from the agent CA (`--agent-ca`).
+    let requireClientCertificate: Bool
     /// The longest long-poll an agent may ask for.
     static let maxWait = 60
 
     func addRoutes(to router: Router<SlipwayRequestContext>) {
         let agent = router.group("agent/v1")
+        if requireClientCertificate { agent.add(middleware: AgentCertificateMiddleware()) }
         agent.get("desired-state") { request, _ in
             let tokenHash = try agentTokenHash(request)
             let session = try await agentSession(tokenHash)

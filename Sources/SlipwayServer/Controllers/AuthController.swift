@@ -9,23 +9,27 @@ struct AuthController {
 
     /// Routes that take no bearer token.
     func addPublicRoutes(to api: RouterGroup<SlipwayRequestContext>) {
-        api.post("signin") { request, _ in
+        api.post("signin") { request, context in
+            try await accounts.abuse.admit(.signIn, from: context.clientAddress)
             let body = try await JSONBody.decode(SigninRequest.self, from: request)
             guard !body.email.isEmpty else { throw SlipwayError.badRequest("field 'email' must not be empty") }
-            let session = try await accounts.signIn(email: body.email, password: body.password, hashedPassword: body.hashedPassword)
+            let session = try await accounts.signIn(
+                email: body.email, password: body.password, hashedPassword: body.hashedPassword, from: context.clientAddress)
             return try JSONBody.response(SigninResult(jwtToken: session.jwt, refreshToken: session.refresh))
         }
-        api.post("refresh-token") { request, _ in
+        api.post("refresh-token") { request, context in
+            try await accounts.abuse.admit(.refresh, from: context.clientAddress)
             let body = try await JSONBody.decode(RefreshTokenRequest.self, from: request)
             let session = try await accounts.refresh(body.refreshToken)
             return try JSONBody.response(SigninResult(jwtToken: session.jwt, refreshToken: session.refresh))
         }
-        api.post("signup") { request, _ in
+        api.post("signup") { request, context in
             guard allowSignup else {
                 throw SlipwayError.forbidden(
                     "sign-up is turned off on this server; ask an admin to add you with POST /2022-09-01-00/user, "
                         + "or start slipwayd with --allow-signup")
             }
+            try await accounts.abuse.admit(.signUp, from: context.clientAddress)
             let body = try await JSONBody.decode(SignupRequest.self, from: request)
             try Validate.name(body.name, field: "name")
             try Validate.email(body.email)

@@ -24,7 +24,11 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             let (status, body, cause) = Self.goaError(for: error, request: request)
             finished(request, context, status: status, since: start, error: body, cause: cause)
             let data = (try? JSONBody.encoder.encode(body)) ?? Data()
-            return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            var headers: HTTPFields = [.contentType: "application/json"]
+            if let retryAfter = ((error as? IdentifiedError)?.underlying as? SlipwayError ?? error as? SlipwayError)?.retryAfter {
+                headers[.retryAfter] = String(retryAfter)
+            }
+            return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
     }
 
@@ -112,6 +116,7 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case .invalidState: .conflict
         case .failedRequest: .internalServerError
         case .unavailable: .serviceUnavailable
+        case .tooManyRequests: .tooManyRequests
         }
     }
 }

@@ -9,7 +9,15 @@ enum PostgresMigrations {
     static let all: [(id: String, sql: String)] = [
         ("v1-schema", v1Schema), ("v2-replicas", v2Replicas), ("v3-one-change-channel", v3OneChangeChannel),
         ("v4-image-digests", v4ImageDigests), ("v5-accounts-and-audit", v5AccountsAndAudit),
+        ("v6-hardening", v6Hardening),
     ]
+
+    /// The key that signs access tokens lives outside the database now (a copy of the database alone signs nothing);
+    /// instances are counted per organization (its quota).
+    static let v6Hardening = """
+        DELETE FROM settings WHERE key = 'jwt_secret';
+        CREATE INDEX instances_by_organization ON instances(organization_id);
+        """
 
     /// Applies what is missing. Replicas starting together take turns on an advisory lock; a database that
     /// has migrations this binary does not know (written by a newer Slipway) is refused.

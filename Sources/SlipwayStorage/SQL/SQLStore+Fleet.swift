@@ -18,6 +18,7 @@ extension SQLStore: FleetStore {
                 throw SlipwayError.badRequest(
                     "product tier \(productTierId) belongs to service environment \(tier.serviceEnvironmentId), not \(environmentId)")
             }
+            try self.checkQuota(.instances, organizationId: organizationId, db)
             let version: String
             if let tierVersion {
                 guard try db.cachedValue(Bool.self, sql: "SELECT EXISTS (SELECT 1 FROM tier_versions WHERE product_tier_id = ? AND version = ?)",

@@ -21,6 +21,7 @@ extension SQLStore {
             try RolloutStateMachine.checkCanStart(imageConfigId: imageConfigId, released: released, latest: latest)
             let plan = try Self.plan(config: config, policy: policy, db)
             guard !dryRun else { return (plan, nil) }
+            try self.checkQuota(.liveRollouts, organizationId: organizationId, db)
             var machine = RolloutStateMachine.create(
                 id: Identifiers.new(.rollout), plan: plan, config: config, organizationId: organizationId, createdBy: createdBy, now: now)
             try Self.insert(&machine, db)

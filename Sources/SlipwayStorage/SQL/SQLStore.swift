@@ -16,6 +16,27 @@ public final class SQLStore: SlipwayStore {
     let catalogWrites: CatalogRevision
     /// Set when other processes share the database (PostgreSQL replicas).
     let replication: Replication?
+    /// What each organization may hold; checked in the transaction that adds, so replicas cannot overshoot.
+    let quotas = Mutex(OrganizationQuotas())
+
+    public func setQuotas(_ quotas: OrganizationQuotas) {
+        self.quotas.withLock { $0 = quotas }
+    }
+
+    /// Throws 409 when `organizationId` already holds its quota of `resource` (in the caller's transaction).
+    func checkQuota(_ resource: OrganizationQuotas.Resource, organizationId: String, _ db: any SQLSession) throws {
+        let quotas = self.quotas.withLock { $0 }
+        let sql: String
+        switch resource {
+        case .services: sql = "SELECT COUNT(*) FROM services WHERE organization_id = ?"
+        case .imageRegistries: sql = "SELECT COUNT(*) FROM image_registries WHERE organization_id = ?"
+        case .instances: sql = "SELECT COUNT(*) FROM instances WHERE organization_id = ?"
+        case .imageConfigs:
+            sql = "SELECT COUNT(*) FROM image_configs WHERE service_id IN (SELECT id FROM services WHERE organization_id = ?)"
+        case .liveRollouts: sql = "SELECT COUNT(*) FROM rollouts WHERE organization_id = ? AND status IN \(Self.liveStatuses)"
+        }
+        try quotas.checkRoom(for: resource, held: try db.cachedValue(Int.self, sql: sql, arguments: [organizationId]) ?? 0)
+    }
 
     /// Moves on this process's catalog writes and, on a shared database, on other processes': first it
     /// catches up with every write they acknowledged before the call. When that cannot be known, it moves on
@@ -212,6 +233,7 @@ public final class SQLStore: SlipwayStore {
 
     public func createService(_ service: Service) async throws {
         try await writeCatalog { db in
+            try self.checkQuota(.services, organizationId: service.organizationId, db)
             do {
                 try db.cachedExecute(sql: "INSERT INTO services (id, organization_id, name, description, created_at) VALUES (?, ?, ?, ?, ?)",
                     arguments: [service.id, service.organizationId, service.name, service.description, service.createdAt])
@@ -376,7 +398,10 @@ public final class SQLStore: SlipwayStore {
     // MARK: Image registries
 
     public func createImageRegistry(_ registry: ImageRegistry) async throws {
-        try await writeCatalog { db in try Self.insertRegistry(registry, db) }
+        try await writeCatalog { db in
+            try self.checkQuota(.imageRegistries, organizationId: registry.organizationId, db)
+            try Self.insertRegistry(registry, db)
+        }
     }
 
     static func insertRegistry(_ registry: ImageRegistry, _ db: any SQLSession) throws {
@@ -471,6 +496,7 @@ public final class SQLStore: SlipwayStore {
         try await writeCatalog { db in
             var config = config
             _ = try Self.environment(id: config.serviceEnvironmentId, serviceId: config.serviceId, organizationId: organizationId, db)
+            try self.checkQuota(.imageConfigs, organizationId: organizationId, db)
             if config.spec.imageRegistryId.isEmpty {
                 config.spec.imageRegistryId = try Self.defaultRegistryId(organizationId: organizationId, db)
             } else {

@@ -345,6 +345,14 @@ enum SQLiteMigrations {
                     CREATE INDEX audit_log_by_time ON audit_log(at);
                     """)
         }
+        // The key that signs access tokens lives outside the database now (a copy of the database alone signs
+        // nothing): forget the one kept here. Instances are counted per organization (its quota).
+        migrator.registerMigration("v6-hardening") { db in
+            try db.execute(sql: """
+                    DELETE FROM settings WHERE key = 'jwt_secret';
+                    CREATE INDEX instances_by_organization ON instances(organization_id);
+                    """)
+        }
         return migrator
     }
 }
