@@ -98,6 +98,8 @@ func buildRouter(
     InstanceController(store: store, fleet: store, clock: clock).addRoutes(to: secured)
     RolloutController(fleet: store, engine: engine, clock: clock).addRoutes(to: secured)
     AgentController(fleet: store, notifier: notifier, engine: engine, reports: ReportBatcher(store: store, clock: clock), metrics: metrics).addRoutes(to: router)
+    // Last, so that it wraps only the not-found answer: 405 with Allow for a method the path does not have.
+    router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
     return router
 }
 
