@@ -91,9 +91,12 @@ public enum Validate {
         }
     }
 
-    /// An email address, compared case-insensitively.
+    /// An email address, compared case-insensitively: `local@domain` without spaces or control characters
+    /// (a user's name defaults to the email's local part, which must then be a name).
     public static func email(_ value: String, field: String = "email") throws {
-        guard value.utf8.count <= Limit.email, (try? emailPattern.wholeMatch(in: value)) != nil else {
+        guard value.utf8.count <= Limit.email, (try? emailPattern.wholeMatch(in: value)) != nil,
+            !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        else {
             throw SlipwayError.badRequest("\(field) must be an email address such as 'ops@example.com'")
         }
     }
