@@ -10,7 +10,8 @@
 # password in SLIPWAY_TEST_REGISTRY_USER / SLIPWAY_TEST_REGISTRY_PASSWORD) and
 # SLIPWAY_TEST_REGISTRY_TOKEN (Docker token auth through scripts/token-server.sh, same user), each
 # host:port; they are stopped and removed on exit too. Set SLIPWAY_TEST_REGISTRY yourself to skip this.
-# Last, scripts/console-test.sh drives the web console in headless Chromium.
+# Last, scripts/console-test.sh drives the web console in headless Chromium, and scripts/contract-test.sh
+# runs schemathesis against slipwayd with our OpenAPI document and the upstream one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -85,3 +86,5 @@ swift test
 SLIPWAY_TEST_STORE=postgres swift test --skip-build --filter SlipwayServerTests --skip ReplicaTests
 # The web console in a real browser, against the binaries just built.
 scripts/console-test.sh
+# The API contract: schemathesis against slipwayd, with our document and the upstream one.
+scripts/contract-test.sh

@@ -280,10 +280,10 @@ public struct RolloutStateMachine: Sendable {
             new.outcome = .rolledBack(to: row.sourceVersion)
         case (.inProgress, .failed):
             new.status = .failed
-            new.outcome = .agentReportedFailure(message: String((report.message ?? "").prefix(500)))
+            new.outcome = .agentReportedFailure(message: (report.message ?? "").prefix(utf8Bytes: 500))
         case (.rollingBack, .failed):
             new.status = .failed
-            new.outcome = .rollbackReportedFailure(message: String((report.message ?? "").prefix(500)))
+            new.outcome = .rollbackReportedFailure(message: (report.message ?? "").prefix(utf8Bytes: 500))
         default:
             return false
         }

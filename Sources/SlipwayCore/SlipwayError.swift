@@ -6,6 +6,8 @@ public struct SlipwayError: Error, Sendable, Equatable, CustomStringConvertible 
         case authFailure = "auth_failure"
         case forbidden = "forbidden"
         case notFound = "not_found"
+        /// The path exists but not with this method (the answer lists the methods it has).
+        case methodNotAllowed = "method_not_allowed"
         case invalidState = "invalid_state"
         case failedRequest = "failed_request"
         /// A dependency (the database) cannot answer now; the same request may succeed later.

@@ -3,7 +3,8 @@ import X509
 
 /// The checks a registry would make, and the size bounds of every field. Each failure names the field and the rule.
 public enum Validate {
-    /// Bounds on sizes, in characters (or items for lists).
+    /// Bounds on sizes, in UTF-8 bytes (or items for lists): a count of characters would let one letter carry
+    /// any number of combining marks.
     public enum Limit {
         public static let name = 100
         public static let description = 1024
@@ -23,16 +24,14 @@ public enum Validate {
     nonisolated(unsafe) private static let hostPattern = /[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]{1,5})?/
     nonisolated(unsafe) private static let emailPattern = /[^\s@]+@[^\s@]+/
 
-    /// An image name: `/`-separated path components of the OCI distribution grammar, at most 255 characters.
+    /// An image name: `/`-separated path components of the OCI distribution grammar, at most 255 bytes.
     public static func imageName(_ value: String, field: String = "imageName") throws {
         guard !value.isEmpty else { throw SlipwayError.badRequest("\(field) must not be empty") }
-        guard value.count <= Limit.imageName else {
-            throw SlipwayError.badRequest("\(field) must be at most \(Limit.imageName) characters, got \(value.count)")
-        }
+        try size(value, field: field, limit: Limit.imageName)
         for component in value.split(separator: "/", omittingEmptySubsequences: false) {
             guard (try? pathComponent.wholeMatch(in: component)) != nil else {
                 throw SlipwayError.badRequest(
-                    "\(field) '\(value.prefix(80))' is not a valid image name: each '/'-separated part must be lowercase letters and digits, "
+                    "\(field) '\(value.prefix(utf8Bytes: 80))' is not a valid image name: each '/'-separated part must be lowercase letters and digits, "
                         + "joined by '.', '_', '__' or dashes (e.g. 'mysql' or 'acme/api-server')")
             }
         }
@@ -42,7 +41,7 @@ public enum Validate {
     public static func imageTag(_ value: String, field: String = "imageTag") throws {
         guard (try? tag.wholeMatch(in: value)) != nil else {
             throw SlipwayError.badRequest(
-                "\(field) '\(value.prefix(80))' is not a valid tag: use 1 to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-'")
+                "\(field) '\(value.prefix(utf8Bytes: 80))' is not a valid tag: use 1 to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-'")
         }
     }
 
@@ -60,14 +59,20 @@ public enum Validate {
         }
     }
 
-    /// Free text such as a description: at most `limit` characters, no control characters but newlines and tabs.
+    /// At most `limit` bytes of UTF-8.
+    public static func size(_ value: String, field: String, limit: Int) throws {
+        let bytes = value.utf8.count
+        guard bytes <= limit else { throw SlipwayError.badRequest("\(field) must be at most \(limit) bytes, got \(bytes)") }
+    }
+
+    /// Free text such as a description: at most `limit` bytes, no control characters but newlines and tabs.
     public static func text(_ value: String, field: String, limit: Int = Limit.description) throws {
-        guard value.count <= limit else { throw SlipwayError.badRequest("\(field) must be at most \(limit) characters, got \(value.count)") }
+        try size(value, field: field, limit: limit)
         guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && $0 != "\n" && $0 != "\t" && $0 != "\r" })
         else { throw SlipwayError.badRequest("\(field) must not contain control characters") }
     }
 
-    /// A name: 1 to 100 characters, not blank, no control characters.
+    /// A name: 1 to 100 bytes, not blank, no control characters.
     public static func name(_ value: String, field: String = "name") throws {
         guard !value.trimmingCharacters(in: .whitespaces).isEmpty else { throw SlipwayError.badRequest("\(field) must not be empty") }
         try text(value, field: field, limit: Limit.name)
@@ -76,7 +81,7 @@ public enum Validate {
         }
     }
 
-    /// A list of strings such as container commands: at most 64 items of at most 4096 characters.
+    /// A list of strings such as container commands: at most 64 items of at most 4096 bytes.
     public static func list(_ values: [String], field: String) throws {
         guard values.count <= Limit.listItems else {
             throw SlipwayError.badRequest("\(field) must have at most \(Limit.listItems) items, got \(values.count)")
@@ -86,22 +91,25 @@ public enum Validate {
         }
     }
 
-    /// An email address, compared case-insensitively.
+    /// An email address, compared case-insensitively: `local@domain` without spaces or control characters
+    /// (a user's name defaults to the email's local part, which must then be a name).
     public static func email(_ value: String, field: String = "email") throws {
-        guard value.count <= Limit.email, (try? emailPattern.wholeMatch(in: value)) != nil else {
+        guard value.utf8.count <= Limit.email, (try? emailPattern.wholeMatch(in: value)) != nil,
+            !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        else {
             throw SlipwayError.badRequest("\(field) must be an email address such as 'ops@example.com'")
         }
     }
 
-    /// A new password: 8 to 1024 characters.
+    /// A new password: at least 8 characters, at most 1024 bytes.
     public static func newPassword(_ value: String, field: String = "password") throws {
         guard value.count >= 8 else { throw SlipwayError.badRequest("\(field) must be at least 8 characters") }
-        guard value.count <= Limit.password else { throw SlipwayError.badRequest("\(field) must be at most \(Limit.password) characters") }
+        try size(value, field: field, limit: Limit.password)
     }
 
     /// A registry host with an optional port, e.g. `ghcr.io` or `127.0.0.1:5000`.
     public static func registryHost(_ value: String, field: String = "host") throws {
-        guard value.count <= Limit.host, (try? hostPattern.wholeMatch(in: value)) != nil else {
+        guard value.utf8.count <= Limit.host, (try? hostPattern.wholeMatch(in: value)) != nil else {
             throw SlipwayError.badRequest("\(field) must be a registry host with an optional port, such as 'ghcr.io' or '127.0.0.1:5000'")
         }
         if let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]), !(1...65535).contains(port) {
@@ -113,7 +121,7 @@ public enum Validate {
     public static func environmentType(_ value: String, field: String = "type") throws -> EnvironmentType {
         guard let type = EnvironmentType(rawValue: value.lowercased()) else {
             throw SlipwayError.badRequest(
-                "\(field) must be one of \(EnvironmentType.allCases.map(\.rawValue).joined(separator: ", ")), got '\(value.prefix(40))'")
+                "\(field) must be one of \(EnvironmentType.allCases.map(\.rawValue).joined(separator: ", ")), got '\(value.prefix(utf8Bytes: 40))'")
         }
         return type
     }
@@ -121,8 +129,23 @@ public enum Validate {
     /// A role.
     public static func role(_ value: String, field: String = "role") throws -> Role {
         guard let role = Role(rawValue: value.lowercased()) else {
-            throw SlipwayError.badRequest("\(field) must be one of admin, editor, viewer, got '\(value.prefix(40))'")
+            throw SlipwayError.badRequest("\(field) must be one of admin, editor, viewer, got '\(value.prefix(utf8Bytes: 40))'")
         }
         return role
+    }
+}
+
+extension StringProtocol {
+    /// The longest prefix of whole Unicode scalars that fits in `limit` bytes of UTF-8: for keeping or echoing
+    /// caller text within a size (a prefix of characters is unbounded, a character may carry any number of marks).
+    public func prefix(utf8Bytes limit: Int) -> String {
+        var kept = String.UnicodeScalarView()
+        var bytes = 0
+        for scalar in unicodeScalars {
+            bytes += UTF8.width(scalar)
+            guard bytes <= limit else { break }
+            kept.append(scalar)
+        }
+        return String(kept)
     }
 }

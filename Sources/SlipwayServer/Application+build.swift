@@ -34,7 +34,7 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
     let checks = ImageChecks(registries: RegistryClient(timeout: configuration.registryTimeout), secrets: secrets)
     let router = buildRouter(
         openAPI: try OpenAPIDocument.load(), console: try WebConsole.load(), store: store, accounts: accounts, engine: engine, notifier: notifier, checks: checks,
-        allowSignup: configuration.allowSignup, agentsPresentCertificates: configuration.tls?.agentCA != nil, metrics: MetricsAccess(configuration),
+        allowSignup: configuration.allowSignup, maxWaitingReports: configuration.maxWaitingReports, agentsPresentCertificates: configuration.tls?.agentCA != nil, metrics: MetricsAccess(configuration),
         clock: configuration.clock, logger: logger)
     // Every open connection is a file descriptor; running out of them makes the runtime itself trap. Past this
     // many connections, new ones wait in the listen backlog instead.
@@ -61,7 +61,7 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
 /// The routes: health, metrics and the spec, the public sign-in routes, and everything else behind a bearer token.
 func buildRouter(
     openAPI: String, console: WebConsole, store: any SlipwayStore & FleetStore, accounts: Accounts, engine: RolloutEngine, notifier: DesiredStateNotifier,
-    checks: ImageChecks, allowSignup: Bool, agentsPresentCertificates: Bool = false,
+    checks: ImageChecks, allowSignup: Bool, maxWaitingReports: Int = 20_000, agentsPresentCertificates: Bool = false,
     metrics metricsAccess: MetricsAccess, clock: SlipwayClock, logger: Logger
 ) -> Router<SlipwayRequestContext> {
     let router = Router(context: SlipwayRequestContext.self)
@@ -105,9 +105,11 @@ func buildRouter(
     InstanceController(store: store, fleet: store, clock: clock).addRoutes(to: secured)
     RolloutController(fleet: store, engine: engine, clock: clock).addRoutes(to: secured)
     AgentController(
-        fleet: store, notifier: notifier, engine: engine, reports: ReportBatcher(store: store, clock: clock), metrics: metrics,
+        fleet: store, notifier: notifier, engine: engine, reports: ReportBatcher(store: store, clock: clock, maxWaiting: maxWaitingReports), metrics: metrics,
         requireClientCertificate: agentsPresentCertificates
     ).addRoutes(to: router)
+    // Last, so that it wraps only the not-found answer: 405 with Allow for a method the path does not have.
+    router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
     return router
 }
 

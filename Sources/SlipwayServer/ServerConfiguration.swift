@@ -36,6 +36,8 @@ public struct ServerConfiguration: Sendable {
     public var requestReadTimeout: Duration = .seconds(30)
     /// Connections one client address may hold at once (IPv6: one /64). Raise it when many agents share a NAT address.
     public var maxConnectionsPerAddress = 1024
+    /// Agent reports that may wait to be written before more are refused (503, temporary).
+    public var maxWaitingReports = 20_000
     /// What each organization may hold.
     public var quotas = OrganizationQuotas()
     /// HTTPS (and HTTP/2) when set.

@@ -42,13 +42,13 @@ public struct RefreshTokenRequest: Codable, Sendable, Equatable {
 
 /// Body of `POST /2022-09-01-00/signup`: a new organization and its first admin.
 public struct SignupRequest: Codable, Sendable, Equatable {
-    /// Name of the first admin (at most 100 characters).
+    /// Name of the first admin (at most 100 bytes of UTF-8).
     public var name: String
-    /// The admin's email address (at most 254 characters), compared case-insensitively.
+    /// The admin's email address (at most 254 bytes of UTF-8), compared case-insensitively.
     public var email: String
-    /// The admin's password (8 to 1024 characters).
+    /// The admin's password (at least 8 characters, at most 1024 bytes of UTF-8).
     public var password: String
-    /// Name of the new organization (at most 100 characters).
+    /// Name of the new organization (at most 100 bytes of UTF-8).
     public var companyName: String
 
     /// Creates the request body.
@@ -78,11 +78,11 @@ public struct SignupResult: Codable, Sendable, Equatable {
 public struct CreateUserRequest: Codable, Sendable, Equatable {
     /// The new user's email address, compared case-insensitively.
     public var email: String
-    /// The new user's password (8 to 1024 characters).
+    /// The new user's password (at least 8 characters, at most 1024 bytes of UTF-8).
     public var password: String
     /// `admin`, `editor` or `viewer`.
     public var role: String
-    /// The user's name (at most 100 characters); defaults to the email.
+    /// The user's name (at most 100 bytes of UTF-8); defaults to the email.
     public var name: String?
 
     /// Creates the request body.

@@ -197,7 +197,7 @@ public struct AgentReportRequest: Codable, Sendable, Equatable {
     public var tierVersion: String
     /// `APPLYING`, `SUCCEEDED` or `FAILED`.
     public var status: String
-    /// What happened, e.g. a failed command's output (kept up to 4096 characters).
+    /// What happened, e.g. a failed command's output (kept up to 4096 bytes of UTF-8).
     public var message: String?
     /// Free-form health, e.g. `healthy` or the health command's output.
     public var health: String?

@@ -20,7 +20,7 @@ public struct CustomImageCommandsAndArgs: Codable, Sendable, Equatable {
 public struct CreateImageConfigRequest: Codable, Sendable, Equatable {
     /// Commands and arguments to run in the container, if any.
     public var customImageCommandsAndArgs: CustomImageCommandsAndArgs?
-    /// A brief description of the image config (at most 1024 characters).
+    /// A brief description of the image config (at most 1024 bytes of UTF-8).
     public var description: String
     /// Name of the container image, e.g. `mysql` or `acme/api-server`.
     public var imageName: String

@@ -5,7 +5,7 @@
 public struct CreateServiceRequest: Codable, Sendable, Equatable {
     /// The service name, unique within the organization.
     public var name: String
-    /// An optional description (at most 1024 characters).
+    /// An optional description (at most 1024 bytes of UTF-8).
     public var description: String?
 
     /// Creates the request body.
@@ -53,7 +53,7 @@ public struct ListServicesResult: Codable, Sendable, Equatable {
 public struct CreateServiceEnvironmentRequest: Codable, Sendable, Equatable {
     /// The environment name, unique within the service.
     public var name: String
-    /// An optional description (at most 1024 characters).
+    /// An optional description (at most 1024 bytes of UTF-8).
     public var description: String?
     /// `dev`, `qa`, `staging`, `canary`, `prod` or `private`; defaults to `dev`.
     public var type: String?
@@ -110,7 +110,7 @@ public struct ListServiceEnvironmentsResult: Codable, Sendable, Equatable {
 public struct CreateProductTierRequest: Codable, Sendable, Equatable {
     /// The tier name, unique within the service environment.
     public var name: String
-    /// An optional description (at most 1024 characters).
+    /// An optional description (at most 1024 bytes of UTF-8).
     public var description: String?
     /// The service environment the product tier belongs to (`se-…`).
     public var serviceEnvironmentId: String

@@ -216,7 +216,7 @@ struct Migrate: AsyncParsableCommand {
         abstract: "Copy a whole SQLite database into an empty PostgreSQL database.",
         discussion: """
             Stop the slipwayd that uses the SQLite file first (the copy refuses a file in use). Everything moves in \
-            one PostgreSQL transaction: users and their sessions, the signing secret, the catalog, tier versions, \
+            one PostgreSQL transaction: users and their sessions, the catalog, tier versions, \
             instances with their agent tokens, and rollouts; the row count of every table is checked afterwards. \
             Then start slipwayd with --database set to the PostgreSQL URL.
             """)
@@ -292,8 +292,8 @@ struct Backup: AsyncParsableCommand {
             The copy is one consistent snapshot: every transaction committed before it began, the write-ahead log \
             included. It only reads the database (a running slipwayd goes on serving), writes a temporary file \
             beside FILE, checks it with integrity_check, flushes it to disk and only then names it FILE, with mode \
-            0600. It never overwrites a file. Keep <database>.key with the copy: it seals registry passwords and is \
-            not in the database. For PostgreSQL use pg_dump -Fc (see Backups in the README). Exit status 78 when the \
+            0600. It never overwrites a file. Keep <database>.key and <database>.jwt-keys with the copy: they seal \
+            registry passwords and sign access tokens, and are not in the database. For PostgreSQL use pg_dump -Fc (see Backups in the README). Exit status 78 when the \
             database or FILE is not usable as given, 1 when the copy fails.
             """)
 
@@ -314,9 +314,11 @@ struct Backup: AsyncParsableCommand {
         }
         print("backed up \(database) to \(report.path): \(report.bytes) bytes, mode 0600, integrity ok")
         printSchemaAndTables(report)
-        let keyFile = database + ".key"
-        if FileManager.default.fileExists(atPath: keyFile) {
-            print("keep \(keyFile) with this backup: it seals registry passwords and is not in the database")
+        for (suffix, purpose) in [(".key", "seals registry passwords"), (".jwt-keys", "signs access tokens")] {
+            let keyFile = database + suffix
+            if FileManager.default.fileExists(atPath: keyFile) {
+                print("keep \(keyFile) with this backup: it \(purpose) and is not in the database")
+            }
         }
     }
 }

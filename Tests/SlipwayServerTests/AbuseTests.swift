@@ -164,4 +164,37 @@ struct AbuseTests {
             #expect(again.hasPrefix("HTTP/1.1 200"), "\(again)")
         }
     }
+
+    @Test func agentReportsPastTheWaitingBoundAre503SoAgentsSendThemAgain() async throws {
+        var configuration = try await testConfiguration()
+        configuration.maxWaitingReports = 1
+        try await withServer(configuration) { api in
+            let admin = try await api.signIn()
+            let fleet = try await Fleet.make(admin, instances: 40)
+            let replies = try await withThrowingTaskGroup(of: Reply.self) { group in
+                for instance in fleet.instances {
+                    group.addTask {
+                        try await api.as_(instance.agentToken).call(
+                            .post, "/agent/v1/report", json: AgentReportRequest(tierVersion: "1.0", status: "SUCCEEDED", generation: 1))
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            let codes = replies.map(\.status.code)
+            #expect(Set(codes).isSubset(of: [200, 503]), "\(replies.map(\.body))")
+            #expect(codes.contains(503), "forty reports at once, one may wait: some are refused")
+            for reply in replies where reply.status.code == 503 {
+                reply.expectError(
+                    .serviceUnavailable, "service_unavailable",
+                    message: "too many agent reports are waiting to be written (1); send this one again in a moment")
+                #expect(reply.headers[.retryAfter] == "1")
+            }
+            // Sent again once the queue has drained, every report is taken.
+            for (instance, reply) in zip(fleet.instances, replies) where reply.status.code == 503 {
+                let again = try await api.as_(instance.agentToken).call(
+                    .post, "/agent/v1/report", json: AgentReportRequest(tierVersion: "1.0", status: "SUCCEEDED", generation: 1))
+                #expect(again.status.code == 200, "\(again.body)")
+            }
+        }
+    }
 }

@@ -245,10 +245,18 @@ struct AuditLogTests {
             #expect(byViewer.map(\.action) == ["session.signin"])
             let future = try await admin.call(.get, "/2022-09-01-00/audit-log?since=2100-01-01T00:00:00Z").decode(ListAuditRecordsResult.self)
             #expect(future.records.isEmpty)
+            // Any RFC 3339 time: fractional seconds, an offset, lower-case separators; an empty value is no filter.
+            for since in ["2100-01-01T00:00:00.25Z", "2100-01-01T05:30:00%2B05:30", "2100-01-01t00:00:00z"] {
+                let reply = try await admin.call(.get, "/2022-09-01-00/audit-log?since=\(since)")
+                #expect(try reply.decode(ListAuditRecordsResult.self).records.isEmpty, "\(since): \(reply.body)")
+            }
+            #expect(try await admin.call(.get, "/2022-09-01-00/audit-log?since=&until=").decode(ListAuditRecordsResult.self).records.count > 0)
             try await admin.call(.get, "/2022-09-01-00/audit-log?since=yesterday").expectError(
                 .badRequest, "bad_request", message: "since must be an RFC 3339 time such as 2026-12-01T00:00:00Z, got 'yesterday'")
             for method in [HTTPRequest.Method.patch, HTTPRequest.Method.delete, HTTPRequest.Method.put, HTTPRequest.Method.post] {
-                try await admin.call(method, "/2022-09-01-00/audit-log", body: "{}").expectError(.notFound, "not_found")
+                let reply = try await admin.call(method, "/2022-09-01-00/audit-log", body: "{}")
+                reply.expectError(.methodNotAllowed, "method_not_allowed")
+                #expect(reply.headers[.allow] == "GET")
             }
         }
     }

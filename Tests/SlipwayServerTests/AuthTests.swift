@@ -112,6 +112,10 @@ struct AuthTests {
                 .expectError(.badRequest, "bad_request", message: "role must be one of admin, editor, viewer, got 'owner'")
             try await admin.call(.post, "/2022-09-01-00/user", json: CreateUserRequest(email: "no-at-sign", password: "long-enough", role: "viewer"))
                 .expectError(.badRequest, "bad_request", message: "email must be an email address such as 'ops@example.com'")
+            for email in ["a\u{9F}b@example.com", "ab@exa\u{1}mple.com"] {  // control characters
+                try await admin.call(.post, "/2022-09-01-00/user", json: CreateUserRequest(email: email, password: "long-enough", role: "viewer"))
+                    .expectError(.badRequest, "bad_request", message: "email must be an email address such as 'ops@example.com'")
+            }
             // Without a name, the email's local part stands in, even for an email longer than a name may be.
             let longEmail = String(repeating: "l", count: 120) + "@example.com"
             _ = try await admin.create("/2022-09-01-00/user", CreateUserRequest(email: longEmail, password: "long-enough", role: "viewer"))

@@ -178,9 +178,11 @@ struct ImageConfigTests {
             _ = try await api.call(.delete, "/2022-09-01-00/service/\(fixture.serviceId)/product-tier/\(stagingTier)")
             try await api.call(.post, "/2022-09-01-00/service/\(fixture.serviceId)/image-config/\(lonely)/release").expectError(
                 .conflict, "invalid_state", containing: "has no product tier to release into")
-            // Describe by version needs a tier.
+            // A version without a tier is a version of the environment's one tier.
             try await api.call(.get, fixture.imageConfigPath + "?ProductTierVersion=1.0").expectError(
-                .badRequest, "bad_request", message: "ProductTierVersion needs ProductTierId: pass both to describe a released version")
+                .notFound, "not_found", message: "product tier \(fixture.productTierId) has no version '1.0'")
+            try await api.call(.get, "/2022-09-01-00/service/\(fixture.serviceId)/image-config/\(lonely)?ProductTierVersion=1.0").expectError(
+                .notFound, "not_found", message: "service environment \(staging) has no product tier; release the image config into one first")
             try await api.call(.get, fixture.imageConfigPath + "?ProductTierId=\(fixture.productTierId)&ProductTierVersion=9.0").expectError(
                 .notFound, "not_found", message: "product tier \(fixture.productTierId) has no version '9.0'")
             try await api.call(.get, fixture.imageConfigPath + "?ProductTierId=\(fixture.productTierId)").expectError(
@@ -189,6 +191,8 @@ struct ImageConfigTests {
                 .notFound, "not_found", message: "image config imgc-nope not found")
             // A released version pins only the image configs released so far.
             #expect(try await api.call(.post, fixture.imageConfigPath + "/release").status == .ok)
+            let byVersion = try await api.call(.get, fixture.imageConfigPath + "?ProductTierVersion=1.0").decode(DescribeImageConfigResult.self)
+            #expect(byVersion.productTierId == fixture.productTierId && byVersion.productTierVersion == "1.0")
             let unreleased = try await api.create(
                 "/2022-09-01-00/service/\(fixture.serviceId)/image-config",
                 CreateImageConfigRequest(description: "", imageName: "redis", serviceEnvironmentId: fixture.environmentId))
@@ -196,6 +200,12 @@ struct ImageConfigTests {
                 .expectError(
                     .notFound, "not_found",
                     message: "version 1.0 of product tier \(fixture.productTierId) does not include image config \(unreleased)")
+            // With a second tier in the environment, a version alone no longer says which.
+            _ = try await api.create(
+                "/2022-09-01-00/service/\(fixture.serviceId)/product-tier", CreateProductTierRequest(name: "premium", serviceEnvironmentId: fixture.environmentId))
+            try await api.call(.get, fixture.imageConfigPath + "?ProductTierVersion=1.0").expectError(
+                .conflict, "invalid_state",
+                message: "service environment \(fixture.environmentId) has 2 product tiers: pass ProductTierId with ProductTierVersion to say which")
             // The organization's default registry stays.
             let registries = try await api.call(.get, "/2022-09-01-00/image-registry").decode(ListImageRegistriesResult.self).imageRegistries
             let defaultRegistry = try #require(registries.first { $0.isDefault })

@@ -1,6 +1,7 @@
 import Crypto
 import CryptoExtras
 import Foundation
+import SlipwayCore
 import SlipwayWire
 import Testing
 
@@ -52,7 +53,7 @@ struct ValidationTests {
             try await create(.init(description: "", imageName: "", serviceEnvironmentId: env)).expectError(
                 .badRequest, "bad_request", message: "imageName must not be empty")
             try await create(.init(description: "", imageName: String(repeating: "a", count: 256), serviceEnvironmentId: env)).expectError(
-                .badRequest, "bad_request", message: "imageName must be at most 255 characters, got 256")
+                .badRequest, "bad_request", message: "imageName must be at most 255 bytes, got 256")
             for name in ["mysql", "library/mysql", "acme/api-server", "a.b_c__d---e/f0", "ghcr.io/acme/app"] {
                 #expect(try await create(.init(description: "", imageName: name, serviceEnvironmentId: env)).status == .ok, "\(name)")
             }
@@ -62,7 +63,7 @@ struct ValidationTests {
             }
             #expect(try await create(.init(description: "", imageName: "app", serviceEnvironmentId: env, imageTag: "v1.2.3_rc-1")).status == .ok)
             try await create(.init(description: String(repeating: "d", count: 1025), imageName: "app", serviceEnvironmentId: env)).expectError(
-                .badRequest, "bad_request", message: "description must be at most 1024 characters, got 1025")
+                .badRequest, "bad_request", message: "description must be at most 1024 bytes, got 1025")
             try await create(
                 .init(description: "", imageName: "app", serviceEnvironmentId: env, customImageCommandsAndArgs: .init(commands: Array(repeating: "x", count: 65)))
             ).expectError(.badRequest, "bad_request", message: "customImageCommandsAndArgs.commands must have at most 64 items, got 65")
@@ -114,7 +115,7 @@ struct ValidationTests {
             try await api.call(.post, "/2022-09-01-00/service", json: CreateServiceRequest(name: "postgres")).expectError(
                 .conflict, "invalid_state", message: "a service named 'postgres' already exists; choose another name")
             try await api.call(.post, "/2022-09-01-00/service", json: CreateServiceRequest(name: String(repeating: "n", count: 101))).expectError(
-                .badRequest, "bad_request", message: "name must be at most 100 characters, got 101")
+                .badRequest, "bad_request", message: "name must be at most 100 bytes, got 101")
             try await api.call(.post, "/2022-09-01-00/service/\(fixture.serviceId)/environment", json: CreateServiceEnvironmentRequest(name: "x", type: "moon"))
                 .expectError(.badRequest, "bad_request", message: "type must be one of dev, qa, staging, canary, prod, private, got 'moon'")
             try await api.call(.post, "/2022-09-01-00/service/\(fixture.serviceId)/environment", json: CreateServiceEnvironmentRequest(name: "prod"))
@@ -125,6 +126,76 @@ struct ValidationTests {
                 .badRequest, "bad_request", message: "host must be a registry host with an optional port, such as 'ghcr.io' or '127.0.0.1:5000'")
             try await api.call(.post, "/2022-09-01-00/image-registry", json: CreateImageRegistryRequest(name: "r", host: "127.0.0.1:70000")).expectError(
                 .badRequest, "bad_request", message: "host has port 70000, outside 1 to 65535")
+        }
+    }
+
+    /// A page token is `c1:` and 1 to 18 digits in canonical base64url, the pattern the served document states.
+    @Test func pageTokensHaveOneFormat() async throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Sources/SlipwayServer/OpenAPI/openapi.yaml")
+        let document = try String(contentsOf: file, encoding: .utf8)
+        #expect(document.contains("pattern: '^\(PageToken.pattern)$'"))
+        let format = try Regex("^" + PageToken.pattern + "$")
+        for cursor: Int64 in [0, 7, 12, 123, 4567, 999_999_999_999_999_999] + (0..<200).map({ _ in .random(in: 0...999_999_999_999_999_999) }) {
+            let token = PageToken.encode(cursor)
+            #expect(try format.wholeMatch(in: token) != nil, "\(token)")
+            #expect(try PageToken.decode(token) == cursor)
+        }
+        try await withServer { api in
+            let api = try await api.signIn()
+            #expect(try await api.call(.get, "/2022-09-01-00/service?nextPageToken=\(PageToken.encode(5))").status == .ok)
+            // Garbage, no digits, 19 digits, padding, a sign, and non-canonical base64 (unused bits set).
+            for token in ["garbage", "YzE6", PageToken.encode(1_000_000_000_000_000_000), PageToken.encode(5) + "=", "YzE6KzU", "YzE6MTJ", "YzE6NR"] {
+                try await api.call(.get, "/2022-09-01-00/service?nextPageToken=\(token)").expectError(
+                    .badRequest, "bad_request", message: "nextPageToken is not valid: pass the nextPageToken of the previous response unchanged")
+            }
+        }
+    }
+
+    /// Sizes count UTF-8 bytes: one letter with 10,000 combining marks is one character but 20,001 bytes.
+    @Test func sizesCountBytesNotCharacters() async throws {
+        let marked = "a" + String(repeating: "\u{0301}", count: 10_000)
+        #expect(marked.count == 1)
+        let atLimit = String(repeating: "\u{00E9}", count: 50)  // é, 2 bytes each: 100 bytes, 50 characters
+        let clef = String(repeating: "\u{1D11E}", count: 25)  // 𝄞, 4 bytes each: 100 bytes
+        try await withServer { api in
+            let api = try await api.signIn()
+            let fixture = try await Fixture.make(api)
+            let services = "/2022-09-01-00/service"
+            try await api.call(.post, services, json: CreateServiceRequest(name: marked)).expectError(
+                .badRequest, "bad_request", message: "name must be at most 100 bytes, got 20001")
+            #expect(try await api.call(.post, services, json: CreateServiceRequest(name: atLimit)).status == .ok)
+            #expect(try await api.call(.post, services, json: CreateServiceRequest(name: clef)).status == .ok)
+            try await api.call(.post, services, json: CreateServiceRequest(name: atLimit + "x")).expectError(
+                .badRequest, "bad_request", message: "name must be at most 100 bytes, got 101")
+            try await api.call(.post, services, json: CreateServiceRequest(name: String(clef.dropLast()) + "\u{00E9}\u{00E9}\u{00E9}")).expectError(
+                .badRequest, "bad_request", message: "name must be at most 100 bytes, got 102")
+            try await api.call(.post, services, json: CreateServiceRequest(name: "m", description: marked)).expectError(
+                .badRequest, "bad_request", message: "description must be at most 1024 bytes, got 20001")
+
+            let env = fixture.environmentId
+            let imageConfigs = "/2022-09-01-00/service/\(fixture.serviceId)/image-config"
+            let description = String(repeating: "\u{00E9}", count: 512)
+            #expect(try await api.call(.post, imageConfigs, json: CreateImageConfigRequest(description: description, imageName: "app", serviceEnvironmentId: env)).status == .ok)
+            try await api.call(.post, imageConfigs, json: CreateImageConfigRequest(description: description + "x", imageName: "app", serviceEnvironmentId: env))
+                .expectError(.badRequest, "bad_request", message: "description must be at most 1024 bytes, got 1025")
+            try await api.call(.patch, fixture.imageConfigPath, json: UpdateImageConfigRequest(description: marked)).expectError(
+                .badRequest, "bad_request", message: "description must be at most 1024 bytes, got 20001")
+            let longArgument = String(repeating: "\u{00E9}", count: 2048) + "x"
+            try await api.call(
+                .post, imageConfigs,
+                json: CreateImageConfigRequest(description: "", imageName: "app", serviceEnvironmentId: env, customImageCommandsAndArgs: .init(args: [longArgument]))
+            ).expectError(.badRequest, "bad_request", message: "customImageCommandsAndArgs.args[0] must be at most 4096 bytes, got 4097")
+            try await api.call(.post, "/2022-09-01-00/service/\(fixture.serviceId)/environment", json: CreateServiceEnvironmentRequest(name: marked))
+                .expectError(.badRequest, "bad_request", message: "name must be at most 100 bytes, got 20001")
+            try await api.call(.post, "/2022-09-01-00/service/\(fixture.serviceId)/product-tier", json: CreateProductTierRequest(name: marked, serviceEnvironmentId: env))
+                .expectError(.badRequest, "bad_request", message: "name must be at most 100 bytes, got 20001")
+            try await api.call(.post, "/2022-09-01-00/image-registry", json: CreateImageRegistryRequest(name: marked, host: "ghcr.io")).expectError(
+                .badRequest, "bad_request", message: "name must be at most 100 bytes, got 20001")
+            // An echo of a bad value is cut to a few bytes, not a few characters.
+            try await api.call(.patch, fixture.imageConfigPath, json: UpdateImageConfigRequest(imageTag: marked)).expectError(
+                .badRequest, "bad_request",
+                message: "imageTag 'a" + String(repeating: "\u{0301}", count: 39)
+                    + "' is not a valid tag: use 1 to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-'")
         }
     }
 }

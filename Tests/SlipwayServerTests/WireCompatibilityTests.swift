@@ -77,7 +77,39 @@ struct WireCompatibilityTests {
         try await withServer { api in
             try await api.call(.get, "/2022-09-01-00/nothing-here").expectError(
                 .notFound, "not_found", message: "no operation GET /2022-09-01-00/nothing-here; the API is described at /openapi.yaml")
-            try await api.call(.put, "/healthz").expectError(.notFound, "not_found", message: "no operation PUT /healthz; the API is described at /openapi.yaml")
+            try await api.call(.get, "/2022-09-01-00/service/s-1/image-config/imgc-1/nothing").expectError(
+                .notFound, "not_found", message: "no operation GET /2022-09-01-00/service/s-1/image-config/imgc-1/nothing; the API is described at /openapi.yaml")
+        }
+    }
+
+    /// A path that exists answers 405 with `Allow` for a method it does not have, before any authentication.
+    @Test func methodsAPathDoesNotHaveAre405WithAllow() async throws {
+        try await withServer { api in
+            func expect405(_ method: HTTPRequest.Method, _ path: String, allow: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+                let reply = try await api.call(method, path)
+                reply.expectError(
+                    .methodNotAllowed, "method_not_allowed",
+                    message: "no operation \(method.rawValue) \(path); \(path) answers \(allow) (the API is described at /openapi.yaml)",
+                    sourceLocation: sourceLocation)
+                #expect(reply.headers[.allow] == allow, sourceLocation: sourceLocation)
+            }
+            try await expect405(.put, "/healthz", allow: "GET")
+            try await expect405(.trace, "/openapi.yaml", allow: "GET")
+            let head = try await api.call(.head, "/healthz")  // the same, without a body
+            #expect(head.status == .methodNotAllowed && head.headers[.allow] == "GET")
+            try await expect405(.options, "/2022-09-01-00/signin", allow: "POST")
+            try await expect405(.delete, "/2022-09-01-00/service", allow: "GET, POST")
+            try await expect405(.put, "/2022-09-01-00/service/s-1/image-config/imgc-1", allow: "DELETE, GET, PATCH")
+            try await expect405(.patch, "/2022-09-01-00/service/s-1/image-config/imgc-1/rollout", allow: "GET, POST")
+            // A literal segment wins over a parameter, as in routing: /user/password is not /user/{userId}.
+            try await expect405(.delete, "/2022-09-01-00/user/password", allow: "POST")
+            try await expect405(.get, "/2022-09-01-00/user/u-1", allow: "DELETE, PATCH")
+            try await expect405(.get, "/agent/v1/report", allow: "POST")
+            // Signed in, the same answers.
+            let signedIn = try await api.signIn()
+            let reply = try await signedIn.call(.trace, "/2022-09-01-00/service")
+            reply.expectError(.methodNotAllowed, "method_not_allowed", containing: "answers GET, POST")
+            #expect(reply.headers[.allow] == "GET, POST")
         }
     }
 

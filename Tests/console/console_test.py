@@ -9,17 +9,15 @@ sees no write buttons; sign-out. Each page is saved as a screenshot.
 """
 
 import argparse
-import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import slipwayd_server  # noqa: E402
 
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
@@ -32,53 +30,11 @@ ADMIN = ("admin@example.com", "console-admin-1")
 VIEWER = ("viewer@example.com", "console-viewer-1")
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Server:
-    """slipwayd on a fresh SQLite file, on loopback."""
+class Server(slipwayd_server.Server):
+    """slipwayd on a fresh SQLite file, on loopback, with the console's admin."""
 
     def __init__(self, binaries, work):
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        environment = dict(os.environ, SLIPWAY_ADMIN_EMAIL=ADMIN[0], SLIPWAY_ADMIN_PASSWORD=ADMIN[1])
-        self.log = open(os.path.join(work, "slipwayd.log"), "w")
-        self.process = subprocess.Popen(
-            [os.path.join(binaries, "slipwayd"), "--port", str(self.port), "--database", os.path.join(work, "console.sqlite")],
-            env=environment, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(self.base + "/healthz", timeout=2)
-                return
-            except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.2)
-        raise RuntimeError("slipwayd did not answer /healthz within 60 s")
-
-    def call(self, method, path, body=None, token=None):
-        request = urllib.request.Request(self.base + API + path, method=method)
-        if token:
-            request.add_header("Authorization", "Bearer " + token)
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            request.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(request, data=data, timeout=30) as reply:
-                text = reply.read().decode()
-        except urllib.error.HTTPError as error:
-            raise RuntimeError(f"{method} {path}: {error.code} {error.read().decode()}") from None
-        return json.loads(text) if text else None
-
-    def stop(self):
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        super().__init__(binaries, work, ADMIN, database="console.sqlite")
 
 
 def write_script(path, text):

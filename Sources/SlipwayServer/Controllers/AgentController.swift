@@ -27,7 +27,7 @@ struct AgentController {
             var wait = 0
             if let text = request.query("wait") {
                 guard let seconds = Int(text), (0...Self.maxWait).contains(seconds) else {
-                    throw SlipwayError.badRequest("wait must be a number of seconds from 0 to \(Self.maxWait), got '\(text.prefix(20))'")
+                    throw SlipwayError.badRequest("wait must be a number of seconds from 0 to \(Self.maxWait), got '\(text.prefix(utf8Bytes: 20))'")
                 }
                 wait = seconds
             }
@@ -58,12 +58,12 @@ struct AgentController {
             let session = try await agentSession(try agentTokenHash(request))
             let body = try await JSONBody.decode(AgentReportRequest.self, from: request)
             guard let status = AgentReportStatus(rawValue: body.status.uppercased()) else {
-                throw SlipwayError.badRequest("status must be one of APPLYING, SUCCEEDED, FAILED, got '\(body.status.prefix(40))'")
+                throw SlipwayError.badRequest("status must be one of APPLYING, SUCCEEDED, FAILED, got '\(body.status.prefix(utf8Bytes: 40))'")
             }
             try Validate.name(body.tierVersion, field: "tierVersion")
             let report = AgentReport(
-                tierVersion: body.tierVersion, status: status, message: body.message.map { String($0.prefix(4096)) },
-                health: body.health.map { String($0.prefix(1024)) }, generation: body.generation)
+                tierVersion: body.tierVersion, status: status, message: body.message.map { $0.prefix(utf8Bytes: 4096) },
+                health: body.health.map { $0.prefix(utf8Bytes: 1024) }, generation: body.generation)
             if try await reports.submit(instanceId: session.instanceId, report: report) != nil {
                 engine.wake()
             }

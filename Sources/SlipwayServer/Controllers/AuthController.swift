@@ -50,7 +50,7 @@ struct AuthController {
             try Validate.email(body.email)
             try Validate.newPassword(body.password)
             let role = try Validate.role(body.role)
-            let name = body.name ?? String(body.email.prefix { $0 != "@" }.prefix(Validate.Limit.name))
+            let name = body.name ?? String(body.email.prefix { $0 != "@" }).prefix(utf8Bytes: Validate.Limit.name)
             try Validate.name(name, field: "name")
             let user = try await accounts.createUser(
                 in: identity.organizationId, email: body.email, name: name, role: role, password: body.password)

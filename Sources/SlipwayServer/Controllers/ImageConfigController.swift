@@ -98,14 +98,33 @@ struct ImageConfigController {
 
     /// Describe: the image config as it is now, or as a released tier version pinned it (which still answers
     /// once the working copy is deleted).
+    /// The product tier a `ProductTierVersion` without `ProductTierId` means: the one product tier of the image
+    /// config's environment (409 when it has several, 404 when none).
+    private func onlyProductTier(of config: ImageConfig, organizationId: String) async throws -> String {
+        var tiers: [String] = []
+        var page = PageRequest(size: 1000)
+        repeat {
+            let found = try await store.productTiers(serviceId: config.serviceId, organizationId: organizationId, page: page)
+            tiers += found.items.filter { $0.serviceEnvironmentId == config.serviceEnvironmentId }.map(\.id)
+            page.after = found.nextCursor
+        } while page.after != nil
+        switch tiers.count {
+        case 1: return tiers[0]
+        case 0: throw SlipwayError.notFound("service environment \(config.serviceEnvironmentId) has no product tier; release the image config into one first")
+        default:
+            throw SlipwayError.invalidState(
+                "service environment \(config.serviceEnvironmentId) has \(tiers.count) product tiers: pass ProductTierId with ProductTierVersion to say which")
+        }
+    }
+
     private func describe(
         serviceId: String, id: String, tierId: String?, versionName: String?, organizationId: String
     ) async throws -> DescribeImageConfigResult {
         guard let tierId else {
-            if versionName != nil {
-                throw SlipwayError.badRequest("ProductTierVersion needs ProductTierId: pass both to describe a released version")
-            }
-            return DescribeImageConfigResult(try await store.imageConfig(id: id, serviceId: serviceId, organizationId: organizationId))
+            let config = try await store.imageConfig(id: id, serviceId: serviceId, organizationId: organizationId)
+            guard versionName != nil else { return DescribeImageConfigResult(config) }
+            let tierId = try await onlyProductTier(of: config, organizationId: organizationId)
+            return try await describe(serviceId: serviceId, id: id, tierId: tierId, versionName: versionName, organizationId: organizationId)
         }
         // A deleted image config's released snapshots still answer; anything else missing answers as before:
         // the image config not found.

@@ -27,7 +27,7 @@ struct InstanceController {
             let identity = try context.requireIdentity()
             let status = request.query("status")?.uppercased()
             if let status, !["APPLYING", "SUCCEEDED", "FAILED", "UNKNOWN"].contains(status) {
-                throw SlipwayError.badRequest("status must be one of APPLYING, SUCCEEDED, FAILED, UNKNOWN, got '\(status.prefix(40))'")
+                throw SlipwayError.badRequest("status must be one of APPLYING, SUCCEEDED, FAILED, UNKNOWN, got '\(status.prefix(utf8Bytes: 40))'")
             }
             let filter = InstanceFilter(productTierId: request.query("productTierId"), tierVersion: request.query("tierVersion"), status: status)
             let page = try await fleet.instances(

@@ -46,7 +46,7 @@ struct RolloutController {
             if let asked = request.query("status") {
                 guard let known = RolloutInstanceStatus(rawValue: asked.uppercased()) else {
                     let names = RolloutInstanceStatus.allCases.map(\.rawValue).joined(separator: ", ")
-                    throw SlipwayError.badRequest("status must be one of \(names), got '\(asked.prefix(40))'")
+                    throw SlipwayError.badRequest("status must be one of \(names), got '\(asked.prefix(utf8Bytes: 40))'")
                 }
                 status = known
             }

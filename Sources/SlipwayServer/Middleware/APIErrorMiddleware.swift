@@ -28,6 +28,7 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             if let retryAfter = ((error as? IdentifiedError)?.underlying as? SlipwayError ?? error as? SlipwayError)?.retryAfter {
                 headers[.retryAfter] = String(retryAfter)
             }
+            if let refused = error as? MethodNotAllowed { headers[.allow] = refused.allowHeader }
             return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
     }
@@ -75,6 +76,10 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 
     private static func goaError(for error: any Error, request: Request, id: String) -> (HTTPResponse.Status, GoaError, String?) {
         switch error {
+        case let error as MethodNotAllowed:
+            let path = oneLine(request.uri.path)
+            let message = "no operation \(request.method.rawValue) \(path); \(path) answers \(error.allowHeader) (the API is described at /openapi.yaml)"
+            return goaError(for: SlipwayError(.methodNotAllowed, message), request: request, id: id)
         case let error as SlipwayError:
             return (
                 status(of: error.kind),
@@ -86,7 +91,7 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case let error as any HTTPResponseError:
             let detail = (error as? HTTPError)?.body
             switch error.status {
-            case .notFound, .methodNotAllowed:
+            case .notFound:
                 return (.notFound, GoaError(name: "not_found", id: id, message: "no operation \(request.method.rawValue) \(request.uri.path); the API is described at /openapi.yaml"), nil)
             case .contentTooLarge:
                 return (.badRequest, GoaError(name: "bad_request", id: id, message: "request body is larger than the limit of 1 MiB"), nil)
@@ -113,6 +118,7 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case .authFailure: .unauthorized
         case .forbidden: .forbidden
         case .notFound: .notFound
+        case .methodNotAllowed: .methodNotAllowed
         case .invalidState: .conflict
         case .failedRequest: .internalServerError
         case .unavailable: .serviceUnavailable

@@ -3,8 +3,8 @@ import Logging
 import SlipwayCore
 
 /// Copies a whole SQLite database into an empty PostgreSQL one: every table, in one PostgreSQL
-/// transaction, then compares each table's row count. Ids, sequence numbers, password hashes, the signing
-/// secret and agent tokens carry over, so users, sessions and agents go on working after the move.
+/// transaction, then compares each table's row count. Ids, sequence numbers, password hashes, refresh tokens
+/// and agent tokens carry over, so users, sessions and agents go on working after the move.
 public enum DatabaseCopy {
     /// The tables, parents before children.
     static let tables = [
