@@ -100,6 +100,8 @@ struct AbuseTests {
     @Test func signUpAndRefreshHaveTheirOwnLimits() async throws {
         var configuration = try await testConfiguration()
         configuration.allowSignup = true
+        let frozen = Date()
+        configuration.clock = SlipwayClock { frozen }
         configuration.abuseLimits.signUpPerAddress = RateLimit(burst: 1, per: 3600)
         configuration.abuseLimits.refreshPerAddress = RateLimit(burst: 1, per: 1)
         try await withServer(configuration) { api in

@@ -34,6 +34,7 @@ struct BackupTests {
         #expect(text.contains("backed up \(database) to \(copy): "), "\(text)")
         #expect(text.contains("schema: \(SQLiteBackup.latestMigration), the latest this slipwayd knows"), "\(text)")
         #expect(text.contains("keep \(database).key with this backup: it seals registry passwords and is not in the database"), "\(text)")
+        #expect(text.contains("keep \(database).jwt-keys with this backup: it signs access tokens and is not in the database"), "\(text)")
         let servicesLine = text.split(separator: "\n").first { $0.hasPrefix("services: ") }
         let copied = try #require(servicesLine.flatMap { Int($0.dropFirst("services: ".count).prefix { $0.isNumber }) }, "\(text)")
         #expect(copied >= before.count)
@@ -50,9 +51,10 @@ struct BackupTests {
         #expect(report.contains("services: \(copied) rows"), "\(report)")
         #expect(report.contains("\(copy) is a good backup"), "\(report)")
 
+        // Restored with the key files kept beside it, as the backup said: the session goes on working on the copy.
+        for suffix in [".key", ".jwt-keys"] { try FileManager.default.copyItem(atPath: database + suffix, toPath: copy + suffix) }
         let restored = try await ServerProcess(database: copy)
         defer { if restored.process.isRunning { restored.killInBackground(SIGTERM) } }
-        // The signing secret is in the database: the session goes on working on the copy.
         let list = try await restored.api.as_(api.token).call(.get, "/2022-09-01-00/service?pageSize=1000")
         #expect(list.status == .ok, "\(list.body)")
         let ids = Set(try list.decode(ListServicesResult.self).services.map(\.id))

@@ -170,8 +170,9 @@ struct ReplicaTests {
         #expect(output.contains("instances: 2 rows"), "\(output)")
         #expect(output.contains("users: 1 rows"), "\(output)")
 
-        // The same answers, the same session, the same agent token, from PostgreSQL.
-        let after = try await ServerProcess(database: target)
+        // The same answers, the same session, the same agent token, from PostgreSQL, given the SQLite server's
+        // token key file (its keys are not in the database).
+        let after = try await ServerProcess(database: target, environment: ["SLIPWAY_JWT_SECRET": "", "SLIPWAY_JWT_KEY_FILE": file + ".jwt-keys"])
         defer { after.killInBackground(SIGTERM) }
         let same = after.api.as_(admin.token)
         #expect(try await same.call(.get, fleet.fixture.imageConfigPath).decode(DescribeImageConfigResult.self) == described)

@@ -3,6 +3,24 @@ import SlipwayTestSupport
 import SlipwayWire
 import Testing
 
+/// Runs `executable` with `arguments` to its end, on a thread of its own: its exit status and everything it
+/// wrote (standard output and error). `environment` replaces the inherited one when given.
+func runToEnd(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil) async throws -> (status: Int32, output: String) {
+    try await onOwnThread {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, text)
+    }
+}
+
 /// A real `slipwayd` process on 127.0.0.1, for what only a process can show: SIGKILL, SIGTERM, restarts.
 final class ServerProcess: @unchecked Sendable {
     let process = Process()
@@ -51,21 +69,7 @@ final class ServerProcess: @unchecked Sendable {
     /// Runs `slipwayd` with `arguments` to its end (a command, or a start that is refused): its exit status
     /// and everything it wrote. `environment` replaces the inherited one when given.
     static func run(_ arguments: [String], environment: [String: String]? = nil) async throws -> (status: Int32, output: String) {
-        try await onOwnThread { try runBlocking(arguments, environment: environment) }
-    }
-
-    private static func runBlocking(_ arguments: [String], environment: [String: String]?) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, text)
+        try await runToEnd(executable, arguments, environment: environment)
     }
 
     /// Reads the log until the server says where it listens: the port, and what it wrote until then.

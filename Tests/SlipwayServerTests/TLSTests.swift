@@ -14,18 +14,7 @@ struct TLSTests {
     static func certificates() async throws -> URL {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-certs-\(UUID().uuidString)")
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../scripts/test-certs.sh").standardized
-        let (status, output) = try await onOwnThread { () throws -> (Int32, String) in
-            let process = Process()
-            process.executableURL = script
-            process.arguments = [directory.path]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
-            let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            return (process.terminationStatus, text)
-        }
+        let (status, output) = try await runToEnd(script, [directory.path])
         guard status == 0 else { throw RawSocketError("scripts/test-certs.sh failed: \(output)") }
         return directory
     }
@@ -163,32 +152,10 @@ struct TLSTests {
     }
 
     static func curl(_ arguments: [String]) async throws -> String {
-        try await onOwnThread {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-            process.arguments = ["-sS", "--max-time", "20"] + arguments
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
-            let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            return text
-        }
+        try await runToEnd(URL(fileURLWithPath: "/usr/bin/curl"), ["-sS", "--max-time", "20"] + arguments).output
     }
 
     static func agent(_ arguments: [String]) async throws -> (status: Int32, output: String) {
-        try await onOwnThread {
-            let process = Process()
-            process.executableURL = AgentProcess.executable
-            process.arguments = arguments
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
-            let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            return (process.terminationStatus, text)
-        }
+        try await runToEnd(AgentProcess.executable, arguments)
     }
 }
