@@ -40,11 +40,12 @@ bench=("$bin/slipway-bench")
 
 # Starts slipwayd on port $1 and database $2, logging to $3; its pid in $started_pid once it answers.
 # Replicas of one PostgreSQL database share the key that seals registry passwords and the one that signs tokens.
+# The simulated fleet connects from one address (127.0.0.1): lift the per-address connection cap for it.
 bench_secret_key=$(openssl rand -base64 32)
 bench_jwt_secret=$(openssl rand -base64 32)
 start_slipwayd() {
     SLIPWAY_ADMIN_EMAIL=bench@example.com SLIPWAY_ADMIN_PASSWORD=bench-password-1 SLIPWAY_SECRET_KEY="$bench_secret_key" \
-        SLIPWAY_JWT_SECRET="$bench_jwt_secret" "$bin/slipwayd" --port "$1" --database "$2" > "$3" 2>&1 &
+        SLIPWAY_JWT_SECRET="$bench_jwt_secret" SLIPWAY_MAX_CONNECTIONS_PER_ADDRESS=10000000 "$bin/slipwayd" --port "$1" --database "$2" > "$3" 2>&1 &
     started_pid=$!
     until curl -sf "http://127.0.0.1:$1/healthz" > /dev/null; do sleep 0.2; done
 }
