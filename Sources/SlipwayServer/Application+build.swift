@@ -15,8 +15,8 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
     let secrets: SecretBox
     let keys: SigningKeyring
     do {
-        secrets = try SecretKeyLoader.load(configuration, logger: logger)
         keys = try await signingKeys(configuration, logger: logger)
+        secrets = try SecretKeyLoader.load(configuration, logger: logger)
     } catch {
         await store.close()
         throw error

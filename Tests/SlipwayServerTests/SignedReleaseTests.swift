@@ -294,6 +294,7 @@ struct SecretKeyTests {
         var environment = ProcessInfo.processInfo.environment
         environment["SLIPWAY_SECRET_KEY"] = nil
         environment["SLIPWAY_SECRET_KEY_FILE"] = nil
+        environment["SLIPWAY_JWT_SECRET"] = testJWTSecret
         let (status, text) = try await ServerProcess.run(["--port", "0", "--database", database], environment: environment)
         #expect(status == 78)
         #expect(text.contains("with PostgreSQL, give the key that seals registry passwords (the same on every replica): set SLIPWAY_SECRET_KEY"), "\(text)")
