@@ -52,7 +52,9 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help: """
-            File holding the key that seals registry passwords (SLIPWAY_SECRET_KEY_FILE; default: the SQLite database path             plus .key, created with mode 0600 on first start). With PostgreSQL give this or SLIPWAY_SECRET_KEY, the same on every replica.
+            File holding the key that seals registry passwords (SLIPWAY_SECRET_KEY_FILE; default: the SQLite database path \
+            plus .key, created with mode 0600 on first start). With PostgreSQL give this or SLIPWAY_SECRET_KEY, the same on \
+            every replica.
             """)
     var secretKeyFile: String?
 
