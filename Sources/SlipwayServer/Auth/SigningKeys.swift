@@ -46,9 +46,8 @@ public enum SigningKeyFile {
         let keys = [newKey(now: now)]
         do {
             try write(keys, to: path, replacing: false)
-        } catch let failure as Failure where FileManager.default.fileExists(atPath: path) {
+        } catch is Failure where FileManager.default.fileExists(atPath: path) {
             // Another process created it first.
-            _ = failure
             return (try read(path), false)
         }
         return (keys, true)
