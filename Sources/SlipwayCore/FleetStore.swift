@@ -32,9 +32,11 @@ public protocol FleetStore: Sendable {
     // MARK: Rollouts
 
     /// Plans a rollout of the image config's preferred release and, unless `dryRun`, creates it.
-    /// 409 before any release, or while a rollout of the same config is active.
+    /// 409 before any release, or while a rollout of the same config is active or being planned.
+    /// A large plan is written over several transactions; `clock` dates each.
     func createRollout(
-        imageConfigId: String, serviceId: String, organizationId: String, policy: RolloutPolicy, createdBy: String, dryRun: Bool, now: Date
+        imageConfigId: String, serviceId: String, organizationId: String, policy: RolloutPolicy, createdBy: String, dryRun: Bool,
+        clock: SlipwayClock
     ) async throws -> (plan: RolloutPlan, rollout: Rollout?)
     /// The latest rollout of the image config; 404 if it never had one.
     func latestRollout(imageConfigId: String, serviceId: String, organizationId: String) async throws -> Rollout
@@ -58,6 +60,8 @@ public protocol FleetStore: Sendable {
     func expireDeadlines(now: Date) async throws -> [String]
     /// The earliest deadline of an in-flight instance.
     func nextDeadline() async throws -> Date?
+    /// Discards rollouts left PLANNING by a server that stopped while writing them; returns how many.
+    func discardAbandonedPlans(now: Date) async throws -> Int
 
     // MARK: Several processes on one database
 

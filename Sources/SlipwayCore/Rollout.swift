@@ -2,6 +2,10 @@ import Foundation
 
 /// The status of a rollout (an upgrade path `up-…`), as the upstream API names them.
 public enum RolloutStatus: String, Sendable, CaseIterable {
+    /// Slipway's own, never answered: a large rollout whose instance rows are still being written, in
+    /// chunks so the writer is never held for long. The engine and every read pass it over; later rollouts
+    /// of its environment queue behind it. It becomes PENDING when the last chunk is in.
+    case planning = "PLANNING"
     case pending = "PENDING"
     /// Another live rollout holds some of the same instances: queued until it ends.
     case pendingDependency = "PENDING_DEPENDENCY"

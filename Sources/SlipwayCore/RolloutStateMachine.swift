@@ -129,17 +129,58 @@ public struct RolloutStateMachine: Sendable {
         return machine
     }
 
-    /// Refuses a new rollout of an image config that was never released, or while one of it is still active.
+    /// Refuses a new rollout of an image config that was never released, or while one of it is still active
+    /// or being planned.
     public static func checkCanStart(imageConfigId: String, released: Bool, latest: Rollout?) throws {
         guard released else {
             throw SlipwayError.invalidState(
                 "image config \(imageConfigId) has not been released yet; release it with POST …/image-config/\(imageConfigId)/release first")
+        }
+        if let latest, latest.status == .planning {
+            throw SlipwayError.invalidState(
+                "rollout \(latest.id) of image config \(imageConfigId) is still being planned (\(latest.counts.total) instances); "
+                    + "it starts as soon as its plan is written. A plan whose server stopped is given up when slipwayd starts again, "
+                    + "or after \(Int(planAbandonedAfter)) s on a database shared by replicas")
         }
         if let latest, latest.isActive {
             throw SlipwayError.invalidState(
                 "rollout \(latest.id) of image config \(imageConfigId) is still \(latest.status.rawValue); "
                     + "wait for it to finish, or cancel it with POST …/rollout/cancel, before starting another")
         }
+    }
+
+    // MARK: Planning in chunks
+
+    /// How long a PLANNING rollout on a shared database may go without a chunk of its rows written before it
+    /// counts as abandoned (the replica writing it stopped): then it is discarded and stands in nobody's way.
+    public static let planAbandonedAfter: TimeInterval = 120
+
+    /// Whether `rollout` is a plan that nobody is writing any more. One this process is writing is not; on a
+    /// database no other process opens, every other one is (its writer is gone); on a shared one, the
+    /// writer may be another replica, so only a plan idle for ``planAbandonedAfter`` is.
+    public static func isAbandonedPlan(_ rollout: Rollout, now: Date, writtenHere: Bool, sharedDatabase: Bool) -> Bool {
+        guard rollout.status == .planning, !writtenHere else { return false }
+        return !sharedDatabase || now.timeIntervalSince(rollout.updatedAt) > planAbandonedAfter
+    }
+
+    /// Holds a new rollout as PLANNING while its rows are written in several transactions.
+    public mutating func holdWhilePlanning() {
+        guard rollout.status == .pending else { return }
+        rollout.status = .planning
+    }
+
+    /// Planned rows whose instance was deleted before the row was written: they leave the rollout and its counts.
+    public mutating func plannedInstancesVanished(_ rows: [RolloutInstance], now: Date) {
+        for row in rows { record(row, becomes: nil, now: now) }
+    }
+
+    /// Every row of the plan is written: PLANNING becomes PENDING, for the engine to take up.
+    public mutating func planWritten(now: Date) throws {
+        guard rollout.status == .planning else {
+            throw SlipwayError.invalidState("rollout \(rollout.id) is \(rollout.status.rawValue), not PLANNING; its plan was already finished")
+        }
+        rollout.status = .pending
+        touch(now)
     }
 
     /// A new rollout found an earlier live one holding some of its instances: it queues behind it.
@@ -164,7 +205,7 @@ public struct RolloutStateMachine: Sendable {
         case .failed:
             if rollout.rollback == .running && counts.rollingBack == 0 { return .finishRollback }
             return .wait(until: nil)
-        case .complete, .cancelled:
+        case .complete, .cancelled, .planning:
             return .wait(until: nil)
         case .running:
             // Waves are strict: nothing new starts while any instance of the current wave is in flight.

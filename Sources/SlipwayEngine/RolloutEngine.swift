@@ -22,6 +22,8 @@ public actor RolloutEngine: ServiceLifecycle.Service {
     /// Times the loop has woken, for `/metrics`: an idle engine wakes only at its safety-net tick, so a
     /// count that climbs with no work means the engine is spinning.
     public private(set) var passes = 0
+    /// When the last sweep for abandoned plans ran: once a minute is enough, since one must be two minutes idle.
+    private var plansSweptAt: Date?
 
     /// Longest sleep without any wake-up: a safety net, not the way the engine learns of work.
     private let idleTick: Duration
@@ -85,6 +87,11 @@ public actor RolloutEngine: ServiceLifecycle.Service {
         // Most ticks find no deadline passed: check with a read before taking the writer.
         if let due = try await store.nextDeadline(), due <= now {
             _ = try await store.expireDeadlines(now: now)
+        }
+        if plansSweptAt.map({ now.timeIntervalSince($0) >= 60 }) ?? true {
+            let discarded = try await store.discardAbandonedPlans(now: now)
+            if discarded > 0 { logger.notice("discarded rollout plans their server stopped writing", metadata: ["rollouts": "\(discarded)"]) }
+            plansSweptAt = now
         }
         var wakeAt: Date?
         for id in try await store.activeRolloutIDs() {

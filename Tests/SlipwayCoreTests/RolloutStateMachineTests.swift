@@ -70,6 +70,56 @@ struct RolloutStateMachineTests {
         #expect(next(Self.rollout(.failed, failed: 1, rollback: .done)) == .wait(until: nil))
     }
 
+    /// A large plan is held PLANNING while its rows are written: nothing drives it, nothing else of its
+    /// image config starts, and only a plan nobody writes any more is given up.
+    @Test func aPlanBeingWrittenHoldsItsImageConfig() throws {
+        var machine = RolloutStateMachine(Self.rollout(.pending, pending: 3))
+        machine.holdWhilePlanning()
+        #expect(machine.rollout.status == .planning && !machine.rollout.isActive)
+        #expect(machine.next(now: Self.now, dependencyLive: false) == .wait(until: nil))
+
+        let row = RolloutInstance(
+            rolloutId: "up-x", instanceId: "instance-gone", instanceName: "gone", wave: 0, sourceVersion: "1.0", targetVersion: "2.0",
+            status: .pending, startedAt: nil, endedAt: nil, outcome: nil)
+        machine.plannedInstancesVanished([row], now: Self.now)
+        #expect(machine.rollout.counts.total == 2 && machine.rollout.counts.pending == 2)
+
+        do {
+            try RolloutStateMachine.checkCanStart(imageConfigId: "imgc-x", released: true, latest: machine.rollout)
+            Issue.record("a plan being written must hold its image config")
+        } catch let error as SlipwayError {
+            #expect(error.kind == .invalidState)
+            #expect(
+                error.message
+                    == "rollout up-x of image config imgc-x is still being planned (2 instances); it starts as soon as its plan is written. "
+                    + "A plan whose server stopped is given up when slipwayd starts again, or after 120 s on a database shared by replicas")
+        }
+
+        let later = Self.now.addingTimeInterval(5)
+        try machine.planWritten(now: later)
+        #expect(machine.rollout.status == .pending && machine.rollout.updatedAt == later)
+        #expect(machine.next(now: later, dependencyLive: false) == .start)
+        #expect(throws: SlipwayError.self) { try machine.planWritten(now: later) }
+    }
+
+    @Test func onlyAPlanNobodyWritesIsAbandoned() {
+        let plan = Self.rollout(.planning, pending: 3)
+        let idle = RolloutStateMachine.planAbandonedAfter
+        func abandoned(_ rollout: Rollout, after seconds: TimeInterval, here: Bool, shared: Bool) -> Bool {
+            RolloutStateMachine.isAbandonedPlan(rollout, now: Self.now.addingTimeInterval(seconds), writtenHere: here, sharedDatabase: shared)
+        }
+        // Its writer is this process: never, however long a chunk takes.
+        #expect(!abandoned(plan, after: 10 * idle, here: true, shared: false))
+        #expect(!abandoned(plan, after: 10 * idle, here: true, shared: true))
+        // A file only this process opens: any other plan's writer is gone.
+        #expect(abandoned(plan, after: 0, here: false, shared: false))
+        // A shared database: another replica may be writing it, until it goes quiet.
+        #expect(!abandoned(plan, after: idle, here: false, shared: true))
+        #expect(abandoned(plan, after: idle + 1, here: false, shared: true))
+        // A rollout past planning is never a plan to discard.
+        #expect(!abandoned(Self.rollout(.pending, pending: 3), after: 10 * idle, here: false, shared: false))
+    }
+
     @Test func wavesOfAPolicy() {
         var policy = RolloutPolicy()
         policy.maxConcurrentUpgrades = 3

@@ -47,7 +47,7 @@ struct MigrationTests {
         var policy = RolloutPolicy()
         policy.autoRollback = true
         let rollout = try #require(try await store.createRollout(
-            imageConfigId: ids.config, serviceId: ids.service, organizationId: ids.org, policy: policy, createdBy: "a", dryRun: false, now: StoreFixture.t0
+            imageConfigId: ids.config, serviceId: ids.service, organizationId: ids.org, policy: policy, createdBy: "a", dryRun: false, clock: SlipwayClock { StoreFixture.t0 }
         ).rollout)
         let t = StoreFixture.t0
         _ = try await store.advanceRollout(id: rollout.id, now: t)

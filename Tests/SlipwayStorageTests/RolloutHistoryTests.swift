@@ -96,7 +96,7 @@ struct History {
         var now = StoreFixture.t0
         let created = try await opened.store.createRollout(
             imageConfigId: fixture.imageConfigId, serviceId: fixture.serviceId, organizationId: fixture.organizationId, policy: policy,
-            createdBy: fixture.adminEmail, dryRun: false, now: now)
+            createdBy: fixture.adminEmail, dryRun: false, clock: SlipwayClock { [now] in now })
         let rolloutId = try #require(created.rollout?.id)
         var live = instances
         var observed = Observed()

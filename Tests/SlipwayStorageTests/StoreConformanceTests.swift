@@ -1,5 +1,7 @@
 import Foundation
 import SlipwayCore
+import SlipwayStorage
+import Synchronization
 import Testing
 
 /// The contract every store keeps, through the store protocols alone: catalog, tenancy, pagination,
@@ -13,6 +15,7 @@ struct StoreConformanceTests {
         let opened = try await kind.makeEmpty()
         defer { opened.remove() }
         try await body(opened)
+        await (opened.store as? SQLStore)?.close()
     }
 
     /// The audit log: a write's record goes with it, and none without it; records are read per organization,
@@ -167,7 +170,7 @@ struct StoreConformanceTests {
             policy.maxConcurrentUpgrades = 587
             let rollout = try #require(try await store.createRollout(
                 imageConfigId: fixture.imageConfigId, serviceId: fixture.serviceId, organizationId: fixture.organizationId, policy: policy,
-                createdBy: "a", dryRun: false, now: Self.t0).rollout)
+                createdBy: "a", dryRun: false, clock: SlipwayClock { Self.t0 }).rollout)
             let (canary, _) = try await store.advanceRollout(id: rollout.id, now: Self.t0)
             #expect(canary.count == 3)
             for instance in instances where canary.contains(instance.id) {
@@ -201,20 +204,20 @@ struct StoreConformanceTests {
             policy.maxConcurrentUpgrades = 2
             // Nothing released since the instances registered: nobody needs a change.
             let idle = try await store.createRollout(
-                imageConfigId: ids.config, serviceId: ids.service, organizationId: ids.org, policy: policy, createdBy: "a", dryRun: false, now: Self.t0)
+                imageConfigId: ids.config, serviceId: ids.service, organizationId: ids.org, policy: policy, createdBy: "a", dryRun: false, clock: SlipwayClock { Self.t0 })
             #expect(idle.rollout?.status == .complete)
             #expect(idle.rollout?.message == "no instance needs a change: 3 instance(s) already run the preferred image or cannot take it")
 
             try await fixture.ship(store, tag: "2")
             let plan = try await store.createRollout(
-                imageConfigId: ids.config, serviceId: ids.service, organizationId: ids.org, policy: policy, createdBy: "a", dryRun: true, now: Self.t0)
+                imageConfigId: ids.config, serviceId: ids.service, organizationId: ids.org, policy: policy, createdBy: "a", dryRun: true, clock: SlipwayClock { Self.t0 })
             #expect(plan.rollout == nil && plan.plan.waves == [[instances[0].id, instances[1].id], [instances[2].id]])
             let created = try await store.createRollout(
-                imageConfigId: ids.config, serviceId: ids.service, organizationId: ids.org, policy: policy, createdBy: "a", dryRun: false, now: Self.t0)
+                imageConfigId: ids.config, serviceId: ids.service, organizationId: ids.org, policy: policy, createdBy: "a", dryRun: false, clock: SlipwayClock { Self.t0 })
             let rollout = try #require(created.rollout)
             await #expect(throws: SlipwayError.self) {
                 try await store.createRollout(
-                    imageConfigId: ids.config, serviceId: ids.service, organizationId: ids.org, policy: policy, createdBy: "a", dryRun: false, now: Self.t0)
+                    imageConfigId: ids.config, serviceId: ids.service, organizationId: ids.org, policy: policy, createdBy: "a", dryRun: false, clock: SlipwayClock { Self.t0 })
             }
             #expect(try await store.activeRolloutIDs() == [rollout.id])
             let (changed, _) = try await store.advanceRollout(id: rollout.id, now: Self.t0)
@@ -243,5 +246,144 @@ struct StoreConformanceTests {
             #expect(try await store.activeRolloutIDs().isEmpty)
             #expect(try await store.fleetSummary() == FleetSummary(instances: 3, rolloutsByStatus: [.complete: 1, .failed: 1]))
         }
+    }
+
+    /// A plan larger than one transaction is written PLANNING, a bounded chunk at a time: between chunks other
+    /// writes go through, nobody sees the rollout (nor can start another of the config), instances deleted
+    /// meanwhile leave it with its counts, and it becomes PENDING for the engine when the last chunk is in.
+    @Test(arguments: StoreUnderTest.allCases)
+    func aLargePlanIsWrittenInChunksBetweenOtherWrites(_ kind: StoreUnderTest) async throws {
+        try await withStore(kind) { opened in
+            let store = opened.store
+            let sql = try #require(store as? SQLStore)
+            let fixture = try await StoreFixture.make(store)
+            let ids = (config: fixture.imageConfigId, service: fixture.serviceId, org: fixture.organizationId)
+            let instances = try await fixture.register(store, count: 50)
+            try await fixture.ship(store, tag: "2")
+            let policy = {
+                var policy = RolloutPolicy()
+                policy.maxConcurrentUpgrades = 10
+                return policy
+            }()
+            let seen = Mutex<[Int]>([])
+            sql.planChunking.withLock {
+                $0.rowsPerTransaction = 8
+                $0.afterEachChunk = { rolloutId, written in
+                    seen.withLock { $0.append(written) }
+                    guard written == 8 else { return }
+                    // Half-way: the writer is free, and the rollout is nobody's business yet.
+                    try await store.createService(
+                        Service(id: Identifiers.new(.service), organizationId: ids.org, name: "meanwhile", description: "", createdAt: Self.t0))
+                    #expect(try await store.activeRolloutIDs().isEmpty)
+                    await expectError(.notFound, "image config \(ids.config) has never been rolled out; start with POST …/image-config/\(ids.config)/rollout") {
+                        _ = try await store.latestRollout(imageConfigId: ids.config, serviceId: ids.service, organizationId: ids.org)
+                    }
+                    await expectError(.invalidState,
+                        "rollout \(rolloutId) of image config \(ids.config) is still being planned (50 instances); it starts as soon as its plan is "
+                            + "written. A plan whose server stopped is given up when slipwayd starts again, or after 120 s on a database "
+                            + "shared by replicas")
+                    {
+                        _ = try await store.createRollout(
+                            imageConfigId: ids.config, serviceId: ids.service, organizationId: ids.org, policy: policy, createdBy: "b", dryRun: false,
+                            clock: SlipwayClock { Self.t0 })
+                    }
+                    #expect(try await store.fleetSummary().rolloutsByStatus[.planning] == 1)
+                    // One instance whose row is written and one whose row is not yet leave the fleet.
+                    for gone in [instances[2].id, instances[40].id] {
+                        try await store.deleteInstance(
+                            id: gone, serviceId: ids.service, environmentId: fixture.environmentId, organizationId: ids.org, now: Self.t0)
+                    }
+                }
+            }
+            let created = try await store.createRollout(
+                imageConfigId: ids.config, serviceId: ids.service, organizationId: ids.org, policy: policy, createdBy: "a", dryRun: false,
+                clock: SlipwayClock { Self.t0 })
+            let rollout = try #require(created.rollout)
+            #expect(seen.withLock { $0 } == [8, 16, 24, 32, 40, 48, 50])
+            #expect(rollout.status == .pending)
+            #expect((rollout.counts.total, rollout.counts.pending) == (48, 48))
+            let rows = try await StoreFixture.rows(store, rolloutId: rollout.id)
+            #expect(rows.count == 48 && !rows.contains { [instances[2].id, instances[40].id].contains($0.instanceId) })
+            #expect(try await store.activeRolloutIDs() == [rollout.id])
+            let (firstWave, _) = try await store.advanceRollout(id: rollout.id, now: Self.t0)
+            #expect(firstWave == rows.filter { $0.wave == 0 }.map(\.instanceId))
+            let status = try await store.latestRollout(imageConfigId: ids.config, serviceId: ids.service, organizationId: ids.org)
+            #expect(status.status == .running && status.counts.inProgress == firstWave.count)
+        }
+    }
+
+    /// A plan whose writing fails is discarded at once. One whose writer stalls is never discarded by its own
+    /// process; another store on the database (the next slipwayd on SQLite, another replica on PostgreSQL once
+    /// the plan is 120 s idle) discards it, the stalled writer is told so, and a new rollout starts.
+    @Test(arguments: StoreUnderTest.allCases)
+    func anAbandonedPlanIsDiscarded(_ kind: StoreUnderTest) async throws {
+        try await withStore(kind) { opened in
+            let store = opened.store
+            let sql = try #require(store as? SQLStore)
+            let fixture = try await StoreFixture.make(store)
+            let ids = (config: fixture.imageConfigId, service: fixture.serviceId, org: fixture.organizationId)
+            _ = try await fixture.register(store, count: 20)
+            try await fixture.ship(store, tag: "2")
+            let create = { @Sendable () async throws -> Rollout? in
+                try await store.createRollout(
+                    imageConfigId: ids.config, serviceId: ids.service, organizationId: ids.org, policy: RolloutPolicy(), createdBy: "a", dryRun: false,
+                    clock: SlipwayClock { Self.t0 }
+                ).rollout
+            }
+            struct Interrupted: Error {}
+            sql.planChunking.withLock {
+                $0.rowsPerTransaction = 8
+                $0.afterEachChunk = { _, written in if written == 16 { throw Interrupted() } }
+            }
+            await #expect(throws: Interrupted.self) { _ = try await create() }
+            #expect(try await store.fleetSummary().rolloutsByStatus[.planning] == nil)
+
+            let (stalled, release) = AsyncStream<Void>.makeStream()
+            let (entered, enter) = AsyncStream<Void>.makeStream()
+            sql.planChunking.withLock {
+                $0.afterEachChunk = { _, written in
+                    guard written == 8 else { return }
+                    enter.yield()
+                    for await _ in stalled { break }
+                }
+            }
+            let writer = Task { try await create() }
+            for await _ in entered { break }
+            #expect(try await store.discardAbandonedPlans(now: Self.t0.addingTimeInterval(3600)) == 0)
+            let next = try await opened.reopen()
+            if kind == .postgres {
+                #expect(try await next.discardAbandonedPlans(now: Self.t0.addingTimeInterval(120)) == 0)
+            }
+            #expect(try await next.discardAbandonedPlans(now: Self.t0.addingTimeInterval(121)) == 1)
+            await (next as? SQLStore)?.close()
+            #expect(try await store.fleetSummary().rolloutsByStatus[.planning] == nil)
+            release.yield()
+            do {
+                _ = try await writer.value
+                Issue.record("a writer whose plan was discarded must fail")
+            } catch let error as SlipwayError {
+                #expect(error.kind == .unavailable)
+                #expect(error.message.hasPrefix("the plan of rollout ") && error.message.hasSuffix(" was given up while it was being written; start the rollout again"))
+            }
+            sql.planChunking.withLock { $0.afterEachChunk = nil }
+            let rollout = try #require(try await create())
+            #expect(rollout.status == .pending && rollout.counts.total == 20)
+            #expect(try await StoreFixture.rows(store, rolloutId: rollout.id).count == 20)
+        }
+    }
+}
+
+/// Expects `body` to fail with exactly this kind and message.
+func expectError(
+    _ kind: SlipwayError.Kind, _ message: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> Void
+) async {
+    do {
+        try await body()
+        Issue.record("expected \(kind.rawValue): \(message)", sourceLocation: sourceLocation)
+    } catch let error as SlipwayError {
+        #expect(error.kind == kind, sourceLocation: sourceLocation)
+        #expect(error.message == message, sourceLocation: sourceLocation)
+    } catch {
+        Issue.record("expected \(kind.rawValue), got \(error)", sourceLocation: sourceLocation)
     }
 }

@@ -20,7 +20,7 @@ struct RolloutController {
             let dryRun = body.dryRun ?? false
             let (plan, rollout) = try await fleet.createRollout(
                 imageConfigId: try context.path("id"), serviceId: try context.path("serviceId"), organizationId: identity.organizationId,
-                policy: policy, createdBy: identity.email, dryRun: dryRun, now: clock.now())
+                policy: policy, createdBy: identity.email, dryRun: dryRun, clock: clock)
             guard let rollout else { return try JSONBody.response(RolloutPlanResult(plan)) }
             engine.wake()
             return try JSONBody.response(RolloutStatusResult(rollout))

@@ -9,30 +9,178 @@ extension SQLStore {
     // MARK: Creating
 
     public func createRollout(
-        imageConfigId: String, serviceId: String, organizationId: String, policy: RolloutPolicy, createdBy: String, dryRun: Bool, now: Date
+        imageConfigId: String, serviceId: String, organizationId: String, policy: RolloutPolicy, createdBy: String, dryRun: Bool,
+        clock: SlipwayClock
     ) async throws -> (plan: RolloutPlan, rollout: Rollout?) {
-        let work = { @Sendable (db: any SQLSession) throws -> (RolloutPlan, Rollout?) in
+        // A plan of a whole environment is read outside any write: reading 100,000 instances must not hold the writer.
+        let plan = try await read { db in
             let config = try Self.imageConfig(id: imageConfigId, serviceId: serviceId, organizationId: organizationId, db)
-            let released =
-                try db.cachedValue(Bool.self, sql: "SELECT EXISTS (SELECT 1 FROM tier_version_images WHERE image_config_id = ?)", arguments: [imageConfigId])
-                == true
-            let latest = try db.cachedRow(sql: "SELECT * FROM rollouts WHERE image_config_id = ? ORDER BY seq DESC LIMIT 1", arguments: [imageConfigId])
-                .map(Self.rollout)
-            try RolloutStateMachine.checkCanStart(imageConfigId: imageConfigId, released: released, latest: latest)
-            let plan = try Self.plan(config: config, policy: policy, db)
-            guard !dryRun else { return (plan, nil) }
-            try self.checkQuota(.liveRollouts, organizationId: organizationId, db)
-            var machine = RolloutStateMachine.create(
-                id: Identifiers.new(.rollout), plan: plan, config: config, organizationId: organizationId, createdBy: createdBy, now: now)
-            try Self.insert(&machine, db)
-            try db.notify(.rolloutWork, machine.rollout.id)
-            if machine.rollout.status == .pending, try Self.dependencyLive(rolloutId: machine.rollout.id, db) {
-                machine.waitForDependency(now: now)
-                try Self.persist(&machine, db)
-            }
-            return (plan, machine.rollout)
+            try Self.checkCanStart(config: config, db)
+            return (config: config, plan: try Self.plan(config: config, policy: policy, db))
         }
-        return dryRun ? try await read(work) : try await write(work)
+        guard !dryRun else { return (plan.plan, nil) }
+        let machine = RolloutStateMachine.create(
+            id: Identifiers.new(.rollout), plan: plan.plan, config: plan.config, organizationId: organizationId, createdBy: createdBy,
+            now: clock.now())
+        let chunking = planChunking.withLock { $0 }
+        if machine.effects.rows.count <= chunking.rowsPerTransaction {
+            return (plan.plan, try await insertWhole(machine, organizationId: organizationId, now: clock.now()))
+        }
+        return (plan.plan, try await insertInChunks(machine, organizationId: organizationId, chunking: chunking, clock: clock))
+    }
+
+    /// Refuses a rollout of `config` that cannot start now (in the transaction that is about to insert one).
+    static func checkCanStart(config: ImageConfig, _ db: any SQLSession) throws {
+        let released =
+            try db.cachedValue(Bool.self, sql: "SELECT EXISTS (SELECT 1 FROM tier_version_images WHERE image_config_id = ?)", arguments: [config.id])
+            == true
+        let latest = try db.cachedRow(sql: "SELECT * FROM rollouts WHERE image_config_id = ? ORDER BY seq DESC LIMIT 1", arguments: [config.id])
+            .map(Self.rollout)
+        try RolloutStateMachine.checkCanStart(imageConfigId: config.id, released: released, latest: latest)
+    }
+
+    /// A plan small enough for one transaction: checked again, inserted, and PENDING (or queued) on commit.
+    private func insertWhole(_ planned: RolloutStateMachine, organizationId: String, now: Date) async throws -> Rollout {
+        var planned = planned
+        let rows = planned.takeEffects().rows
+        let initial = planned.rollout
+        return try await write { db in
+            var machine = RolloutStateMachine(initial)
+            try self.checkStillCanStart(initial, organizationId: organizationId, db)
+            try Self.insertRollout(initial, db)
+            let written = try Self.insertPlannedRows(rows, rolloutId: initial.id, firstSeq: 1, db)
+            machine.plannedInstancesVanished(rows.filter { !written.contains($0.instanceId) }, now: now)
+            try Self.persist(&machine, db)
+            return try Self.queueIfHeld(&machine, now: now, db)
+        }
+    }
+
+    /// A plan too large for one transaction: the rollout is inserted PLANNING (which the engine and every
+    /// read pass over), its rows go in one bounded transaction at a time, and a last short transaction
+    /// makes it PENDING. A server that stops half-way leaves a PLANNING rollout that nothing heeds, and that
+    /// is discarded once abandoned (``discardAbandonedPlans(now:)``).
+    private func insertInChunks(
+        _ planned: RolloutStateMachine, organizationId: String, chunking: PlanChunking, clock: SlipwayClock
+    ) async throws -> Rollout {
+        var planned = planned
+        let rows = planned.takeEffects().rows
+        planned.holdWhilePlanning()
+        let initial = planned.rollout
+        plansBeingWritten.withLock { _ = $0.insert(initial.id) }
+        defer { plansBeingWritten.withLock { _ = $0.remove(initial.id) } }
+        // The audit record goes with the transaction that makes the rollout real, the last one.
+        try await database.write { db in
+            try self.checkStillCanStart(initial, organizationId: organizationId, db)
+            try Self.insertRollout(initial, db)
+        }
+        do {
+            var written = Set<String>()
+            for start in stride(from: 0, to: rows.count, by: chunking.rowsPerTransaction) {
+                let chunk = Array(rows[start..<min(start + chunking.rowsPerTransaction, rows.count)])
+                let now = clock.now()
+                written.formUnion(try await database.write { db in
+                    // Each chunk says the plan is still being written; one whose rollout is gone stops here.
+                    guard try db.cachedValue(String.self, sql: "UPDATE rollouts SET updated_at = ? WHERE id = ? AND status = 'PLANNING' RETURNING id",
+                        arguments: [now, initial.id]) != nil
+                    else {
+                        throw SlipwayError.unavailable(
+                            "the plan of rollout \(initial.id) was given up while it was being written; start the rollout again", retryAfter: 1)
+                    }
+                    return try Self.insertPlannedRows(chunk, rolloutId: initial.id, firstSeq: start + 1, db)
+                })
+                try await chunking.afterEachChunk?(initial.id, start + chunk.count)
+            }
+            let vanished = rows.filter { !written.contains($0.instanceId) }
+            let now = clock.now()
+            return try await write { db in
+                var machine = RolloutStateMachine(try Self.rollout(id: initial.id, db))
+                machine.plannedInstancesVanished(vanished, now: now)
+                try machine.planWritten(now: now)
+                try Self.persist(&machine, db)
+                return try Self.queueIfHeld(&machine, now: now, db)
+            }
+        } catch {
+            // Best effort: when the database is away, the engine's sweep discards it later.
+            try? await discardPlan(rolloutId: initial.id)
+            throw error
+        }
+    }
+
+    /// Checks, in the transaction that inserts `rollout`, what the plan's read checked: the image config is
+    /// still there and released, no rollout of it started meanwhile, and the organization has room.
+    private func checkStillCanStart(_ rollout: Rollout, organizationId: String, _ db: any SQLSession) throws {
+        let config = try Self.imageConfig(id: rollout.imageConfigId, serviceId: rollout.serviceId, organizationId: organizationId, db)
+        try Self.checkCanStart(config: config, db)
+        try checkQuota(.liveRollouts, organizationId: organizationId, db)
+    }
+
+    /// Tells the engine of a rollout now PENDING, queued behind an earlier live one when that holds its instances.
+    private static func queueIfHeld(_ machine: inout RolloutStateMachine, now: Date, _ db: any SQLSession) throws -> Rollout {
+        try db.notify(.rolloutWork, machine.rollout.id)
+        if machine.rollout.status == .pending, try dependencyLive(rolloutId: machine.rollout.id, db) {
+            machine.waitForDependency(now: now)
+            try persist(&machine, db)
+        }
+        return machine.rollout
+    }
+
+    /// Discards the plans of rollouts left PLANNING by a server that stopped, a bounded transaction at a time
+    /// (see ``RolloutStateMachine/isAbandonedPlan(_:now:writtenHere:sharedDatabase:)``).
+    public func discardAbandonedPlans(now: Date) async throws -> Int {
+        let planning = try await read { db in
+            try db.cachedRows(sql: "SELECT * FROM rollouts WHERE status = 'PLANNING'", arguments: []).map(Self.rollout)
+        }
+        let writtenHere = plansBeingWritten.withLock { $0 }
+        let abandoned = planning.filter {
+            RolloutStateMachine.isAbandonedPlan($0, now: now, writtenHere: writtenHere.contains($0.id), sharedDatabase: replication != nil)
+        }
+        for rollout in abandoned { try await discardPlan(rolloutId: rollout.id) }
+        return abandoned.count
+    }
+
+    /// Deletes a PLANNING rollout's rows, then the rollout (only while it is still PLANNING).
+    private func discardPlan(rolloutId: String) async throws {
+        let rowsPerTransaction = planChunking.withLock { $0.rowsPerTransaction }
+        while true {
+            let deleted = try await database.write { db in
+                try db.cachedRows(sql: """
+                        DELETE FROM rollout_instances WHERE rollout_id = ? AND seq IN (
+                            SELECT ri.seq FROM rollout_instances ri JOIN rollouts r ON r.id = ri.rollout_id
+                            WHERE ri.rollout_id = ? AND r.status = 'PLANNING' LIMIT \(rowsPerTransaction))
+                        RETURNING seq
+                        """,
+                    arguments: [rolloutId, rolloutId]).count
+            }
+            if deleted == 0 { break }
+        }
+        try await database.write { db in
+            try db.cachedExecute(sql: "DELETE FROM rollouts WHERE id = ? AND status = 'PLANNING'", arguments: [rolloutId])
+        }
+    }
+
+    /// Inserts planned rows (positions `firstSeq`…), skipping those whose instance was deleted since the plan was
+    /// read; returns the instance ids written. A few statement texts, many rows each.
+    static func insertPlannedRows(_ rows: [RolloutInstance], rolloutId: String, firstSeq: Int, _ db: any SQLSession) throws -> Set<String> {
+        var written = Set<String>()
+        var start = 0
+        while start < rows.count {
+            let size = [256, 64, 8, 1].first { $0 <= rows.count - start }!
+            var arguments: [any SQLBindable] = [rolloutId]
+            for (offset, row) in rows[start..<start + size].enumerated() {
+                arguments += [row.instanceId, firstSeq + start + offset, row.wave, row.sourceVersion, row.targetVersion]
+            }
+            let ids = try db.cachedValues(String.self, sql: """
+                    INSERT INTO rollout_instances (rollout_id, instance_id, seq, wave, source_version, target_version, status)
+                    SELECT ?, v.column1, v.column2, v.column3, v.column4, v.column5, 'PENDING'
+                    FROM (VALUES \(Array(repeating: "(?, ?, ?, ?, ?)", count: size).joined(separator: ", "))) AS v
+                    WHERE EXISTS (SELECT 1 FROM instances i WHERE i.id = v.column1)
+                    RETURNING instance_id
+                    """,
+                arguments: arguments)
+            written.formUnion(ids)
+            start += size
+        }
+        return written
     }
 
     /// Loads what ``RolloutPlanner`` reads: the environment's instances, each tier's preferred version, and
@@ -53,7 +201,8 @@ extension SQLStore {
         return RolloutPlanner.plan(config: config, policy: policy, instances: instances, preferredVersions: preferred, snapshots: snapshots)
     }
 
-    /// Whether an earlier live rollout holds any instance this rollout still has to start.
+    /// Whether an earlier live rollout holds any instance this rollout still has to start. An earlier rollout of
+    /// the environment still being planned counts as holding them all: its rows are not all written yet.
     static func dependencyLive(rolloutId: String, _ db: any SQLSession) throws -> Bool {
         try db.cachedValue(Bool.self,
             sql: """
@@ -65,8 +214,11 @@ extension SQLStore {
                     AND (other.status IN ('IN_PROGRESS', 'ROLLING_BACK')
                         OR (other.status = 'PENDING' AND r.status IN \(Self.liveStatuses)
                             AND r.seq < (SELECT seq FROM rollouts WHERE id = ?))))
+                OR EXISTS (
+                    SELECT 1 FROM rollouts planning JOIN rollouts me ON me.id = ?
+                    WHERE planning.service_environment_id = me.service_environment_id AND planning.status = 'PLANNING' AND planning.seq < me.seq)
                 """,
-            arguments: [rolloutId, rolloutId]) ?? false
+            arguments: [rolloutId, rolloutId, rolloutId]) ?? false
     }
 
     // MARK: Reading
@@ -103,7 +255,8 @@ extension SQLStore {
 
     static func latestRollout(imageConfigId: String, serviceId: String, organizationId: String, _ db: any SQLSession) throws -> Rollout {
         _ = try imageConfig(id: imageConfigId, serviceId: serviceId, organizationId: organizationId, db)
-        guard let row = try db.cachedRow(sql: "SELECT * FROM rollouts WHERE image_config_id = ? ORDER BY seq DESC LIMIT 1", arguments: [imageConfigId])
+        guard let row = try db.cachedRow(sql: "SELECT * FROM rollouts WHERE image_config_id = ? AND status != 'PLANNING' ORDER BY seq DESC LIMIT 1",
+            arguments: [imageConfigId])
         else { throw SlipwayError.notFound("image config \(imageConfigId) has never been rolled out; start with POST …/image-config/\(imageConfigId)/rollout") }
         return rollout(row)
     }
@@ -115,7 +268,7 @@ extension SQLStore {
     public func rollouts(imageConfigId: String, serviceId: String, organizationId: String, page: PageRequest) async throws -> Page<Rollout> {
         try await read { db in
             _ = try Self.imageConfig(id: imageConfigId, serviceId: serviceId, organizationId: organizationId, db)
-            return try Self.page(db, sql: "SELECT * FROM rollouts WHERE image_config_id = ?", arguments: [imageConfigId], page: page) { Self.rollout($0) }
+            return try Self.page(db, sql: "SELECT * FROM rollouts WHERE image_config_id = ? AND status != 'PLANNING'", arguments: [imageConfigId], page: page) { Self.rollout($0) }
         }
     }
 
@@ -168,10 +321,8 @@ extension SQLStore {
 
     // MARK: Writing what the machine says
 
-    /// Writes a new rollout and its rows.
-    static func insert(_ machine: inout RolloutStateMachine, _ db: any SQLSession) throws {
-        let effects = machine.takeEffects()
-        let rollout = machine.rollout
+    /// Writes a new rollout's own row; its instance rows go in with ``insertPlannedRows(_:rolloutId:firstSeq:_:)``.
+    static func insertRollout(_ rollout: Rollout, _ db: any SQLSession) throws {
         try db.cachedExecute(sql: """
                 INSERT INTO rollouts (id, organization_id, service_id, service_environment_id, image_config_id, status, policy, total, pending,
                     current_wave, total_waves, rollback, source_versions, target_versions, message, note, created_by, created_at, updated_at, finished_at)
@@ -183,13 +334,6 @@ extension SQLStore {
                 rollout.rollback.rawValue, encodeJSON(rollout.sourceVersions), encodeJSON(rollout.targetVersions), rollout.message,
                 rollout.note.map(encodeJSON), rollout.createdBy, rollout.createdAt, rollout.updatedAt, rollout.finishedAt,
             ])
-        for (index, row) in effects.rows.enumerated() {
-            try db.cachedExecute(sql: """
-                    INSERT INTO rollout_instances (rollout_id, instance_id, seq, wave, source_version, target_version, status)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [row.rolloutId, row.instanceId, index + 1, row.wave, row.sourceVersion, row.targetVersion, row.status.rawValue])
-        }
     }
 
     /// Writes everything the machine changed since the last write.

@@ -2,6 +2,15 @@ import Foundation
 import SlipwayCore
 import Synchronization
 
+/// How many instance rows of a rollout's plan one transaction writes (a larger plan is written PLANNING, a
+/// chunk at a time), and who hears of each chunk: tests act there while a plan is half-written.
+public struct PlanChunking: Sendable {
+    public var rowsPerTransaction = 4096
+    public var afterEachChunk: (@Sendable (_ rolloutId: String, _ rowsWritten: Int) async throws -> Void)?
+
+    public init() {}
+}
+
 /// The store: every query, check and message, once, over SQL that SQLite and PostgreSQL both run. The
 /// database it runs on (``SQLDatabase``) opens transactions and binds, runs and decodes the statements.
 public final class SQLStore: SlipwayStore {
@@ -19,6 +28,11 @@ public final class SQLStore: SlipwayStore {
     /// What each organization may hold; checked in the transaction that adds, so replicas cannot overshoot.
     let quotas = Mutex(OrganizationQuotas())
 
+    /// How a rollout's plan is written; see ``PlanChunking``.
+    public let planChunking = Mutex(PlanChunking())
+    /// The PLANNING rollouts this process is writing: never abandoned, whatever their age.
+    let plansBeingWritten = Mutex<Set<String>>([])
+
     public func setQuotas(_ quotas: OrganizationQuotas) {
         self.quotas.withLock { $0 = quotas }
     }
@@ -33,7 +47,8 @@ public final class SQLStore: SlipwayStore {
         case .instances: sql = "SELECT COUNT(*) FROM instances WHERE organization_id = ?"
         case .imageConfigs:
             sql = "SELECT COUNT(*) FROM image_configs WHERE service_id IN (SELECT id FROM services WHERE organization_id = ?)"
-        case .liveRollouts: sql = "SELECT COUNT(*) FROM rollouts WHERE organization_id = ? AND status IN \(Self.liveStatuses)"
+        case .liveRollouts:
+            sql = "SELECT COUNT(*) FROM rollouts WHERE organization_id = ? AND (status IN \(Self.liveStatuses) OR status = 'PLANNING')"
         }
         try quotas.checkRoom(for: resource, held: try db.cachedValue(Int.self, sql: sql, arguments: [organizationId]) ?? 0)
     }
