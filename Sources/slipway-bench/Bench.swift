@@ -9,6 +9,7 @@ import Hummingbird
 import NIOCore
 import NIOHTTP1
 import Slipway
+import Synchronization
 
 /// `slipway-bench`: the load tool behind `scripts/bench.sh`. Each scenario prints one JSON line.
 @main
@@ -255,6 +256,8 @@ struct Register: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Registers instances (no agents), then samples the server's memory.")
     @OptionGroup var server: ServerOptions
     @Option var instances = 100_000
+    @Flag(help: "Then roll a new release out to all of them while image configs are created one after another: how long a plan holds up other writes.")
+    var planRollout = false
 
     func run() async throws {
         let slipway = server.client()
@@ -276,6 +279,53 @@ struct Register: AsyncParsableCommand {
         measurement.requestsPerSecond = Double(instances) / seconds
         measurement.extra["pages"] = Double(pages)
         if let sample = server.sample() { measurement.extra["serverRssMiB"] = sample.rssMiB }
+        measurement.print()
+        if planRollout { try await measurePlan(fixture, slipway: slipway) }
+    }
+
+    /// Creates image configs back to back for 3 s alone, then while the rollout of every instance is being
+    /// planned; prints both latency distributions and how long creating the rollout took.
+    func measurePlan(_ fixture: Fixture, slipway: SlipwayClient) async throws {
+        let creates = Mutex(0)
+        @Sendable func createOne() async throws -> UInt64 {
+            let n = creates.withLock { count in
+                count += 1
+                return count
+            }
+            let began = monotonicMicros()
+            _ = try await slipway.createImageConfig(
+                serviceId: fixture.service,
+                CreateImageConfigRequest(description: "meanwhile", imageName: "acme/side-\(n)", serviceEnvironmentId: fixture.environment, imageTag: "1"))
+            return monotonicMicros() - began
+        }
+        var alone = newLatencies()
+        let aloneUntil = monotonicMicros() + 3_000_000
+        while monotonicMicros() < aloneUntil { _ = alone.record(try await createOne()) }
+
+        try await slipway.updateImageConfig(serviceId: fixture.service, id: fixture.imageConfig, UpdateImageConfigRequest(imageTag: "2"))
+        try await slipway.releaseImageConfig(serviceId: fixture.service, id: fixture.imageConfig)
+        let planning = Mutex(true)
+        let began = monotonicMicros()
+        async let rollout = { () async throws -> (UInt64, RolloutStatusResult) in
+            defer { planning.withLock { $0 = false } }
+            let result = try await slipway.rolloutFleetImageConfig(serviceId: fixture.service, id: fixture.imageConfig)
+            return (monotonicMicros() - began, result)
+        }()
+        var during = newLatencies()
+        var longest: UInt64 = 0
+        while planning.withLock({ $0 }) {
+            let took = try await createOne()
+            _ = during.record(took)
+            longest = max(longest, took)
+        }
+        let (rolloutMicros, status) = try await rollout
+        var measurement = Measurement(scenario: "plan@\(instances)", latencies: during, requests: Int(during.totalCount), errors: 0,
+            seconds: Double(rolloutMicros) / 1_000_000)
+        measurement.extra["rolloutInstances"] = Double(status.total)
+        measurement.extra["createAloneP50Ms"] = Double(alone.valueAtPercentile(50)) / 1000
+        measurement.extra["createAloneP99Ms"] = Double(alone.valueAtPercentile(99)) / 1000
+        measurement.extra["createAloneMaxMs"] = Double(alone.max) / 1000
+        measurement.extra["createDuringMaxMs"] = Double(longest) / 1000
         measurement.print()
     }
 }

@@ -5,7 +5,8 @@ import Synchronization
 /// How many instance rows of a rollout's plan one transaction writes (a larger plan is written PLANNING, a
 /// chunk at a time), and who hears of each chunk: tests act there while a plan is half-written.
 public struct PlanChunking: Sendable {
-    public var rowsPerTransaction = 4096
+    /// About 50 ms of writing on SQLite (`slipway-bench register --plan-rollout`): the longest another write waits.
+    public var rowsPerTransaction = 1024
     public var afterEachChunk: (@Sendable (_ rolloutId: String, _ rowsWritten: Int) async throws -> Void)?
 
     public init() {}
