@@ -49,10 +49,11 @@ for op in ("create", "update", raw_name):
 print()
 where = " through two replicas on PostgreSQL (agents spread over both; CPU and RSS are their sums)" if postgres else ""
 print(f"### Rollouts{where}: simulated instances that take 200 ms each to apply, maxConcurrentUpgrades 500")
-print("| instances | waves | wall s | ideal s | ratio | overhead ms/instance | server CPU s | server CPU ms/instance | simulated fleet CPU s | CPU floor s | server peak RSS MiB |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
-for name in sorted((n for n in rows if n.startswith("rollout@")), key=lambda n: int(n.split("@")[1])):
-    print(f"| {name.split('@')[1]} | {get(name, 'waves'):.0f} | {get(name, 'wallSeconds'):.2f} | {get(name, 'idealSeconds'):.2f} | {get(name, 'ratio'):.3f} | {get(name, 'overheadMsPerInstance'):.3f} | {get(name, 'serverCpuSeconds'):.1f} | {get(name, 'serverCpuMsPerInstance'):.3f} | {get(name, 'fleetCpuSeconds'):.1f} | {get(name, 'cpuFloorSeconds'):.2f} | {get(name, 'serverPeakRssMiB'):.0f} |")
+print("| instances | strategy | batches of the ideal | wall s | ideal s | ratio | overhead ms/instance | server CPU s | server CPU ms/instance | simulated fleet CPU s | CPU floor s | server peak RSS MiB |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+for name in sorted((n for n in rows if n.startswith("rollout")), key=lambda n: (int(n.split("@")[1]), n)):
+    strategy = name.split("@")[0].removeprefix("rollout").removeprefix("-") or "waves"
+    print(f"| {name.split('@')[1]} | {strategy} | {get(name, 'waves'):.0f} | {get(name, 'wallSeconds'):.2f} | {get(name, 'idealSeconds'):.2f} | {get(name, 'ratio'):.3f} | {get(name, 'overheadMsPerInstance'):.3f} | {get(name, 'serverCpuSeconds'):.1f} | {get(name, 'serverCpuMsPerInstance'):.3f} | {get(name, 'fleetCpuSeconds'):.1f} | {get(name, 'cpuFloorSeconds'):.2f} | {get(name, 'serverPeakRssMiB'):.0f} |")
 print()
 print("CPU floor: (server CPU + simulated fleet CPU) / cores — with every core busy, the wall time cannot be lower.")
 
@@ -75,6 +76,15 @@ print(f"| slipwayd RSS after all the scenarios above, {get('memory-after', 'inst
 for name in sorted((n for n in rows if n.startswith("register@")), key=lambda n: int(n.split("@")[1])):
     total = name.split("@")[1]
     print(f"| fresh slipwayd, RSS after registering (and listing) {int(total):,} instances at {get(name, 'requestsPerSecond'):,.0f}/s (the second row counts both) | {get(name, 'serverRssMiB'):.0f} MiB |")
+
+plans = sorted((n for n in rows if n.startswith("plan@")), key=lambda n: int(n.split("@")[1]))
+if plans:
+    print()
+    print("### A rollout of the whole fleet, planned while image configs are created back to back")
+    print("| instances planned | rollout created in s | creates during | create p50 ms alone / during | p99 ms alone / during | max ms alone / during |")
+    print("|---|---|---|---|---|---|")
+    for name in plans:
+        print(f"| {get(name, 'rolloutInstances'):,.0f} | {get(name, 'seconds'):.2f} | {get(name, 'requests'):,.0f} | {get(name, 'createAloneP50Ms'):.2f} / {get(name, 'p50Ms'):.2f} | {get(name, 'createAloneP99Ms'):.2f} / {get(name, 'p99Ms'):.2f} | {get(name, 'createAloneMaxMs'):.1f} / {get(name, 'createDuringMaxMs'):.1f} |")
 
 if skipped:
     print()

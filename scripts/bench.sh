@@ -45,7 +45,8 @@ bench_secret_key=$(openssl rand -base64 32)
 bench_jwt_secret=$(openssl rand -base64 32)
 start_slipwayd() {
     SLIPWAY_ADMIN_EMAIL=bench@example.com SLIPWAY_ADMIN_PASSWORD=bench-password-1 SLIPWAY_SECRET_KEY="$bench_secret_key" \
-        SLIPWAY_JWT_SECRET="$bench_jwt_secret" SLIPWAY_MAX_CONNECTIONS_PER_ADDRESS=10000000 "$bin/slipwayd" --port "$1" --database "$2" > "$3" 2>&1 &
+        SLIPWAY_JWT_SECRET="$bench_jwt_secret" SLIPWAY_MAX_CONNECTIONS_PER_ADDRESS=10000000 \
+        SLIPWAY_QUOTAS=services=100000000,image-configs=100000000,instances=100000000 "$bin/slipwayd" --port "$1" --database "$2" > "$3" 2>&1 &
     started_pid=$!
     until curl -sf "http://127.0.0.1:$1/healthz" > /dev/null; do sleep 0.2; done
 }
@@ -84,8 +85,10 @@ skip() {
 }
 for n in $rollouts; do
     if ! fits "$n"; then skip "rollout@$n" "$n"; continue; fi
-    echo "rollout of $n…" >&2
-    "${bench[@]}" rollout "${server_args[@]}" --instances "$n" >> "$results"
+    for strategy in waves window; do
+        echo "rollout of $n in $strategy…" >&2
+        "${bench[@]}" rollout "${server_args[@]}" --instances "$n" --strategy $strategy >> "$results"
+    done
 done
 for n in $agents; do
     if ! fits "$n"; then skip "fleet@$n" "$n"; continue; fi
@@ -99,9 +102,13 @@ echo "{\"scenario\":\"memory-after\",\"extra\":{\"serverRssMiB\":$(rss $server_p
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
 start_slipwayd $port "$work/memory.sqlite" "$work/slipwayd-memory.log"
 server_pid=$started_pid
-for n in ${BENCH_REGISTER:-10000 100000}; do
+# The largest fleet is then rolled out while image configs are created: how long its plan holds up other writes.
+registers=${BENCH_REGISTER:-10000 100000}
+for n in $registers; do
     echo "registering $n instances…" >&2
-    "${bench[@]}" register --server "http://127.0.0.1:$port" --pid "$server_pid" --instances "$n" >> "$results"
+    plan=()
+    [ "$n" = "${registers##* }" ] && plan=(--plan-rollout)
+    "${bench[@]}" register --server "http://127.0.0.1:$port" --pid "$server_pid" --instances "$n" "${plan[@]}" >> "$results"
 done
 
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true

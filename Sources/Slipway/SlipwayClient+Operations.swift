@@ -143,7 +143,7 @@ extension SlipwayClient {
         try await get("\(imageConfigPath(serviceId, id))/rollout")
     }
 
-    /// Pauses the latest rollout: no new wave starts until it is resumed; instances in flight finish.
+    /// Pauses the latest rollout: no new instance starts until it is resumed; instances in flight finish.
     public func pauseRollout(serviceId: String, id: String) async throws -> RolloutStatusResult {
         try await post("\(imageConfigPath(serviceId, id))/rollout/pause", [String: String]())
     }

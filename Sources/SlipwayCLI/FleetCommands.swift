@@ -10,11 +10,13 @@ struct PolicyOptions: ParsableArguments {
     @Option(help: "Seconds an instance has to report success (default 600).") var instanceTimeout: Int?
     @Option(help: "Seconds to wait between waves (default 0).") var bake: Int?
     @Flag(help: "Roll upgraded instances back if the rollout halts.") var autoRollback = false
+    @Option(help: "waves (default): each batch starts when the last finished; window: after the canary, keep --max-concurrent in flight.")
+    var strategy: String?
 
     var request: RolloutPolicyRequest {
         RolloutPolicyRequest(
             maxConcurrentUpgrades: maxConcurrent, canaryCount: canary, failureThreshold: failureThreshold,
-            instanceTimeoutSeconds: instanceTimeout, bakeSeconds: bake, autoRollback: autoRollback ? true : nil)
+            instanceTimeoutSeconds: instanceTimeout, bakeSeconds: bake, autoRollback: autoRollback ? true : nil, strategy: strategy)
     }
 }
 

@@ -31,8 +31,17 @@ public enum RolloutInstanceStatus: String, Sendable, CaseIterable {
 }
 
 /// How a rollout proceeds. Every field has a default, since the upstream SDK sends no body.
+/// How a rollout moves through its instances after the canary wave (which is always strict).
+public enum RolloutStrategy: String, Sendable, Codable, CaseIterable {
+    /// Batches of `maxConcurrentUpgrades`: the next starts when the whole last one has finished (and baked).
+    case waves
+    /// A sliding window: up to `maxConcurrentUpgrades` in flight, the next starting as soon as one finishes.
+    /// The rollout then takes about as long as its agents take to apply, not as long as its slowest per batch.
+    case window
+}
+
 public struct RolloutPolicy: Sendable, Equatable, Codable {
-    /// Instances upgraded at once: the size of each wave after the canary.
+    /// Instances upgraded at once: the size of each wave after the canary, or of the window.
     public var maxConcurrentUpgrades = 10
     /// Instances in a first wave of their own; 0 for none.
     public var canaryCount = 0
@@ -40,12 +49,30 @@ public struct RolloutPolicy: Sendable, Equatable, Codable {
     public var failureThreshold = 1
     /// An instance that does not report success within this many seconds of being told fails.
     public var instanceTimeoutSeconds = 600
-    /// Pause between waves.
+    /// Pause between waves; with a window, after the canary wave only.
     public var bakeSeconds = 0
     /// On a halt, move the instances this rollout upgraded back to their source version.
     public var autoRollback = false
+    /// Waves (the default) or a sliding window.
+    public var strategy = RolloutStrategy.waves
 
     public init() {}
+
+    private enum CodingKeys: String, CodingKey {
+        case maxConcurrentUpgrades, canaryCount, failureThreshold, instanceTimeoutSeconds, bakeSeconds, autoRollback, strategy
+    }
+
+    /// Decodes a stored policy; one stored before strategies existed ran in waves.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        maxConcurrentUpgrades = try container.decode(Int.self, forKey: .maxConcurrentUpgrades)
+        canaryCount = try container.decode(Int.self, forKey: .canaryCount)
+        failureThreshold = try container.decode(Int.self, forKey: .failureThreshold)
+        instanceTimeoutSeconds = try container.decode(Int.self, forKey: .instanceTimeoutSeconds)
+        bakeSeconds = try container.decode(Int.self, forKey: .bakeSeconds)
+        autoRollback = try container.decode(Bool.self, forKey: .autoRollback)
+        strategy = try container.decodeIfPresent(RolloutStrategy.self, forKey: .strategy) ?? .waves
+    }
 
     /// Checks the bounds of every field.
     public func validate() throws {
@@ -61,12 +88,15 @@ public struct RolloutPolicy: Sendable, Equatable, Codable {
         try check(bakeSeconds, "bakeSeconds", 0...86_400)
     }
 
-    /// The wave of the n-th eligible instance (0-based): the canary wave first, then batches.
+    /// The wave of the n-th eligible instance (0-based): the canary wave first, then batches of
+    /// `maxConcurrentUpgrades`, or one wave for the window to slide over.
     public func wave(ofInstanceAt index: Int) -> Int {
-        if canaryCount > 0 {
-            return index < canaryCount ? 0 : 1 + (index - canaryCount) / maxConcurrentUpgrades
+        let afterCanary = canaryCount > 0 ? 1 : 0
+        if index < canaryCount { return 0 }
+        switch strategy {
+        case .waves: return afterCanary + (index - canaryCount) / maxConcurrentUpgrades
+        case .window: return afterCanary
         }
-        return index / maxConcurrentUpgrades
     }
 
     /// How many waves `count` instances take.
@@ -184,10 +214,20 @@ public struct Rollout: Sendable, Equatable {
     /// Whether the rollout still drives instances: live, or rolling back after a halt.
     public var isActive: Bool { status.isLive || rollback == .running }
 
+    /// With a sliding window, the wave the window moves over: the last one (the canary wave, if any, comes before).
+    public var windowWave: Int? { policy.strategy == .window && totalWaves > 0 ? totalWaves - 1 : nil }
+
+    /// Whether the window is open: instances start as others finish.
+    public var isSlidingWindow: Bool { windowWave == currentWave }
+
     /// Seconds left, estimated from how long completed instances took; nil until one completed.
     public func estimatedSecondsRemaining() -> Double? {
         guard isActive, counts.completed > 0 else { return nil }
         let perInstance = completedSeconds / Double(counts.completed)
+        if isSlidingWindow {
+            // Every slot frees once per instance's apply time: the window drains the rest at that pace.
+            return Double(counts.pending + counts.inProgress) / Double(policy.maxConcurrentUpgrades) * perInstance
+        }
         let remainingWaves = (counts.pending + policy.maxConcurrentUpgrades - 1) / policy.maxConcurrentUpgrades
         let inFlight = counts.inProgress > 0 ? perInstance : 0
         return inFlight + Double(remainingWaves) * (perInstance + Double(policy.bakeSeconds))

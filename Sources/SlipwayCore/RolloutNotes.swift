@@ -23,7 +23,7 @@ public enum RolloutInstanceOutcome: Sendable, Equatable, Codable {
         case .rolledBack(let version): "rolled back to \(version)"
         case .rollbackReportedFailure(let message): "rollback failed: \(message)"
         case .rollbackTimedOut(let seconds): "rollback failed: no report within \(seconds) s"
-        case .alreadyAtTarget(let version): "already at version \(version) when its wave started"
+        case .alreadyAtTarget(let version): "already at version \(version) when its turn to upgrade came"
         case .cancelledBeforeStart: "the rollout was cancelled before this instance started"
         case .haltedBeforeStart: "the rollout halted at its failure threshold before this instance started"
         case .foundAtTarget(let version): "found running version \(version) when the rollout was retried"
@@ -63,6 +63,11 @@ public enum RolloutNote: Sendable, Equatable, Codable {
     case resumed
     case cancelled(notStarted: Int, inFlight: Int)
     case retrying(instances: Int, foundAtTarget: Int)
+    /// A rollout with a sliding window: the canary wave (if any), then up to `window` instances at a time.
+    case plannedWindow(instances: Int, canary: Int, window: Int)
+    case waitingForDependencyWindow(instances: Int, canary: Int, window: Int)
+    /// The window opened (after the canary wave and its bake, if any).
+    case windowOpened(window: Int, instances: Int)
 
     public var message: String {
         switch self {
@@ -95,7 +100,7 @@ public enum RolloutNote: Sendable, Equatable, Codable {
             }
             return message
         case .paused(let inFlight):
-            return "paused: no new wave starts until resumed; \(inFlight) instance(s) in flight finish on their own"
+            return "paused: no new instance starts until resumed; \(inFlight) instance(s) in flight finish on their own"
         case .resumed:
             return "resumed"
         case .cancelled(let notStarted, let inFlight):
@@ -104,6 +109,14 @@ public enum RolloutNote: Sendable, Equatable, Codable {
             var message = "retrying \(instances) instance(s) that did not reach their target"
             if foundAtTarget > 0 { message += "; \(foundAtTarget) found running their target already count as completed" }
             return message
+        case .plannedWindow(let instances, let canary, let window):
+            return "\(instances) instance(s) to upgrade, " + (canary > 0 ? "a canary wave of \(canary) first, then " : "")
+                + "up to \(window) at a time, the next starting as soon as one finishes"
+        case .waitingForDependencyWindow(let instances, let canary, let window):
+            return "waiting for an earlier rollout that holds some of the same instances; "
+                + RolloutNote.plannedWindow(instances: instances, canary: canary, window: window).message
+        case .windowOpened(let window, let instances):
+            return "window open: up to \(window) instance(s) upgrading at a time, \(instances) left to upgrade"
         }
     }
 }

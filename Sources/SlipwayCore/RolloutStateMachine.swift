@@ -19,6 +19,9 @@ public struct RolloutStateMachine: Sendable {
         case bake(until: Date)
         /// Tell the instances of this wave to upgrade (see ``startWave(_:members:now:)``).
         case startWave(Int)
+        /// With a sliding window: start up to this many more pending instances of the window's wave, in order
+        /// (see ``fillWindow(_:members:now:)``).
+        case fillWindow(Int)
         /// Every instance is done.
         case complete
         /// The failure threshold is reached and nothing is in flight: halt as FAILED, rolling back if asked
@@ -97,7 +100,8 @@ public struct RolloutStateMachine: Sendable {
 
     /// How many engine steps one pass may take before the rollout must be waiting: a start, each wave,
     /// and a settling step or two. A pass that takes more has counters that disagree with its rows.
-    public var stepLimit: Int { rollout.totalWaves + 8 }
+    /// With a window, a step may only skip instances already at their target, so each pending one may take one.
+    public var stepLimit: Int { rollout.totalWaves + 8 + (rollout.policy.strategy == .window ? rollout.counts.pending : 0) }
 
     // MARK: Creating
 
@@ -107,7 +111,11 @@ public struct RolloutStateMachine: Sendable {
     ) -> RolloutStateMachine {
         let eligible = plan.eligible
         let waves = plan.policy.waveCount(instances: eligible.count)
-        let note: RolloutNote = eligible.isEmpty ? .nothingToDo(ineligible: plan.ineligible.count) : .planned(instances: eligible.count, waves: waves)
+        let note: RolloutNote =
+            if eligible.isEmpty { .nothingToDo(ineligible: plan.ineligible.count) }
+            else if plan.policy.strategy == .window {
+                .plannedWindow(instances: eligible.count, canary: min(plan.policy.canaryCount, eligible.count), window: plan.policy.maxConcurrentUpgrades)
+            } else { .planned(instances: eligible.count, waves: waves) }
         let rollout = Rollout(
             id: id, organizationId: organizationId, serviceId: config.serviceId, serviceEnvironmentId: config.serviceEnvironmentId,
             imageConfigId: config.id, status: eligible.isEmpty ? .complete : .pending, policy: plan.policy, counts: RolloutCounts(),
@@ -187,7 +195,12 @@ public struct RolloutStateMachine: Sendable {
     public mutating func waitForDependency(now: Date) {
         guard rollout.status == .pending else { return }
         rollout.status = .pendingDependency
-        note(.waitingForDependency(instances: rollout.counts.total, waves: rollout.totalWaves), now: now)
+        if rollout.policy.strategy == .window {
+            let canary = rollout.totalWaves > 1 ? min(rollout.policy.canaryCount, rollout.counts.total) : 0
+            note(.waitingForDependencyWindow(instances: rollout.counts.total, canary: canary, window: rollout.policy.maxConcurrentUpgrades), now: now)
+        } else {
+            note(.waitingForDependency(instances: rollout.counts.total, waves: rollout.totalWaves), now: now)
+        }
     }
 
     // MARK: The engine's steps
@@ -208,6 +221,7 @@ public struct RolloutStateMachine: Sendable {
         case .complete, .cancelled, .planning:
             return .wait(until: nil)
         case .running:
+            if rollout.isSlidingWindow { return nextInWindow() }
             // Waves are strict: nothing new starts while any instance of the current wave is in flight.
             if counts.inProgress > 0 { return .wait(until: nil) }
             if counts.failed >= rollout.policy.failureThreshold { return .halt }
@@ -218,8 +232,19 @@ public struct RolloutStateMachine: Sendable {
                 }
                 if bakeUntil > now { return .wait(until: bakeUntil) }
             }
-            return .startWave(rollout.currentWave + 1)
+            let wave = rollout.currentWave + 1
+            return wave == rollout.windowWave ? .fillWindow(rollout.policy.maxConcurrentUpgrades) : .startWave(wave)
         }
+    }
+
+    /// The window slides: a free slot takes the next pending instance, until the failure threshold stops new
+    /// starts (the halt waits for what is in flight, as between waves) or nothing is left.
+    private func nextInWindow() -> Action {
+        let counts = rollout.counts
+        if counts.failed >= rollout.policy.failureThreshold { return counts.inProgress > 0 ? .wait(until: nil) : .halt }
+        if counts.pending == 0 { return counts.inProgress > 0 ? .wait(until: nil) : .complete }
+        let free = rollout.policy.maxConcurrentUpgrades - counts.inProgress
+        return free > 0 ? .fillWindow(free) : .wait(until: nil)
     }
 
     /// Performs an action that needs no rows: start, bake, complete, finish a rollback. Waits do nothing.
@@ -245,7 +270,7 @@ public struct RolloutStateMachine: Sendable {
             } else {
                 touch(now)
             }
-        case .wait, .waitForDependency, .startWave, .halt:
+        case .wait, .waitForDependency, .startWave, .fillWindow, .halt:
             break
         }
     }
@@ -255,24 +280,47 @@ public struct RolloutStateMachine: Sendable {
         let deadline = now.addingTimeInterval(TimeInterval(rollout.policy.instanceTimeoutSeconds))
         var started = 0
         for member in members where member.row.status == .pending && member.row.wave == wave {
-            var row = member.row
-            if member.isAtTarget {
-                row.status = .skipped
-                row.endedAt = now
-                row.outcome = .alreadyAtTarget(version: row.targetVersion)
-            } else {
-                row.status = .inProgress
-                row.startedAt = now
-                row.deadline = deadline
-                effects.desiredVersions.append(DesiredVersion(instanceId: row.instanceId, version: row.targetVersion))
-                started += 1
-            }
-            record(member.row, becomes: row, now: now)
+            if begin(member, deadline: deadline, now: now) { started += 1 }
         }
         rollout.currentWave = wave
         rollout.bakeUntil = nil
         let canary = rollout.policy.canaryCount > 0 && wave == 0
         note(.waveStarted(wave: wave, of: rollout.totalWaves, canary: canary, upgrading: started), now: now)
+    }
+
+    /// Starts up to `slots` of the window's pending `members`, in the order given (the plan's); one already at its
+    /// target is skipped without taking a slot. The first fill opens the window.
+    public mutating func fillWindow(_ slots: Int, members: [Member], now: Date) {
+        guard let wave = rollout.windowWave else { return }
+        let deadline = now.addingTimeInterval(TimeInterval(rollout.policy.instanceTimeoutSeconds))
+        var started = 0
+        for member in members where member.row.status == .pending && member.row.wave == wave {
+            guard started < slots else { break }
+            if begin(member, deadline: deadline, now: now) { started += 1 }
+        }
+        if rollout.currentWave != wave {
+            rollout.currentWave = wave
+            rollout.bakeUntil = nil
+            note(.windowOpened(window: rollout.policy.maxConcurrentUpgrades, instances: rollout.counts.pending + rollout.counts.inProgress), now: now)
+        }
+    }
+
+    /// Tells `member` to move to its target, or skips it when it is there already; returns whether it started.
+    private mutating func begin(_ member: Member, deadline: Date, now: Date) -> Bool {
+        var row = member.row
+        let starts = !member.isAtTarget
+        if starts {
+            row.status = .inProgress
+            row.startedAt = now
+            row.deadline = deadline
+            effects.desiredVersions.append(DesiredVersion(instanceId: row.instanceId, version: row.targetVersion))
+        } else {
+            row.status = .skipped
+            row.endedAt = now
+            row.outcome = .alreadyAtTarget(version: row.targetVersion)
+        }
+        record(member.row, becomes: row, now: now)
+        return starts
     }
 
     /// Halts at the failure threshold: skips the `pending` rows and, with `autoRollback`, sends the
@@ -308,7 +356,8 @@ public struct RolloutStateMachine: Sendable {
 
     /// An agent's report on `row`, its instance's part in this rollout. `desiredGeneration` is the generation
     /// the instance should be at: a report about an older one says nothing about this rollout. Returns whether
-    /// the engine has work now (nothing of the wave, or of the rollback, is left in flight).
+    /// the engine has work now (nothing of the wave, or of the rollback, is left in flight; or a slot of the
+    /// window is free).
     @discardableResult
     public mutating func report(_ report: AgentReport, on row: RolloutInstance, desiredGeneration: Int, now: Date) -> Bool {
         guard report.generation == nil || report.generation == desiredGeneration else { return false }
@@ -331,7 +380,8 @@ public struct RolloutStateMachine: Sendable {
         new.endedAt = now
         new.deadline = nil
         record(row, becomes: new, now: now)
-        return row.status == .rollingBack ? rollout.counts.rollingBack == 0 : rollout.counts.inProgress == 0
+        if row.status == .rollingBack { return rollout.counts.rollingBack == 0 }
+        return rollout.isSlidingWindow || rollout.counts.inProgress == 0
     }
 
     /// `row` was in flight past its deadline: it failed.

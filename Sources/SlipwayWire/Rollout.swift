@@ -14,13 +14,16 @@ public struct RolloutPolicyRequest: Codable, Sendable, Equatable {
     public var bakeSeconds: Int?
     /// Roll upgraded instances back when the rollout halts (false).
     public var autoRollback: Bool?
+    /// `waves` (the default): batches, each started when the last finished; `window`: after the canary wave, up to
+    /// `maxConcurrentUpgrades` in flight, the next starting as soon as one finishes.
+    public var strategy: String?
     /// Answer the plan and change nothing (false).
     public var dryRun: Bool?
 
     /// Creates a policy; fields left nil take the server's defaults.
     public init(
         maxConcurrentUpgrades: Int? = nil, canaryCount: Int? = nil, failureThreshold: Int? = nil, instanceTimeoutSeconds: Int? = nil,
-        bakeSeconds: Int? = nil, autoRollback: Bool? = nil, dryRun: Bool? = nil
+        bakeSeconds: Int? = nil, autoRollback: Bool? = nil, strategy: String? = nil, dryRun: Bool? = nil
     ) {
         self.maxConcurrentUpgrades = maxConcurrentUpgrades
         self.canaryCount = canaryCount
@@ -28,13 +31,14 @@ public struct RolloutPolicyRequest: Codable, Sendable, Equatable {
         self.instanceTimeoutSeconds = instanceTimeoutSeconds
         self.bakeSeconds = bakeSeconds
         self.autoRollback = autoRollback
+        self.strategy = strategy
         self.dryRun = dryRun
     }
 }
 
 /// The policy a rollout runs with, every field resolved.
 public struct RolloutPolicyResult: Codable, Sendable, Equatable {
-    /// Instances upgraded at once: the size of each wave after the canary.
+    /// Instances upgraded at once: the size of each wave after the canary, or of the window.
     public var maxConcurrentUpgrades: Int
     /// Instances in a first wave of their own; 0 for none.
     public var canaryCount: Int
@@ -42,19 +46,25 @@ public struct RolloutPolicyResult: Codable, Sendable, Equatable {
     public var failureThreshold: Int
     /// Seconds an instance has to report success at the target version.
     public var instanceTimeoutSeconds: Int
-    /// Seconds to wait after a wave before the next.
+    /// Seconds to wait after a wave before the next (with a window: after the canary wave).
     public var bakeSeconds: Int
     /// Whether a halt moves the upgraded instances back to their source version.
     public var autoRollback: Bool
+    /// `waves` or `window`.
+    public var strategy: String
 
     /// Creates a resolved policy.
-    public init(maxConcurrentUpgrades: Int, canaryCount: Int, failureThreshold: Int, instanceTimeoutSeconds: Int, bakeSeconds: Int, autoRollback: Bool) {
+    public init(
+        maxConcurrentUpgrades: Int, canaryCount: Int, failureThreshold: Int, instanceTimeoutSeconds: Int, bakeSeconds: Int, autoRollback: Bool,
+        strategy: String = "waves"
+    ) {
         self.maxConcurrentUpgrades = maxConcurrentUpgrades
         self.canaryCount = canaryCount
         self.failureThreshold = failureThreshold
         self.instanceTimeoutSeconds = instanceTimeoutSeconds
         self.bakeSeconds = bakeSeconds
         self.autoRollback = autoRollback
+        self.strategy = strategy
     }
 }
 

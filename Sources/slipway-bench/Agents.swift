@@ -154,6 +154,7 @@ struct Rollout: AsyncParsableCommand {
     @Option var instances = 1000
     @Option var applyMs = 200
     @Option var maxConcurrent = 500
+    @Option(help: "waves or window.") var strategy = "waves"
     @Option(help: "A replica the agents talk to (repeat it: agents are spread over them in turn); default: --server.")
     var agentServer: [String] = []
 
@@ -173,7 +174,7 @@ struct Rollout: AsyncParsableCommand {
             let fleetCpuBefore = ProcessSample.of(pid: getpid())?.cpuSeconds ?? 0
             let started = monotonicMicros()
             let status = try await slipway.rolloutFleetImageConfig(
-                serviceId: fixture.service, id: fixture.imageConfig, policy: RolloutPolicyRequest(maxConcurrentUpgrades: maxConcurrent))
+                serviceId: fixture.service, id: fixture.imageConfig, policy: RolloutPolicyRequest(maxConcurrentUpgrades: maxConcurrent, strategy: strategy))
             var last = status
             while !["COMPLETE", "FAILED", "CANCELLED"].contains(last.status) {
                 try await Task.sleep(for: .milliseconds(20))
@@ -185,7 +186,8 @@ struct Rollout: AsyncParsableCommand {
             let ideal = Double(waves) * Double(applyMs) / 1000
             let serverCpu = (server.sample()?.cpuSeconds ?? 0) - cpuBefore
             let fleetCpu = (ProcessSample.of(pid: getpid())?.cpuSeconds ?? 0) - fleetCpuBefore
-            var measurement = Measurement(scenario: "rollout@\(instances)")
+            // Either way the agents' own time bounds it: every slot applies one instance after another.
+            var measurement = Measurement(scenario: strategy == "waves" ? "rollout@\(instances)" : "rollout-\(strategy)@\(instances)")
             measurement.seconds = wall
             measurement.requests = last.completed
             measurement.errors = last.failed

@@ -8,9 +8,12 @@ struct RolloutStateMachineTests {
 
     static func rollout(
         _ status: RolloutStatus, pending: Int = 0, inProgress: Int = 0, completed: Int = 0, failed: Int = 0, wave: Int = -1,
-        bakeSeconds: Int = 0, bakeUntil: Date? = nil, threshold: Int = 1, rollback: RollbackState = .none, rollingBack: Int = 0
+        bakeSeconds: Int = 0, bakeUntil: Date? = nil, threshold: Int = 1, rollback: RollbackState = .none, rollingBack: Int = 0,
+        strategy: RolloutStrategy = .waves, maxConcurrent: Int = 10, totalWaves: Int = 3
     ) -> Rollout {
         var policy = RolloutPolicy()
+        policy.strategy = strategy
+        policy.maxConcurrentUpgrades = maxConcurrent
         policy.bakeSeconds = bakeSeconds
         policy.failureThreshold = threshold
         var counts = RolloutCounts()
@@ -22,7 +25,7 @@ struct RolloutStateMachineTests {
         counts.total = pending + inProgress + completed + failed
         return Rollout(
             id: "up-x", organizationId: "org-x", serviceId: "s-x", serviceEnvironmentId: "se-x", imageConfigId: "imgc-x", status: status,
-            policy: policy, counts: counts, currentWave: wave, totalWaves: 3, bakeUntil: bakeUntil, rollback: rollback, sourceVersions: [],
+            policy: policy, counts: counts, currentWave: wave, totalWaves: totalWaves, bakeUntil: bakeUntil, rollback: rollback, sourceVersions: [],
             targetVersions: [], message: "", createdBy: "a@b.c", createdAt: now, startedAt: nil, updatedAt: now, finishedAt: nil,
             completedSeconds: 0)
     }
@@ -118,6 +121,93 @@ struct RolloutStateMachineTests {
         #expect(abandoned(plan, after: idle + 1, here: false, shared: true))
         // A rollout past planning is never a plan to discard.
         #expect(!abandoned(Self.rollout(.pending, pending: 3), after: 10 * idle, here: false, shared: false))
+    }
+
+    /// The window: after the canary wave (strict, then baked), a free slot takes the next instance at once.
+    @Test func aWindowKeepsItsSlotsFull() {
+        func window(
+            _ status: RolloutStatus = .running, pending: Int = 0, inProgress: Int = 0, completed: Int = 0, failed: Int = 0, wave: Int,
+            canary: Bool = false, bakeSeconds: Int = 0, bakeUntil: Date? = nil, threshold: Int = 1
+        ) -> Rollout {
+            Self.rollout(
+                status, pending: pending, inProgress: inProgress, completed: completed, failed: failed, wave: wave, bakeSeconds: bakeSeconds,
+                bakeUntil: bakeUntil, threshold: threshold, strategy: .window, maxConcurrent: 4, totalWaves: canary ? 2 : 1)
+        }
+        // Without a canary the window opens at once, with every slot.
+        #expect(next(window(pending: 10, wave: -1)) == .fillWindow(4))
+        // Open: whatever is free is filled, whatever else is in flight.
+        #expect(next(window(pending: 6, inProgress: 3, completed: 1, wave: 0)) == .fillWindow(1))
+        #expect(next(window(pending: 6, inProgress: 4, wave: 0)) == .wait(until: nil))
+        // At the threshold nothing new starts; the halt waits for what is in flight, as between waves.
+        #expect(next(window(pending: 5, inProgress: 2, completed: 2, failed: 1, wave: 0)) == .wait(until: nil))
+        #expect(next(window(pending: 5, completed: 4, failed: 1, wave: 0)) == .halt)
+        #expect(next(window(pending: 5, inProgress: 1, completed: 3, failed: 1, wave: 0, threshold: 2)) == .fillWindow(3))
+        // The last instances drain before it completes.
+        #expect(next(window(inProgress: 2, completed: 8, wave: 0)) == .wait(until: nil))
+        #expect(next(window(completed: 10, wave: 0)) == .complete)
+        // A canary wave is strict and baked; the window opens after it.
+        #expect(next(window(pending: 10, wave: -1, canary: true)) == .startWave(0))
+        #expect(next(window(pending: 9, inProgress: 1, wave: 0, canary: true)) == .wait(until: nil))
+        let until = Self.now.addingTimeInterval(30)
+        #expect(next(window(pending: 9, completed: 1, wave: 0, canary: true, bakeSeconds: 30)) == .bake(until: until))
+        #expect(next(window(pending: 9, completed: 1, wave: 0, canary: true, bakeSeconds: 30, bakeUntil: until)) == .wait(until: until))
+        #expect(next(window(pending: 9, completed: 1, wave: 0, canary: true)) == .fillWindow(4))
+        // The bake is the canary's only: an open window never bakes.
+        #expect(next(window(pending: 5, inProgress: 1, completed: 4, wave: 1, canary: true, bakeSeconds: 30)) == .fillWindow(3))
+        // Paused or cancelled, it waits like waves do.
+        #expect(next(window(.paused, pending: 6, inProgress: 1, wave: 0)) == .wait(until: nil))
+        #expect(next(window(.cancelled, inProgress: 1, wave: 0)) == .wait(until: nil))
+    }
+
+    @Test func fillingTheWindowStartsInPlanOrderAndSkipsWhatIsThere() {
+        var rollout = Self.rollout(.running, pending: 4, inProgress: 1, wave: 0, strategy: .window, maxConcurrent: 3, totalWaves: 1)
+        rollout.currentWave = -1
+        var machine = RolloutStateMachine(rollout)
+        func member(_ n: Int, atTarget: Bool = false) -> RolloutStateMachine.Member {
+            let row = RolloutInstance(
+                rolloutId: "up-x", instanceId: "instance-\(n)", instanceName: "i\(n)", wave: 0, sourceVersion: "1.0", targetVersion: "2.0",
+                status: .pending, startedAt: nil, endedAt: nil, outcome: nil)
+            return .init(row: row, currentVersion: atTarget ? "2.0" : "1.0", desiredVersion: atTarget ? "2.0" : "1.0")
+        }
+        machine.fillWindow(2, members: [member(1), member(2, atTarget: true), member(3), member(4)], now: Self.now)
+        let effects = machine.takeEffects()
+        #expect(effects.desiredVersions.map(\.instanceId) == ["instance-1", "instance-3"])
+        #expect(effects.rows.map(\.status) == [.inProgress, .skipped, .inProgress])
+        #expect(machine.rollout.counts.inProgress == 3 && machine.rollout.counts.pending == 1 && machine.rollout.counts.skipped == 1)
+        #expect(machine.rollout.currentWave == 0 && machine.rollout.isSlidingWindow)
+        #expect(machine.rollout.message == "window open: up to 3 instance(s) upgrading at a time, 4 left to upgrade")
+        #expect(machine.rollout.estimatedSecondsRemaining() == nil)
+
+        // In an open window, any instance finishing gives the engine work; between waves only the last does.
+        let started = effects.rows[0]
+        let succeeded = AgentReport(tierVersion: "2.0", status: .succeeded, message: nil, health: nil, generation: nil)
+        let slotFreed = machine.report(succeeded, on: started, desiredGeneration: 2, now: Self.now)
+        #expect(slotFreed)
+        var waves = RolloutStateMachine(Self.rollout(.running, pending: 2, inProgress: 2, wave: 0))
+        let waveDone = waves.report(succeeded, on: started, desiredGeneration: 2, now: Self.now)
+        #expect(!waveDone)
+    }
+
+    @Test func aWindowPolicyPlansOneWaveAfterTheCanary() {
+        var policy = RolloutPolicy()
+        policy.strategy = .window
+        policy.maxConcurrentUpgrades = 2
+        #expect((0..<5).map(policy.wave(ofInstanceAt:)) == [0, 0, 0, 0, 0])
+        #expect(policy.waveCount(instances: 5) == 1)
+        policy.canaryCount = 2
+        #expect((0..<5).map(policy.wave(ofInstanceAt:)) == [0, 0, 1, 1, 1])
+        #expect(policy.waveCount(instances: 5) == 2)
+        #expect(policy.waveCount(instances: 2) == 1)
+        // A policy stored before strategies existed decodes as waves.
+        let stored = #"{"maxConcurrentUpgrades":3,"canaryCount":0,"failureThreshold":1,"instanceTimeoutSeconds":600,"bakeSeconds":0,"autoRollback":false}"#
+        let decoded = try? JSONDecoder().decode(RolloutPolicy.self, from: Data(stored.utf8))
+        #expect(decoded?.strategy == .waves && decoded?.maxConcurrentUpgrades == 3)
+    }
+
+    @Test func aWindowEstimatesTheTimeLeftBySlots() {
+        var rollout = Self.rollout(.running, pending: 16, inProgress: 4, completed: 10, wave: 0, strategy: .window, maxConcurrent: 4, totalWaves: 1)
+        rollout.completedSeconds = 20  // 2 s per instance
+        #expect(rollout.estimatedSecondsRemaining() == Double(20) / 4 * 2)
     }
 
     @Test func wavesOfAPolicy() {

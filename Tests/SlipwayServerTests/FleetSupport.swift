@@ -52,14 +52,18 @@ struct ApplyScripts {
         FileManager.default.createFile(atPath: log.path, contents: nil)
     }
 
-    /// A script that records the run, sleeps (`slowSeconds` more for images ending in `slowOnSuffix`), and
-    /// fails for images ending in `failOnSuffix` until ``fix()`` (with `failOnlyWhenArmed`, only after ``arm()``).
+    /// A script that records the run, sleeps (`slowSeconds` more for images ending in `slowOnSuffix`), waits for
+    /// ``release()`` for images ending in `heldOnSuffix`, and fails for images ending in `failOnSuffix` until
+    /// ``fix()`` (with `failOnlyWhenArmed`, only after ``arm()``).
     func script(
         name: String, sleep: Double = 0.1, failOnSuffix: String? = nil, failOnlyWhenArmed: Bool = false, slowOnSuffix: String? = nil,
-        slowSeconds: Double = 0, hang: Bool = false
+        slowSeconds: Double = 0, heldOnSuffix: String? = nil, hang: Bool = false
     ) throws -> String {
         var body = "#!/bin/sh\necho \"$SLIPWAY_INSTANCE_ID $SLIPWAY_IMAGE\" >> '\(log.path)'\n"
         if hang { body += "sleep 3600\n" }
+        if let heldOnSuffix {
+            body += "case \"$SLIPWAY_IMAGE\" in *\(heldOnSuffix)) while [ ! -e '\(directory.path)/released' ]; do sleep 0.1; done;; esac\n"
+        }
         body += "sleep \(sleep)\n"
         if let slowOnSuffix {
             body += "case \"$SLIPWAY_IMAGE\" in *\(slowOnSuffix)) sleep \(slowSeconds);; esac\n"
@@ -78,6 +82,11 @@ struct ApplyScripts {
     /// From now on, failing scripts succeed.
     func fix() {
         FileManager.default.createFile(atPath: directory.appendingPathComponent("fixed").path, contents: nil)
+    }
+
+    /// Held scripts go on.
+    func release() {
+        FileManager.default.createFile(atPath: directory.appendingPathComponent("released").path, contents: nil)
     }
 
     /// From now on, scripts made with `failOnlyWhenArmed` fail too.

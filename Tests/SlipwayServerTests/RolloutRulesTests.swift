@@ -49,6 +49,14 @@ struct RolloutRulesTests {
             #expect(plan.ineligible.map(\.instanceId) == [current.id])
             #expect(plan.ineligible[0].reason == "already runs docker.io/acme/app:2 (version 2.0)")
             #expect(plan.policy.canaryCount == 1)
+            #expect(plan.policy.strategy == "waves")
+            // With a window, everything after the canary is one wave the window slides over.
+            let windowed = try await api.call(
+                .post, fleet.rolloutPath, json: RolloutPolicyRequest(maxConcurrentUpgrades: 2, canaryCount: 1, strategy: "window", dryRun: true)
+            ).decode(RolloutPlanResult.self)
+            #expect(windowed.policy.strategy == "window")
+            #expect(windowed.eligible.map(\.wave) == [1, 2, 2, 2, 2])
+            #expect(windowed.waves.map(\.count) == [1, 4])
             try await api.call(.get, fleet.rolloutPath).expectError(
                 .notFound, "not_found", message: "image config \(fleet.fixture.imageConfigId) has never been rolled out; start with POST …/image-config/\(fleet.fixture.imageConfigId)/rollout")
         }
@@ -70,6 +78,8 @@ struct RolloutRulesTests {
                 (.init(failureThreshold: 0), "failureThreshold must be from 1 to 1000000, got 0"),
                 (.init(instanceTimeoutSeconds: 0), "instanceTimeoutSeconds must be from 1 to 86400, got 0"),
                 (.init(bakeSeconds: 90000), "bakeSeconds must be from 0 to 86400, got 90000"),
+                (.init(strategy: "sliding"), #"strategy must be "waves" or "window", got "sliding""#),
+                (.init(strategy: ""), #"strategy must be "waves" or "window", got """#),
             ]
             for (policy, message) in bad {
                 try await api.call(.post, fleet.rolloutPath, json: policy).expectError(.badRequest, "bad_request", message: message)

@@ -57,6 +57,49 @@ struct RolloutTests {
         }
     }
 
+    /// The window strategy: one instance that takes long holds one slot, and the rest of the fleet goes through the other.
+    @Test func aSlidingWindowGoesAroundASlowInstance() async throws {
+        try await withServer { api in
+            let api = try await api.signIn()
+            let fleet = try await Fleet.make(api, instances: 6)
+            let scripts = try ApplyScripts()
+            let held = try scripts.script(name: "held.sh", heldOnSuffix: ":2")
+            let apply = try scripts.script(name: "apply.sh")
+            let agents = try fleet.instances.enumerated().map { index, instance in
+                try AgentProcess(server: api.serverURL, token: instance.agentToken, applyCommand: index == 1 ? held : apply)
+            }
+            defer { agents.forEach { $0.stop() } }
+            try await eventually("every agent applied its first state") { scripts.runs.count == 6 }
+            try await fleet.ship(api, tag: "2")
+
+            let started = try await api.call(
+                .post, fleet.rolloutPath, json: RolloutPolicyRequest(maxConcurrentUpgrades: 2, canaryCount: 1, strategy: "window"))
+            #expect(started.status == .ok, "\(started.body)")
+            let initial = try started.decode(RolloutStatusResult.self)
+            #expect(initial.policy.strategy == "window" && initial.totalWaves == 2)
+            #expect(initial.message.hasSuffix("6 instance(s) to upgrade, a canary wave of 1 first, then up to 2 at a time, the next starting as soon as one finishes"))
+
+            // Instance 1 is held; in waves of 2 it would hold back every later wave. The window goes around it.
+            try await eventually("every other instance upgraded around the held one", within: 60) {
+                let status = try await fleet.status(api)
+                return status.completed == 5 && status.inProgress == 1
+            }
+            let open = try await fleet.status(api)
+            #expect(open.status == "RUNNING" && open.currentWave == 2)
+            #expect(open.message == "window open: up to 2 instance(s) upgrading at a time, 5 left to upgrade")
+            let entries = try await fleet.rolloutInstances(api)
+            #expect(entries.map(\.wave) == [1, 2, 2, 2, 2, 2])
+            #expect(entries.map(\.status) == ["COMPLETED", "IN_PROGRESS", "COMPLETED", "COMPLETED", "COMPLETED", "COMPLETED"])
+
+            scripts.release()
+            let done = try await waitForRollout(api, fleet, "COMPLETE")
+            #expect(done.completed == 6 && done.failed == 0)
+            for instance in fleet.instances {
+                #expect(scripts.runs(of: instance.id, image: Self.v2) == 1, "\(instance.id) applied v2 exactly once")
+            }
+        }
+    }
+
     @Test func failingCanaryHaltsBeforeTheFirstBatch() async throws {
         try await withServer { api in
             let api = try await api.signIn()

@@ -74,6 +74,7 @@ struct History {
         policy.failureThreshold = 1 + (setup / 30) % 2
         policy.autoRollback = (setup / 60) % 2 == 1
         policy.bakeSeconds = (setup / 120) % 2 == 1 ? 3 : 0
+        policy.strategy = (setup / 240) % 2 == 1 ? .window : .waves
         policy.instanceTimeoutSeconds = 10
         self.policy = policy
     }
@@ -221,6 +222,9 @@ struct History {
 
         // The counters say what the rows say.
         History.verify(rollout.counts == RolloutCounts(counting: rows), "\(step): counts \(rollout.counts) vs rows \(rows.map(\.status))")
+        // Never more in flight than a wave or the window holds.
+        let widest = max(rollout.policy.maxConcurrentUpgrades, rollout.policy.canaryCount)
+        History.verify(rollout.counts.inProgress <= widest, "\(step): \(rollout.counts.inProgress) in flight, more than \(widest)")
         // Terminal statuses stay terminal: COMPLETE for good; FAILED and CANCELLED until a retry.
         if let before = observed.status {
             if before == .complete { History.verify(rollout.status == .complete, "\(step): COMPLETE became \(rollout.status)") }

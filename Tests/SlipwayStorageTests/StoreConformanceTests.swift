@@ -193,6 +193,59 @@ struct StoreConformanceTests {
         }
     }
 
+    /// A sliding window through the store: each report that frees a slot starts the next instance in plan order,
+    /// the failure threshold stops new starts, and the halt waits for what is in flight.
+    @Test(arguments: StoreUnderTest.allCases)
+    func aWindowStartsTheNextInstanceAsOneFinishes(_ kind: StoreUnderTest) async throws {
+        try await withStore(kind) { opened in
+            let store = opened.store
+            let fixture = try await StoreFixture.make(store)
+            let instances = try await fixture.register(store, count: 6).map(\.id)
+            try await fixture.ship(store, tag: "2")
+            var policy = RolloutPolicy()
+            policy.strategy = .window
+            policy.maxConcurrentUpgrades = 2
+            policy.failureThreshold = 1
+            let rollout = try #require(
+                try await store.createRollout(
+                    imageConfigId: fixture.imageConfigId, serviceId: fixture.serviceId, organizationId: fixture.organizationId, policy: policy,
+                    createdBy: "a", dryRun: false, clock: SlipwayClock { Self.t0 }
+                ).rollout)
+            #expect(rollout.totalWaves == 1)
+            #expect(rollout.message == "6 instance(s) to upgrade, up to 2 at a time, the next starting as soon as one finishes")
+            var now = Self.t0
+            func inFlight() async throws -> [String] {
+                try await StoreFixture.rows(store, rolloutId: rollout.id).filter { $0.status == .inProgress }.map(\.instanceId)
+            }
+            func answer(_ instance: String, _ status: AgentReportStatus) async throws {
+                now = now.addingTimeInterval(1)
+                let desired = try await store.desiredState(instanceId: instance)
+                let report = AgentReport(tierVersion: desired.tierVersion, status: status, message: nil, health: nil, generation: desired.generation)
+                _ = try await store.recordReports([(instance, report)], now: now)
+                try await StoreFixture.tick(store, now: now)
+            }
+            try await StoreFixture.tick(store, now: now)
+            #expect(try await inFlight() == [instances[0], instances[1]])
+            // The second finishes first: the third takes its slot while the first is still applying.
+            try await answer(instances[1], .succeeded)
+            #expect(try await inFlight() == [instances[0], instances[2]])
+            try await answer(instances[2], .succeeded)
+            #expect(try await inFlight() == [instances[0], instances[3]])
+            let open = try await store.latestRollout(imageConfigId: fixture.imageConfigId, serviceId: fixture.serviceId, organizationId: fixture.organizationId)
+            #expect(open.status == .running && open.currentWave == 0 && open.counts.completed == 2 && open.counts.pending == 2)
+            #expect(open.message == "window open: up to 2 instance(s) upgrading at a time, 6 left to upgrade")
+            // A failure stops new starts; the rollout halts once the other in flight has answered.
+            try await answer(instances[3], .failed)
+            #expect(try await inFlight() == [instances[0]])
+            try await answer(instances[0], .succeeded)
+            let halted = try await store.latestRollout(imageConfigId: fixture.imageConfigId, serviceId: fixture.serviceId, organizationId: fixture.organizationId)
+            #expect(halted.status == .failed)
+            #expect(halted.counts.completed == 3 && halted.counts.failed == 1 && halted.counts.skipped == 2)
+            let desired = try await store.desiredState(instanceId: instances[5])
+            #expect(desired.tierVersion == "1.0", "an instance the window never reached was not told to move")
+        }
+    }
+
     @Test(arguments: StoreUnderTest.allCases)
     func aRolloutDrivenByTheEngineCalls(_ kind: StoreUnderTest) async throws {
         try await withStore(kind) { opened in

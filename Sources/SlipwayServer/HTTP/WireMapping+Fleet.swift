@@ -35,7 +35,8 @@ extension RolloutPolicyResult {
     init(_ policy: RolloutPolicy) {
         self.init(
             maxConcurrentUpgrades: policy.maxConcurrentUpgrades, canaryCount: policy.canaryCount, failureThreshold: policy.failureThreshold,
-            instanceTimeoutSeconds: policy.instanceTimeoutSeconds, bakeSeconds: policy.bakeSeconds, autoRollback: policy.autoRollback)
+            instanceTimeoutSeconds: policy.instanceTimeoutSeconds, bakeSeconds: policy.bakeSeconds, autoRollback: policy.autoRollback,
+            strategy: policy.strategy.rawValue)
     }
 }
 
@@ -49,6 +50,12 @@ extension RolloutPolicy {
         if let value = request.instanceTimeoutSeconds { instanceTimeoutSeconds = value }
         if let value = request.bakeSeconds { bakeSeconds = value }
         if let value = request.autoRollback { autoRollback = value }
+        if let value = request.strategy {
+            guard let chosen = RolloutStrategy(rawValue: value) else {
+                throw SlipwayError.badRequest("strategy must be \"waves\" or \"window\", got \"\(value.prefix(utf8Bytes: 100))\"")
+            }
+            strategy = chosen
+        }
         try validate()
     }
 }

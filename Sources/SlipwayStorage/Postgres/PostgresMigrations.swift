@@ -9,8 +9,14 @@ enum PostgresMigrations {
     static let all: [(id: String, sql: String)] = [
         ("v1-schema", v1Schema), ("v2-replicas", v2Replicas), ("v3-one-change-channel", v3OneChangeChannel),
         ("v4-image-digests", v4ImageDigests), ("v5-accounts-and-audit", v5AccountsAndAudit),
-        ("v6-hardening", v6Hardening),
+        ("v6-hardening", v6Hardening), ("v7-rollout-order-by-wave", v7RolloutOrderByWave),
     ]
+
+    /// A sliding window takes the next few pending rows of its wave in plan order, many times a rollout.
+    static let v7RolloutOrderByWave = """
+        DROP INDEX rollout_instances_by_wave;
+        CREATE INDEX rollout_instances_by_wave ON rollout_instances(rollout_id, wave, status, seq);
+        """
 
     /// The key that signs access tokens lives outside the database now (a copy of the database alone signs nothing);
     /// instances are counted per organization (its quota).

@@ -302,8 +302,8 @@ extension SQLStore {
             .map(rolloutInstance)
     }
 
-    /// A rollout's rows (one wave's pending ones, or all) with where their instances stand.
-    static func members(rolloutId: String, pendingInWave wave: Int?, _ db: any SQLSession) throws -> [RolloutStateMachine.Member] {
+    /// The rollout's rows with their instances, in plan order: all of them, or the first `limit` pending ones of `wave`.
+    static func members(rolloutId: String, pendingInWave wave: Int?, limit: Int? = nil, _ db: any SQLSession) throws -> [RolloutStateMachine.Member] {
         var sql = """
             SELECT ri.*, i.name AS instance_name, i.current_version AS instance_current_version, i.desired_version AS instance_desired_version
             FROM rollout_instances ri JOIN instances i ON i.id = ri.instance_id WHERE ri.rollout_id = ?
@@ -313,7 +313,12 @@ extension SQLStore {
             sql += " AND ri.wave = ? AND ri.status = 'PENDING'"
             arguments += [wave]
         }
-        return try db.cachedRows(sql: sql + " ORDER BY ri.seq", arguments: arguments).map {
+        sql += " ORDER BY ri.seq"
+        if let limit {
+            sql += " LIMIT ?"
+            arguments += [limit]
+        }
+        return try db.cachedRows(sql: sql, arguments: arguments).map {
             RolloutStateMachine.Member(
                 row: rolloutInstance($0), currentVersion: $0["instance_current_version"], desiredVersion: $0["instance_desired_version"])
         }
@@ -502,6 +507,12 @@ extension SQLStore {
                     return (changed, nil)
                 case .startWave(let wave):
                     machine.startWave(wave, members: try Self.members(rolloutId: id, pendingInWave: wave, db), now: now)
+                case .fillWindow(let slots):
+                    let members = try Self.members(rolloutId: id, pendingInWave: rollout.windowWave, limit: slots, db)
+                    guard !members.isEmpty else {
+                        throw SlipwayError.failedRequest("rollout \(id) counts \(rollout.counts.pending) pending instance(s) but has none to start; its counts disagree with its instances")
+                    }
+                    machine.fillWindow(slots, members: members, now: now)
                 case .halt:
                     let completed = rollout.policy.autoRollback ? try Self.rows(rolloutId: id, status: .completed, db) : []
                     machine.halt(pending: try Self.rows(rolloutId: id, status: .pending, db), completed: completed, now: now)

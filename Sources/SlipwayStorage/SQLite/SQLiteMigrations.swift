@@ -353,6 +353,13 @@ enum SQLiteMigrations {
                     CREATE INDEX instances_by_organization ON instances(organization_id);
                     """)
         }
+        // A sliding window takes the next few pending rows of its wave in plan order, many times a rollout.
+        migrator.registerMigration("v7-rollout-order-by-wave") { db in
+            try db.execute(sql: """
+                    DROP INDEX rollout_instances_by_wave;
+                    CREATE INDEX rollout_instances_by_wave ON rollout_instances(rollout_id, wave, status, seq);
+                    """)
+        }
         return migrator
     }
 }

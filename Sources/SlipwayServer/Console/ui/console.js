@@ -360,6 +360,9 @@
       number("instanceTimeoutSeconds", "Timeout per instance (s)", 600, 1, 86400),
       number("bakeSeconds", "Bake between waves (s)", 0, 0, 86400),
       h("label", { class: "check" }, h("input", { name: "autoRollback", type: "checkbox" }), "Roll back on halt"),
+      h("label", {}, "Strategy", h("select", { name: "strategy" },
+        h("option", { value: "waves" }, "Waves: each starts when the last has finished"),
+        h("option", { value: "window" }, "Window: the next starts as soon as one finishes"))),
       h("button", { id: "review-rollout", class: "primary" }, "Review the plan"));
     form.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -368,6 +371,7 @@
         const policy = {};
         for (const input of form.querySelectorAll("input[type=number]")) policy[input.name] = Number(input.value);
         policy.autoRollback = form.querySelector("input[name=autoRollback]").checked;
+        policy.strategy = form.querySelector("select[name=strategy]").value;
         const path = imageConfigPath(serviceId, configId) + "/rollout";
         const plan = (await call("POST", path, Object.assign({ dryRun: true }, policy))).value;
         if (plan.eligible.length === 0) throw new Error("No instance would change: every instance already runs the preferred version, or none is registered.");
@@ -382,8 +386,10 @@
   function planDetail(plan) {
     const waveOf = new Map(plan.eligible.map((instance) => [instance.instanceId, instance.wave]));
     return h("div", { id: "plan" },
-      h("p", {}, plan.eligible.length + " instance(s) move in " + plan.waves.length + " wave(s)" +
-        (plan.policy.canaryCount ? ", the first a canary of " + plan.policy.canaryCount : "") +
+      h("p", {}, plan.eligible.length + " instance(s) move" + (plan.policy.strategy === "window"
+        ? (plan.policy.canaryCount ? " after a canary wave of " + plan.policy.canaryCount + "," : "") +
+          " up to " + plan.policy.maxConcurrentUpgrades + " at a time, the next as soon as one finishes"
+        : " in " + plan.waves.length + " wave(s)" + (plan.policy.canaryCount ? ", the first a canary of " + plan.policy.canaryCount : "")) +
         "; " + plan.ineligible.length + " stay as they are."),
       table(["Instance", "Wave", "From", "To"], plan.eligible.map((instance) => h("tr", { class: "eligible" },
         h("td", {}, instance.instanceName), h("td", {}, String(waveOf.get(instance.instanceId) || "")),
@@ -446,7 +452,7 @@
       waves.replaceChildren(text + " · rollout " + s.id + " started by " + s.createdBy + " " + when(s.createdAt));
       const buttons = [];
       if (canWrite) {
-        if (["PENDING", "PENDING_DEPENDENCY", "RUNNING"].includes(s.status)) buttons.push(control("pause", "Pause", "Pause this rollout? Instances already upgrading finish; no new wave starts."));
+        if (["PENDING", "PENDING_DEPENDENCY", "RUNNING"].includes(s.status)) buttons.push(control("pause", "Pause", "Pause this rollout? Instances already upgrading finish; no new instance starts."));
         if (s.status === "PAUSED") buttons.push(control("resume", "Resume", "Resume this rollout?"));
         if (LIVE.includes(s.status)) buttons.push(control("cancel", "Cancel", "Cancel this rollout? Instances not started yet are skipped.", true));
         if (["FAILED", "CANCELLED"].includes(s.status)) buttons.push(control("retry", "Retry", "Retry the instances that failed or were skipped?"));
