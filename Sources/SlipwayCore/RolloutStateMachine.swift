@@ -356,8 +356,8 @@ public struct RolloutStateMachine: Sendable {
 
     /// An agent's report on `row`, its instance's part in this rollout. `desiredGeneration` is the generation
     /// the instance should be at: a report about an older one says nothing about this rollout. Returns whether
-    /// the engine has work now (nothing of the wave, or of the rollback, is left in flight; or a slot of the
-    /// window is free).
+    /// the engine has work now (nothing of the wave, or of the rollback, is left in flight; or enough of the
+    /// window is free, see ``windowRefill(_:)``).
     @discardableResult
     public mutating func report(_ report: AgentReport, on row: RolloutInstance, desiredGeneration: Int, now: Date) -> Bool {
         guard report.generation == nil || report.generation == desiredGeneration else { return false }
@@ -381,7 +381,16 @@ public struct RolloutStateMachine: Sendable {
         new.deadline = nil
         record(row, becomes: new, now: now)
         if row.status == .rollingBack { return rollout.counts.rollingBack == 0 }
-        return rollout.isSlidingWindow || rollout.counts.inProgress == 0
+        if rollout.isSlidingWindow && rollout.counts.inProgress > 0 {
+            return rollout.policy.maxConcurrentUpgrades - rollout.counts.inProgress >= Self.windowRefill(rollout.policy)
+        }
+        return rollout.counts.inProgress == 0
+    }
+
+    /// Free slots that make an open window worth refilling: a twentieth of it, at least one. Each refill is a
+    /// transaction and an engine pass; a slot waits only for a few more reports (or a deadline, or the tick).
+    public static func windowRefill(_ policy: RolloutPolicy) -> Int {
+        max(1, policy.maxConcurrentUpgrades / 20)
     }
 
     /// `row` was in flight past its deadline: it failed.

@@ -178,7 +178,8 @@ struct RolloutStateMachineTests {
         #expect(machine.rollout.message == "window open: up to 3 instance(s) upgrading at a time, 4 left to upgrade")
         #expect(machine.rollout.estimatedSecondsRemaining() == nil)
 
-        // In an open window, any instance finishing gives the engine work; between waves only the last does.
+        // In an open window, an instance finishing gives the engine work once a twentieth of the window is free
+        // (one slot here); between waves only the last does.
         let started = effects.rows[0]
         let succeeded = AgentReport(tierVersion: "2.0", status: .succeeded, message: nil, health: nil, generation: nil)
         let slotFreed = machine.report(succeeded, on: started, desiredGeneration: 2, now: Self.now)
@@ -186,6 +187,13 @@ struct RolloutStateMachineTests {
         var waves = RolloutStateMachine(Self.rollout(.running, pending: 2, inProgress: 2, wave: 0))
         let waveDone = waves.report(succeeded, on: started, desiredGeneration: 2, now: Self.now)
         #expect(!waveDone)
+
+        var wide = Self.rollout(.running, pending: 50, inProgress: 100, wave: 0, strategy: .window, maxConcurrent: 100, totalWaves: 1)
+        wide.counts.total = 150
+        var refill = RolloutStateMachine(wide)
+        #expect(RolloutStateMachine.windowRefill(wide.policy) == 5)
+        let freed = (0..<5).map { _ in refill.report(succeeded, on: started, desiredGeneration: 2, now: Self.now) }
+        #expect(freed == [false, false, false, false, true])
     }
 
     @Test func aWindowPolicyPlansOneWaveAfterTheCanary() {
