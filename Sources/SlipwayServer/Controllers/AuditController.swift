@@ -29,9 +29,7 @@ struct AuditController {
     }
 
     private static func time(_ value: String, field: String) throws -> Date {
-        // RFC 3339: fractional seconds optional, `T` and `Z` in either case.
-        let text = value.uppercased()
-        guard let date = (try? Date(text, strategy: .iso8601)) ?? (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)) else {
+        guard let date = RFC3339.date(value) else {
             throw SlipwayError.badRequest("\(field) must be an RFC 3339 time such as 2026-12-01T00:00:00Z, got '\(value.prefix(utf8Bytes: 40))'")
         }
         return date
