@@ -195,6 +195,10 @@ struct CLITests {
             let failed = try await cli.run(["image-config", "update", "--service", service, config, "--tag", "3", "--release", "--rollout", "--watch"])
             #expect(failed.status == 3, "\(failed.stdout)\(failed.stderr)")
             #expect(failed.stdout.contains("FAILED"))
+            // A strategy the server does not know: its message, exit 1.
+            let unknown = try await cli.run(["rollout", "start", "--service", service, config, "--strategy", "sliding"])
+            #expect(unknown.status == 1, "\(unknown.stdout)\(unknown.stderr)")
+            #expect(unknown.stderr.contains(#"strategy must be "waves" or "window", got "sliding""#), "\(unknown.stderr)")
 
             // SLIPWAY_TOKEN overrides the stored credentials.
             cli.environment["SLIPWAY_URL"] = api.serverURL
