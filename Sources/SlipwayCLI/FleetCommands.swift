@@ -95,7 +95,7 @@ struct RolloutCommand: AsyncParsableCommand {
     }
 
     struct Pause: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Start no new wave until resumed.")
+        static let configuration = CommandConfiguration(abstract: "Start no new instance until resumed.")
         @OptionGroup var options: GlobalOptions
         @OptionGroup var target: Target
 

@@ -16,7 +16,7 @@ enum RolloutProgress {
         let filled = min(width, Int((fraction * Double(width)).rounded(.down)))
         var text = "\(status.status) [\(String(repeating: "█", count: filled))\(String(repeating: "░", count: width - filled))] \(done)/\(status.total)"
         text += "  ✔ \(status.completed)  ✘ \(status.failed)  ⟳ \(status.inProgress + status.rollingBack)"
-        if status.totalWaves > 0 { text += "  wave \(max(status.currentWave, 1))/\(status.totalWaves)" }
+        if let phase = phase(status) { text += "  \(phase)" }
         if let eta = status.etaSeconds { text += "  ETA \(duration(eta))" }
         return text
     }
@@ -28,10 +28,19 @@ enum RolloutProgress {
         if status.rollingBack > 0 { parts.append("\(status.rollingBack) rolling back") }
         if status.rolledBack > 0 { parts.append("\(status.rolledBack) rolled back") }
         var text = "\(status.status)"
-        if status.totalWaves > 0 { text += " wave \(max(status.currentWave, 1))/\(status.totalWaves)" }
+        if let phase = phase(status) { text += " \(phase)" }
         text += ": " + parts.joined(separator: ", ") + " of \(status.total)"
         if let eta = status.etaSeconds { text += ", ETA \(duration(eta))" }
         return text
+    }
+
+    /// `wave 2/4`, or `window of 500` once a sliding window is open; nil for a rollout without instances.
+    static func phase(_ status: RolloutStatusResult) -> String? {
+        guard status.totalWaves > 0 else { return nil }
+        if status.policy.strategy == "window" && status.currentWave == status.totalWaves {
+            return "window of \(status.policy.maxConcurrentUpgrades)"
+        }
+        return "wave \(max(status.currentWave, 1))/\(status.totalWaves)"
     }
 
     /// `45s`, `3m05s`, `1h02m`.

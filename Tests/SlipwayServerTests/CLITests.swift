@@ -265,6 +265,13 @@ struct CLITests {
         status.completed = 0
         status.totalWaves = 0
         #expect(RolloutProgress.bar(status, width: 4) == "COMPLETE [████] 0/0  ✔ 0  ✘ 0  ⟳ 0")
+        // An open sliding window is named as such; its canary wave is still a wave.
+        status.policy.strategy = "window"
+        status.totalWaves = 2
+        status.currentWave = 2
+        #expect(RolloutProgress.line(status) == "COMPLETE window of 2: 0 completed, 0 failed, 0 in progress, 0 pending of 0")
+        status.currentWave = 1
+        #expect(RolloutProgress.line(status) == "COMPLETE wave 1/2: 0 completed, 0 failed, 0 in progress, 0 pending of 0")
         #expect(RolloutProgress.duration(9.2) == "10s")
         #expect(RolloutProgress.duration(3725) == "1h02m")
     }

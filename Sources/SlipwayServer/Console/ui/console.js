@@ -447,7 +447,9 @@
       const pairs = [["total", s.total], ["pending", s.pending], ["in progress", s.inProgress], ["completed", s.completed], ["failed", s.failed],
         ["skipped", s.skipped], ["rolling back", s.rollingBack], ["rolled back", s.rolledBack]];
       counts.replaceChildren(...pairs.map(([name, value]) => h("span", { "data-count": name }, h("b", {}, String(value)), " " + name)));
-      let text = "wave " + Math.min(Math.max(s.currentWave, 1), s.totalWaves) + " of " + s.totalWaves;
+      let text = s.policy.strategy === "window" && s.totalWaves > 0 && s.currentWave === s.totalWaves
+        ? "window of " + s.policy.maxConcurrentUpgrades
+        : "wave " + Math.min(Math.max(s.currentWave, 1), s.totalWaves) + " of " + s.totalWaves;
       if (s.etaSeconds != null && LIVE.includes(s.status)) text += " · about " + Math.ceil(s.etaSeconds) + " s left";
       waves.replaceChildren(text + " · rollout " + s.id + " started by " + s.createdBy + " " + when(s.createdAt));
       const buttons = [];
