@@ -341,6 +341,12 @@ struct StoreConformanceTests {
                             clock: SlipwayClock { Self.t0 })
                     }
                     #expect(try await store.fleetSummary().rolloutsByStatus[.planning] == 1)
+                    // The image config stays while its rollout is being planned, as while it runs.
+                    await expectError(.invalidState,
+                        "image config \(ids.config) has a rollout in progress (\(rolloutId)); let it finish or cancel it before deleting the image config")
+                    {
+                        try await store.deleteImageConfig(id: ids.config, serviceId: ids.service, organizationId: ids.org)
+                    }
                     // One instance whose row is written and one whose row is not yet leave the fleet.
                     for gone in [instances[2].id, instances[40].id] {
                         try await store.deleteInstance(

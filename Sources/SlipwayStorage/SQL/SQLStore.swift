@@ -591,7 +591,10 @@ public final class SQLStore: SlipwayStore {
         try await writeCatalog { db in
             _ = try Self.imageConfig(id: id, serviceId: serviceId, organizationId: organizationId, db)
             let live = try db.cachedValues(String.self,
-                sql: "SELECT id FROM rollouts WHERE image_config_id = ? AND (status IN \(Self.liveStatuses) OR rollback = 'running') ORDER BY seq",
+                sql: """
+                    SELECT id FROM rollouts WHERE image_config_id = ? AND (status IN \(Self.liveStatuses) OR status = 'PLANNING' OR rollback = 'running')
+                    ORDER BY seq
+                    """,
                 arguments: [id])
             guard live.isEmpty else {
                 throw SlipwayError.invalidState(
