@@ -122,6 +122,9 @@ extension SQLStore: FleetStore {
     }
 
     static let liveStatuses = "(" + RolloutStatus.allCases.filter(\.isLive).map { "'\($0.rawValue)'" }.joined(separator: ", ") + ")"
+    /// Live, or still being planned: a rollout that counts against the quota and keeps its image config.
+    static let liveOrPlanningStatuses = "(" + (RolloutStatus.allCases.filter(\.isLive) + [.planning]).map { "'\($0.rawValue)'" }
+        .joined(separator: ", ") + ")"
 
     /// Rollouts that hold an instance: it is in flight in them, or waits in one that is live.
     static let holdingRolloutSQL = """

@@ -79,13 +79,7 @@ extension SQLStore {
                 let chunk = Array(rows[start..<min(start + chunking.rowsPerTransaction, rows.count)])
                 let now = clock.now()
                 written.formUnion(try await database.write { db in
-                    // Each chunk says the plan is still being written; one whose rollout is gone stops here.
-                    guard try db.cachedValue(String.self, sql: "UPDATE rollouts SET updated_at = ? WHERE id = ? AND status = 'PLANNING' RETURNING id",
-                        arguments: [now, initial.id]) != nil
-                    else {
-                        throw SlipwayError.unavailable(
-                            "the plan of rollout \(initial.id) was given up while it was being written; start the rollout again", retryAfter: 1)
-                    }
+                    try Self.markStillPlanning(initial.id, now: now, db)
                     return try Self.insertPlannedRows(chunk, rolloutId: initial.id, firstSeq: start + 1, db)
                 })
                 try await chunking.afterEachChunk?(initial.id, start + chunk.count)
@@ -93,6 +87,7 @@ extension SQLStore {
             let vanished = rows.filter { !written.contains($0.instanceId) }
             let now = clock.now()
             return try await write { db in
+                try Self.markStillPlanning(initial.id, now: now, db)
                 var machine = RolloutStateMachine(try Self.rollout(id: initial.id, db))
                 machine.plannedInstancesVanished(vanished, now: now)
                 try machine.planWritten(now: now)
@@ -103,6 +98,17 @@ extension SQLStore {
             // Best effort: when the database is away, the engine's sweep discards it later.
             try? await discardPlan(rolloutId: initial.id)
             throw error
+        }
+    }
+
+    /// Says, in each transaction of a plan written in chunks, that the plan is still being written (its writer is
+    /// alive); a plan discarded meanwhile as abandoned stops its writer here.
+    private static func markStillPlanning(_ rolloutId: String, now: Date, _ db: any SQLSession) throws {
+        guard try db.cachedValue(String.self, sql: "UPDATE rollouts SET updated_at = ? WHERE id = ? AND status = 'PLANNING' RETURNING id",
+            arguments: [now, rolloutId]) != nil
+        else {
+            throw SlipwayError.unavailable(
+                "the plan of rollout \(rolloutId) was given up while it was being written; start the rollout again", retryAfter: 1)
         }
     }
 
@@ -508,7 +514,7 @@ extension SQLStore {
                 case .startWave(let wave):
                     machine.startWave(wave, members: try Self.members(rolloutId: id, pendingInWave: wave, db), now: now)
                 case .fillWindow(let slots):
-                    let members = try Self.members(rolloutId: id, pendingInWave: rollout.windowWave, limit: slots, db)
+                    let members = try rollout.windowWave.map { try Self.members(rolloutId: id, pendingInWave: $0, limit: slots, db) } ?? []
                     guard !members.isEmpty else {
                         throw SlipwayError.failedRequest("rollout \(id) counts \(rollout.counts.pending) pending instance(s) but has none to start; its counts disagree with its instances")
                     }

@@ -49,7 +49,7 @@ public final class SQLStore: SlipwayStore {
         case .imageConfigs:
             sql = "SELECT COUNT(*) FROM image_configs WHERE service_id IN (SELECT id FROM services WHERE organization_id = ?)"
         case .liveRollouts:
-            sql = "SELECT COUNT(*) FROM rollouts WHERE organization_id = ? AND (status IN \(Self.liveStatuses) OR status = 'PLANNING')"
+            sql = "SELECT COUNT(*) FROM rollouts WHERE organization_id = ? AND status IN \(Self.liveOrPlanningStatuses)"
         }
         try quotas.checkRoom(for: resource, held: try db.cachedValue(Int.self, sql: sql, arguments: [organizationId]) ?? 0)
     }
@@ -591,10 +591,7 @@ public final class SQLStore: SlipwayStore {
         try await writeCatalog { db in
             _ = try Self.imageConfig(id: id, serviceId: serviceId, organizationId: organizationId, db)
             let live = try db.cachedValues(String.self,
-                sql: """
-                    SELECT id FROM rollouts WHERE image_config_id = ? AND (status IN \(Self.liveStatuses) OR status = 'PLANNING' OR rollback = 'running')
-                    ORDER BY seq
-                    """,
+                sql: "SELECT id FROM rollouts WHERE image_config_id = ? AND (status IN \(Self.liveOrPlanningStatuses) OR rollback = 'running') ORDER BY seq",
                 arguments: [id])
             guard live.isEmpty else {
                 throw SlipwayError.invalidState(
