@@ -163,6 +163,16 @@ extension SlipwayClient {
         try await post("\(imageConfigPath(serviceId, id))/rollout/retry", [String: String]())
     }
 
+    /// Promotes a rollout with `pauseAfterCanary` past its canary wave; returns its status after the change.
+    public func promoteRollout(serviceId: String, id: String) async throws -> RolloutStatusResult {
+        try await post("\(imageConfigPath(serviceId, id))/rollout/promote", [String: String]())
+    }
+
+    /// Takes pending instances out of the live rollout (all of them or none); returns its status after the change.
+    public func skipRolloutInstances(serviceId: String, id: String, instanceIds: [String]) async throws -> RolloutStatusResult {
+        try await post("\(imageConfigPath(serviceId, id))/rollout/skip", SkipRolloutInstancesRequest(instanceIds: instanceIds))
+    }
+
     /// One page of the latest rollout's instances; only those in `status` (`FAILED`, …) when it is given.
     public func rolloutInstances(serviceId: String, id: String, status: String? = nil, pageSize: Int? = nil, nextPageToken: String? = nil) async throws
         -> ListRolloutInstancesResult
@@ -348,6 +358,14 @@ extension SlipwayClient {
     /// Describes an instance (`inst-…`), with its images and its part in the last 50 rollouts.
     public func describeInstance(serviceId: String, environmentId: String, id: String) async throws -> InstanceResult {
         try await get("\(instancesPath(serviceId, environmentId))/\(Self.segment(id))")
+    }
+
+    /// Replaces an instance's labels (`[:]` removes them); returns the instance.
+    public func setInstanceLabels(serviceId: String, environmentId: String, id: String, labels: [String: String]) async throws -> InstanceResult {
+        let answer = try await send(
+            .PATCH, "\(instancesPath(serviceId, environmentId))/\(Self.segment(id))", body: try JSONEncoder().encode(UpdateInstanceRequest(labels: labels)),
+            idempotent: true)
+        return try decode(answer)
     }
 
     /// Deletes an instance; its agent token stops working at once.

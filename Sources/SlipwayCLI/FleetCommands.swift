@@ -12,18 +12,49 @@ struct PolicyOptions: ParsableArguments {
     @Flag(help: "Roll upgraded instances back if the rollout halts.") var autoRollback = false
     @Option(help: "waves (default): each batch starts when the last finished; window: after the canary, keep --max-concurrent in flight.")
     var strategy: String?
+    @Option(help: "Only instances carrying these labels, e.g. region=eu,tier=gold.") var selector: String?
+    @Option(help: "Only this instance (inst-…); repeat for several. With --selector: those of them that carry its labels.")
+    var instance: [String] = []
+    @Flag(help: "After the canary wave (and its bake), wait paused until `rollout promote`.") var pauseAfterCanary = false
+    @Option(help: "Start at this RFC 3339 time, e.g. 2026-12-24T09:00:00Z; SCHEDULED until then.") var at: String?
+    @Option(help: "Cancel the rollout if it stays paused longer than this many seconds (default 86400).") var pausedTimeout: Int?
 
     var request: RolloutPolicyRequest {
-        RolloutPolicyRequest(
-            maxConcurrentUpgrades: maxConcurrent, canaryCount: canary, failureThreshold: failureThreshold,
-            instanceTimeoutSeconds: instanceTimeout, bakeSeconds: bake, autoRollback: autoRollback ? true : nil, strategy: strategy)
+        get throws {
+            let labels = try selector.map(Labels.parse)
+            let chosen = labels != nil || !instance.isEmpty ? RolloutSelectorWire(instanceIds: instance.isEmpty ? nil : instance, labels: labels) : nil
+            return RolloutPolicyRequest(
+                maxConcurrentUpgrades: maxConcurrent, canaryCount: canary, failureThreshold: failureThreshold,
+                instanceTimeoutSeconds: instanceTimeout, bakeSeconds: bake, autoRollback: autoRollback ? true : nil, strategy: strategy,
+                selector: chosen, pauseAfterCanary: pauseAfterCanary ? true : nil, scheduledAt: at, pausedTimeoutSeconds: pausedTimeout)
+        }
+    }
+}
+
+/// Labels on the command line: `key=value` pairs separated by commas.
+enum Labels {
+    static func parse(_ text: String) throws -> [String: String] {
+        var labels: [String: String] = [:]
+        for pair in text.split(separator: ",", omittingEmptySubsequences: true) {
+            guard let equals = pair.firstIndex(of: "=") else {
+                throw ValidationError("labels must be key=value pairs separated by commas, e.g. region=eu,tier=gold; got '\(pair)'")
+            }
+            labels[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+        }
+        return labels
+    }
+
+    static func text(_ labels: [String: String]?) -> String {
+        (labels ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
     }
 }
 
 struct RolloutCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rollout", abstract: "Roll an image config's preferred release out to the fleet.",
-        subcommands: [Start.self, Status.self, Watch.self, Pause.self, Resume.self, Cancel.self, Retry.self, Instances.self])
+        subcommands: [
+            Start.self, Status.self, Watch.self, Pause.self, Resume.self, Promote.self, Skip.self, Cancel.self, Retry.self, Instances.self,
+        ])
 
     /// Which image config's rollout.
     struct Target: ParsableArguments {
@@ -36,6 +67,8 @@ struct RolloutCommand: AsyncParsableCommand {
             Output.fields([
                 ("rollout", status.id), ("status", status.status), ("progress", RolloutProgress.line(status)), ("message", status.message),
                 ("versions", "\(status.sourceVersions.joined(separator: ",")) → \(status.targetVersions.joined(separator: ","))"),
+                ("scheduled", status.status == "SCHEDULED" ? status.policy.scheduledAt : nil),
+                ("promote", status.awaitingPromotion == true ? "waiting: slipway rollout promote --service … \(status.imageConfigId)" : nil),
                 ("started", status.startedAt), ("finished", status.finishedAt),
             ])
         }
@@ -52,7 +85,7 @@ struct RolloutCommand: AsyncParsableCommand {
         func run() async throws {
             let client = try await options.client()
             if dryRun {
-                let plan = try await client.planRollout(serviceId: target.service, id: target.imageConfig, policy: policy.request)
+                let plan = try await client.planRollout(serviceId: target.service, id: target.imageConfig, policy: try policy.request)
                 try Output.emit(options, plan) {
                     Output.table(
                         ["INSTANCE", "NAME", "WAVE", "FROM", "TO", "NOTE"],
@@ -62,7 +95,7 @@ struct RolloutCommand: AsyncParsableCommand {
                 }
                 return
             }
-            let status = try await client.rolloutFleetImageConfig(serviceId: target.service, id: target.imageConfig, policy: policy.request)
+            let status = try await client.rolloutFleetImageConfig(serviceId: target.service, id: target.imageConfig, policy: try policy.request)
             if watch {
                 if !options.json { print("Rollout \(status.id): \(status.message)") }
                 try await RolloutWatch.run(client, service: target.service, imageConfig: target.imageConfig, options: options)
@@ -114,6 +147,32 @@ struct RolloutCommand: AsyncParsableCommand {
         }
     }
 
+    struct Promote: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Let a rollout with --pause-after-canary go on past its canary wave.")
+        @OptionGroup var options: GlobalOptions
+        @OptionGroup var target: Target
+
+        func run() async throws {
+            try RolloutCommand.show(try await options.client().promoteRollout(serviceId: target.service, id: target.imageConfig), options)
+        }
+    }
+
+    struct Skip: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Take pending instances out of the live rollout (all of them, or none).")
+        @OptionGroup var options: GlobalOptions
+        @OptionGroup var target: Target
+        @Option(help: "An instance to skip (inst-…); repeat for several.") var instance: [String] = []
+
+        func validate() throws {
+            guard !instance.isEmpty else { throw ValidationError("name at least one --instance to skip") }
+        }
+
+        func run() async throws {
+            try RolloutCommand.show(
+                try await options.client().skipRolloutInstances(serviceId: target.service, id: target.imageConfig, instanceIds: instance), options)
+        }
+    }
+
     struct Cancel: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Cancel: instances not yet started are skipped.")
         @OptionGroup var options: GlobalOptions
@@ -162,7 +221,8 @@ struct RolloutCommand: AsyncParsableCommand {
 
 struct InstanceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "instance", abstract: "Deployed instances and their agents.", subcommands: [Register.self, List.self, Describe.self, Delete.self])
+        commandName: "instance", abstract: "Deployed instances and their agents.",
+        subcommands: [Register.self, List.self, Describe.self, Label.self, Delete.self])
 
     struct Register: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -173,10 +233,11 @@ struct InstanceCommand: AsyncParsableCommand {
         @Option(help: "The product tier id.") var productTier: String
         @Option(help: "A name, unique in the environment.") var name: String
         @Option(help: "The tier version it runs now (default: the Preferred one).") var version: String?
+        @Option(help: "Labels, e.g. region=eu,tier=gold.") var labels: String?
 
         func run() async throws {
-            let result = try await options.client().registerInstance(
-                serviceId: service, environmentId: environment, RegisterInstanceRequest(productTierId: productTier, name: name, tierVersion: version))
+            let request = RegisterInstanceRequest(productTierId: productTier, name: name, tierVersion: version, labels: try labels.map(Labels.parse))
+            let result = try await options.client().registerInstance(serviceId: service, environmentId: environment, request)
             try Output.emit(options, result) { Output.fields([("id", result.id), ("agent token", result.agentToken)]) }
         }
     }
@@ -196,9 +257,12 @@ struct InstanceCommand: AsyncParsableCommand {
             ).instances
             try Output.emit(options, instances) {
                 Output.table(
-                    ["ID", "NAME", "TIER", "VERSION", "DESIRED", "LAST REPORT", "HEALTH"],
+                    ["ID", "NAME", "TIER", "VERSION", "DESIRED", "LAST REPORT", "HEALTH", "LABELS"],
                     instances.map {
-                        [$0.id, $0.name, $0.productTierId, $0.tierVersion, $0.desiredTierVersion, $0.lastReport?.status ?? "-", $0.health ?? "-"]
+                        [
+                            $0.id, $0.name, $0.productTierId, $0.tierVersion, $0.desiredTierVersion, $0.lastReport?.status ?? "-", $0.health ?? "-",
+                            Labels.text($0.labels),
+                        ]
                     })
             }
         }
@@ -217,13 +281,28 @@ struct InstanceCommand: AsyncParsableCommand {
                 Output.fields([
                     ("id", instance.id), ("name", instance.name), ("tier", instance.productTierId), ("version", instance.tierVersion),
                     ("desired", instance.desiredTierVersion), ("last report", instance.lastReport.map { "\($0.status) at \($0.reportedAt)" }),
-                    ("message", instance.lastReport?.message), ("health", instance.health),
+                    ("message", instance.lastReport?.message), ("health", instance.health), ("labels", Labels.text(instance.labels)),
                     ("images", instance.images?.map(\.image).joined(separator: ", ")),
                 ]) + "\n\n"
                     + Output.table(
                         ["ROLLOUT", "STATUS", "FROM", "TO", "ENDED"],
                         (instance.upgradeHistory ?? []).map { [$0.rolloutId, $0.status, $0.sourceVersion, $0.targetVersion, $0.endedAt ?? "-"] })
             }
+        }
+    }
+
+    struct Label: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Replace an instance's labels (an empty --labels removes them).")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "The service id.") var service: String
+        @Option(help: "The environment id.") var environment: String
+        @Argument(help: "The instance id (inst-…).") var id: String
+        @Option(help: "Labels, e.g. region=eu,tier=gold.") var labels: String
+
+        func run() async throws {
+            let instance = try await options.client().setInstanceLabels(
+                serviceId: service, environmentId: environment, id: id, labels: try Labels.parse(labels))
+            try Output.emit(options, instance) { Output.fields([("id", instance.id), ("labels", Labels.text(instance.labels))]) }
         }
     }
 

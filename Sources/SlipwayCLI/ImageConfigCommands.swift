@@ -120,7 +120,7 @@ struct ImageConfigCommand: AsyncParsableCommand {
                 if !options.json { print("Released \(id).") }
             }
             guard rollout else { return }
-            let started = try await client.rolloutFleetImageConfig(serviceId: service, id: id, policy: policy.request)
+            let started = try await client.rolloutFleetImageConfig(serviceId: service, id: id, policy: try policy.request)
             if watch {
                 if !options.json { print("Rollout \(started.id): \(started.message)") }
                 try await RolloutWatch.run(client, service: service, imageConfig: id, options: options)

@@ -21,11 +21,14 @@ public struct Instance: Sendable, Equatable {
     public var lastReportAt: Date?
     public var health: String?
     public var createdAt: Date
+    /// The operator's labels, such as `region: eu`, for choosing the instances of a rollout.
+    public var labels: [String: String]
 
     public init(
         id: String, organizationId: String, serviceId: String, serviceEnvironmentId: String, productTierId: String, name: String,
         currentVersion: String, desiredVersion: String, desiredGeneration: Int, reportedGeneration: Int? = nil, lastReportStatus: String? = nil,
-        lastReportMessage: String? = nil, lastReportAt: Date? = nil, health: String? = nil, createdAt: Date
+        lastReportMessage: String? = nil, lastReportAt: Date? = nil, health: String? = nil, createdAt: Date,
+        labels: [String: String] = [:]
     ) {
         self.id = id
         self.organizationId = organizationId
@@ -42,6 +45,7 @@ public struct Instance: Sendable, Equatable {
         self.lastReportAt = lastReportAt
         self.health = health
         self.createdAt = createdAt
+        self.labels = labels
     }
 }
 

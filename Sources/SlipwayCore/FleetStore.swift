@@ -8,12 +8,14 @@ public protocol FleetStore: Sendable {
     /// Registers an instance at `tierVersion` (default: the tier's Preferred version), keeping only the token's hash.
     func registerInstance(
         organizationId: String, serviceId: String, environmentId: String, productTierId: String, name: String, tierVersion: String?,
-        agentTokenHash: String, now: Date
+        labels: [String: String], agentTokenHash: String, now: Date
     ) async throws -> Instance
     func instance(id: String, serviceId: String, environmentId: String, organizationId: String) async throws -> Instance
     func instances(
         serviceId: String, environmentId: String, organizationId: String, filter: InstanceFilter, page: PageRequest
     ) async throws -> Page<Instance>
+    /// Replaces the instance's labels.
+    func setInstanceLabels(id: String, serviceId: String, environmentId: String, organizationId: String, labels: [String: String]) async throws -> Instance
     /// 409 while an active rollout drives the instance. Its rows in settled rollouts go with it, and their counts follow.
     func deleteInstance(id: String, serviceId: String, environmentId: String, organizationId: String, now: Date) async throws
     /// The instance's part in rollouts, newest first.
@@ -46,6 +48,12 @@ public protocol FleetStore: Sendable {
     func pauseRollout(imageConfigId: String, serviceId: String, organizationId: String, now: Date) async throws -> Rollout
     func resumeRollout(imageConfigId: String, serviceId: String, organizationId: String, now: Date) async throws -> Rollout
     func cancelRollout(imageConfigId: String, serviceId: String, organizationId: String, now: Date) async throws -> Rollout
+    /// Lets a rollout with `pauseAfterCanary` go on past its canary wave (or never stop there, when promoted early).
+    func promoteRollout(imageConfigId: String, serviceId: String, organizationId: String, now: Date) async throws -> Rollout
+    /// Takes pending instances out of the live rollout: all of them, or none when one is not pending.
+    func skipRolloutInstances(
+        imageConfigId: String, serviceId: String, organizationId: String, instanceIds: [String], now: Date
+    ) async throws -> Rollout
     /// Runs again every instance of a FAILED or CANCELLED rollout that did not reach its target.
     func retryRollout(imageConfigId: String, serviceId: String, organizationId: String, now: Date) async throws -> Rollout
 

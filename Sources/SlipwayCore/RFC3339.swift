@@ -74,3 +74,8 @@ public enum RFC3339 {
         return era * 146_097 + dayOfEra - 719_468
     }
 }
+
+extension Date {
+    /// The instant as RFC 3339 in UTC, e.g. `2026-12-02T10:23:50Z`.
+    public var rfc3339: String { formatted(.iso8601) }
+}

@@ -6,6 +6,9 @@ public enum RolloutStatus: String, Sendable, CaseIterable {
     /// chunks so the writer is never held for long. The engine and every read pass it over; later rollouts
     /// of its environment queue behind it. It becomes PENDING when the last chunk is in.
     case planning = "PLANNING"
+    /// Waits for its policy's `scheduledAt`; then it starts as a PENDING one would (behind any earlier rollout
+    /// that holds its instances).
+    case scheduled = "SCHEDULED"
     case pending = "PENDING"
     /// Another live rollout holds some of the same instances: queued until it ends.
     case pendingDependency = "PENDING_DEPENDENCY"
@@ -16,7 +19,7 @@ public enum RolloutStatus: String, Sendable, CaseIterable {
     case cancelled = "CANCELLED"
 
     /// Whether the rollout may still start instances.
-    public var isLive: Bool { [.pending, .pendingDependency, .running, .paused].contains(self) }
+    public var isLive: Bool { [.scheduled, .pending, .pendingDependency, .running, .paused].contains(self) }
 }
 
 /// Where one instance is in a rollout.
@@ -30,7 +33,6 @@ public enum RolloutInstanceStatus: String, Sendable, CaseIterable {
     case rolledBack = "ROLLED_BACK"
 }
 
-/// How a rollout proceeds. Every field has a default, since the upstream SDK sends no body.
 /// How a rollout moves through its instances after the canary wave (which is always strict).
 public enum RolloutStrategy: String, Sendable, Codable, CaseIterable {
     /// Batches of `maxConcurrentUpgrades`: the next starts when the whole last one has finished (and baked).
@@ -55,11 +57,20 @@ public struct RolloutPolicy: Sendable, Equatable, Codable {
     public var autoRollback = false
     /// Waves (the default) or a sliding window.
     public var strategy = RolloutStrategy.waves
+    /// Only these instances of the environment; nil for all of them.
+    public var selector: RolloutSelector?
+    /// After the canary wave (and its bake), wait PAUSED for `promote` before the rest.
+    public var pauseAfterCanary = false
+    /// Start no earlier than this; the rollout is SCHEDULED until then. Nil: start now.
+    public var scheduledAt: Date?
+    /// A rollout PAUSED longer than this is cancelled: nobody is watching it.
+    public var pausedTimeoutSeconds = 86_400
 
     public init() {}
 
     private enum CodingKeys: String, CodingKey {
         case maxConcurrentUpgrades, canaryCount, failureThreshold, instanceTimeoutSeconds, bakeSeconds, autoRollback, strategy
+        case selector, pauseAfterCanary, scheduledAt, pausedTimeoutSeconds
     }
 
     /// Decodes a stored policy; one stored before strategies existed ran in waves.
@@ -72,10 +83,17 @@ public struct RolloutPolicy: Sendable, Equatable, Codable {
         bakeSeconds = try container.decode(Int.self, forKey: .bakeSeconds)
         autoRollback = try container.decode(Bool.self, forKey: .autoRollback)
         strategy = try container.decodeIfPresent(RolloutStrategy.self, forKey: .strategy) ?? .waves
+        selector = try container.decodeIfPresent(RolloutSelector.self, forKey: .selector)
+        pauseAfterCanary = try container.decodeIfPresent(Bool.self, forKey: .pauseAfterCanary) ?? false
+        scheduledAt = try container.decodeIfPresent(Date.self, forKey: .scheduledAt)
+        pausedTimeoutSeconds = try container.decodeIfPresent(Int.self, forKey: .pausedTimeoutSeconds) ?? 86_400
     }
 
-    /// Checks the bounds of every field.
-    public func validate() throws {
+    /// The longest a rollout may be scheduled ahead.
+    public static let longestSchedule: TimeInterval = 366 * 86_400
+
+    /// Checks the bounds of every field, and that a schedule lies ahead of `now`.
+    public func validate(now: Date) throws {
         func check(_ value: Int, _ field: String, _ range: ClosedRange<Int>) throws {
             guard range.contains(value) else {
                 throw SlipwayError.badRequest("\(field) must be from \(range.lowerBound) to \(range.upperBound), got \(value)")
@@ -86,6 +104,19 @@ public struct RolloutPolicy: Sendable, Equatable, Codable {
         try check(failureThreshold, "failureThreshold", 1...1_000_000)
         try check(instanceTimeoutSeconds, "instanceTimeoutSeconds", 1...86_400)
         try check(bakeSeconds, "bakeSeconds", 0...86_400)
+        try check(pausedTimeoutSeconds, "pausedTimeoutSeconds", 60...2_592_000)
+        if pauseAfterCanary && canaryCount == 0 {
+            throw SlipwayError.badRequest("pauseAfterCanary needs a canary wave: set canaryCount to 1 or more")
+        }
+        try selector?.validate()
+        if let scheduledAt {
+            guard scheduledAt > now else {
+                throw SlipwayError.badRequest("scheduledAt \(scheduledAt.rfc3339) is not in the future (it is \(now.rfc3339) now); leave it out to start now")
+            }
+            guard scheduledAt.timeIntervalSince(now) <= Self.longestSchedule else {
+                throw SlipwayError.badRequest("scheduledAt \(scheduledAt.rfc3339) is more than 366 days ahead")
+            }
+        }
     }
 
     /// The wave of the n-th eligible instance (0-based): the canary wave first, then batches of
@@ -102,6 +133,52 @@ public struct RolloutPolicy: Sendable, Equatable, Codable {
     /// How many waves `count` instances take.
     public func waveCount(instances count: Int) -> Int {
         count == 0 ? 0 : wave(ofInstanceAt: count - 1) + 1
+    }
+}
+
+/// Which instances of the environment a rollout takes: those listed, those carrying every given label, or
+/// (with both) those listed that carry the labels.
+public struct RolloutSelector: Sendable, Equatable, Codable {
+    public var instanceIds: [String]?
+    public var labels: [String: String]?
+
+    public init(instanceIds: [String]? = nil, labels: [String: String]? = nil) {
+        self.instanceIds = instanceIds
+        self.labels = labels
+    }
+
+    /// The most instance ids a selector may list.
+    public static let maxInstanceIds = 10_000
+
+    public func validate() throws {
+        guard instanceIds != nil || labels != nil else {
+            throw SlipwayError.badRequest("selector must give instanceIds, labels or both; leave it out to take every instance")
+        }
+        if let instanceIds {
+            guard !instanceIds.isEmpty else { throw SlipwayError.badRequest("selector.instanceIds must not be empty") }
+            guard instanceIds.count <= Self.maxInstanceIds else {
+                throw SlipwayError.badRequest("selector.instanceIds must list at most \(Self.maxInstanceIds) instances, got \(instanceIds.count)")
+            }
+            for id in instanceIds { try Validate.identifier(id, field: "selector.instanceIds", kind: .instance) }
+        }
+        if let labels {
+            guard !labels.isEmpty else { throw SlipwayError.badRequest("selector.labels must not be empty") }
+            try Validate.labels(labels, field: "selector.labels")
+        }
+    }
+
+    /// Why `instance` is left out; nil when the selector takes it. `listed` is `instanceIds` as a set.
+    public func exclusionReason(_ instance: Instance, listed: Set<String>?) -> String? {
+        if let listed, !listed.contains(instance.id) { return "not in the rollout's selector.instanceIds" }
+        if let labels {
+            let missing = labels.keys.sorted().filter { instance.labels[$0] != labels[$0] }
+            if !missing.isEmpty {
+                let wanted = missing.map { "\($0)=\(labels[$0]!)" }.joined(separator: ", ")
+                let has = missing.map { key in instance.labels[key].map { "\(key)=\($0)" } ?? "no \(key)" }.joined(separator: ", ")
+                return "its labels do not match the rollout's selector: wanted \(wanted), has \(has)"
+            }
+        }
+        return nil
     }
 }
 
@@ -180,12 +257,19 @@ public struct Rollout: Sendable, Equatable {
     public var completedSeconds: Double
     /// What happened last, structured; `message` is rendered from it. Nil for rollouts recorded before notes.
     public var note: RolloutNote?
+    /// With `pauseAfterCanary`: the wave after which the rollout waits for `promote`; nil once promoted (or with no gate).
+    public var gateAfterWave: Int?
+    /// When an operator promoted the rollout past its canary.
+    public var promotedAt: Date?
+    /// When the rollout last became PAUSED; `pausedTimeoutSeconds` count from here.
+    public var pausedAt: Date?
 
     public init(
         id: String, organizationId: String, serviceId: String, serviceEnvironmentId: String, imageConfigId: String, status: RolloutStatus,
         policy: RolloutPolicy, counts: RolloutCounts, currentWave: Int, totalWaves: Int, bakeUntil: Date?, rollback: RollbackState,
         sourceVersions: [String], targetVersions: [String], message: String, createdBy: String, createdAt: Date, startedAt: Date?,
-        updatedAt: Date, finishedAt: Date?, completedSeconds: Double, note: RolloutNote? = nil
+        updatedAt: Date, finishedAt: Date?, completedSeconds: Double, note: RolloutNote? = nil, gateAfterWave: Int? = nil,
+        promotedAt: Date? = nil, pausedAt: Date? = nil
     ) {
         self.id = id
         self.organizationId = organizationId
@@ -209,6 +293,15 @@ public struct Rollout: Sendable, Equatable {
         self.finishedAt = finishedAt
         self.completedSeconds = completedSeconds
         self.note = note
+        self.gateAfterWave = gateAfterWave
+        self.promotedAt = promotedAt
+        self.pausedAt = pausedAt
+    }
+
+    /// Whether the rollout is paused at its canary gate, waiting to be promoted.
+    public var isAwaitingPromotion: Bool {
+        guard status == .paused, gateAfterWave != nil, case .awaitingPromotion = note else { return false }
+        return true
     }
 
     /// Whether the rollout still drives instances: live, or rolling back after a halt.

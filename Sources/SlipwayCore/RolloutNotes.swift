@@ -11,6 +11,10 @@ public enum RolloutInstanceOutcome: Sendable, Equatable, Codable {
     case alreadyAtTarget(version: String)
     case cancelledBeforeStart
     case haltedBeforeStart
+    /// An operator took it out of the rollout before it started.
+    case skippedByOperator
+    /// The rollout stayed paused past its `pausedTimeoutSeconds` and was cancelled before this instance started.
+    case pausedTooLongBeforeStart(seconds: Int)
     /// A failed or rolled-back instance that a retry found running its target after all (a late report, say).
     case foundAtTarget(version: String)
     /// Text recorded before outcomes were structured; shown, never interpreted.
@@ -26,6 +30,8 @@ public enum RolloutInstanceOutcome: Sendable, Equatable, Codable {
         case .alreadyAtTarget(let version): "already at version \(version) when its turn to upgrade came"
         case .cancelledBeforeStart: "the rollout was cancelled before this instance started"
         case .haltedBeforeStart: "the rollout halted at its failure threshold before this instance started"
+        case .skippedByOperator: "skipped by an operator (POST …/rollout/skip) before it started"
+        case .pausedTooLongBeforeStart(let seconds): "the rollout was cancelled after \(seconds) s paused, before this instance started"
         case .foundAtTarget(let version): "found running version \(version) when the rollout was retried"
         case .recorded(let text): text
         }
@@ -68,6 +74,16 @@ public enum RolloutNote: Sendable, Equatable, Codable {
     case waitingForDependencyWindow(instances: Int, canary: Int, window: Int)
     /// The window opened (after the canary wave and its bake, if any).
     case windowOpened(window: Int, instances: Int)
+    /// Waits for its `scheduledAt`.
+    case scheduled(at: Date, instances: Int)
+    /// Its `scheduledAt` came: it starts once no earlier rollout holds its instances.
+    case scheduleReached(at: Date)
+    /// `pauseAfterCanary`: the canary wave is done (and baked); nothing more starts until promoted.
+    case awaitingPromotion(canaryCompleted: Int, remaining: Int)
+    /// An operator promoted it past its canary.
+    case promoted(remaining: Int)
+    /// Paused longer than `pausedTimeoutSeconds`: cancelled.
+    case pausedTooLong(seconds: Int, notStarted: Int, inFlight: Int)
 
     public var message: String {
         switch self {
@@ -117,6 +133,18 @@ public enum RolloutNote: Sendable, Equatable, Codable {
                 + RolloutNote.plannedWindow(instances: instances, canary: canary, window: window).message
         case .windowOpened(let window, let instances):
             return "window open: up to \(window) instance(s) upgrading at a time, \(instances) left to upgrade"
+        case .scheduled(let at, let instances):
+            return "scheduled: \(instances) instance(s) to upgrade, starting at \(at.rfc3339)"
+        case .scheduleReached(let at):
+            return "its scheduled time \(at.rfc3339) came: starting once no earlier rollout holds its instances"
+        case .awaitingPromotion(let canaryCompleted, let remaining):
+            return "paused after the canary wave (\(canaryCompleted) instance(s) upgraded): \(remaining) instance(s) wait until it is "
+                + "promoted with POST …/rollout/promote, or cancelled"
+        case .promoted(let remaining):
+            return "promoted past the canary wave: \(remaining) instance(s) to upgrade"
+        case .pausedTooLong(let seconds, let notStarted, let inFlight):
+            return "cancelled: paused longer than pausedTimeoutSeconds (\(seconds) s); \(notStarted) instance(s) were not started; "
+                + "\(inFlight) in flight finish on their own"
         }
     }
 }

@@ -27,17 +27,31 @@ public enum RolloutPlanner {
         return keys
     }
 
-    /// The plan: instances (in registration order) whose image for `config` differs from the one their
-    /// tier's preferred version pins are eligible; the others are listed with the reason.
+    /// The plan: instances (in registration order) that the policy's selector takes and whose image for `config`
+    /// differs from the one their tier's preferred version pins are eligible; the others are listed with the reason.
     /// `snapshots` holds the config as each tier version pins it (absent: the version does not pin it).
+    /// A selector that lists an instance the environment does not have is refused.
     public static func plan(
         config: ImageConfig, policy: RolloutPolicy, instances: [Instance], preferredVersions: [String: String],
         snapshots: [TierVersionKey: ImageConfigSnapshot]
-    ) -> RolloutPlan {
+    ) throws -> RolloutPlan {
+        let listed = policy.selector?.instanceIds.map(Set.init)
+        if let listed {
+            let known = Set(instances.map(\.id))
+            if let unknown = listed.subtracting(known).sorted().first {
+                throw SlipwayError.badRequest(
+                    "selector.instanceIds names \(unknown), which is not an instance of service environment \(config.serviceEnvironmentId)")
+            }
+        }
         var eligible: [RolloutCandidate] = []
         var ineligible: [RolloutCandidate] = []
         for instance in instances {
             let source = snapshots[TierVersionKey(productTierId: instance.productTierId, version: instance.currentVersion)]
+            if let reason = policy.selector?.exclusionReason(instance, listed: listed) {
+                ineligible.append(.init(instance: instance, sourceImage: source?.imageReference, targetImage: nil, targetVersion: nil,
+                    ineligibleReason: reason))
+                continue
+            }
             guard let target = preferredVersions[instance.productTierId] else {
                 ineligible.append(.init(instance: instance, sourceImage: source?.imageReference, targetImage: nil, targetVersion: nil,
                     ineligibleReason: "product tier \(instance.productTierId) has no released version"))

@@ -29,6 +29,12 @@ public struct RolloutStateMachine: Sendable {
         case halt
         /// Every instance to roll back has reported.
         case finishRollback
+        /// A SCHEDULED rollout's time came: it queues as a new one would.
+        case reachSchedule
+        /// The canary wave is done and the policy says to wait for `promote`: pause.
+        case awaitPromotion
+        /// Paused past `pausedTimeoutSeconds`: cancel, skipping the pending rows (see ``cancelPausedTooLong(pending:now:)``).
+        case cancelPausedTooLong
     }
 
     /// What to persist, in order: the rollout row, the instance rows written or removed, and the instances
@@ -111,18 +117,22 @@ public struct RolloutStateMachine: Sendable {
     ) -> RolloutStateMachine {
         let eligible = plan.eligible
         let waves = plan.policy.waveCount(instances: eligible.count)
+        let scheduled = plan.policy.scheduledAt.map { $0 > now } == true && !eligible.isEmpty
         let note: RolloutNote =
             if eligible.isEmpty { .nothingToDo(ineligible: plan.ineligible.count) }
+            else if scheduled, let at = plan.policy.scheduledAt { .scheduled(at: at, instances: eligible.count) }
             else if plan.policy.strategy == .window {
                 .plannedWindow(instances: eligible.count, canary: min(plan.policy.canaryCount, eligible.count), window: plan.policy.maxConcurrentUpgrades)
             } else { .planned(instances: eligible.count, waves: waves) }
         let rollout = Rollout(
             id: id, organizationId: organizationId, serviceId: config.serviceId, serviceEnvironmentId: config.serviceEnvironmentId,
-            imageConfigId: config.id, status: eligible.isEmpty ? .complete : .pending, policy: plan.policy, counts: RolloutCounts(),
+            imageConfigId: config.id, status: eligible.isEmpty ? .complete : scheduled ? .scheduled : .pending, policy: plan.policy,
+            counts: RolloutCounts(),
             currentWave: -1, totalWaves: waves, bakeUntil: nil, rollback: .none,
             sourceVersions: Array(Set(eligible.map(\.instance.currentVersion))).sorted(),
             targetVersions: Array(Set(eligible.compactMap(\.targetVersion))).sorted(), message: note.message, createdBy: createdBy,
-            createdAt: now, startedAt: nil, updatedAt: now, finishedAt: eligible.isEmpty ? now : nil, completedSeconds: 0, note: note)
+            createdAt: now, startedAt: nil, updatedAt: now, finishedAt: eligible.isEmpty ? now : nil, completedSeconds: 0, note: note,
+            gateAfterWave: Self.canaryGate(plan.policy, firstWave: 0, instances: eligible.count))
         var machine = RolloutStateMachine(rollout)
         machine.effects.rolloutChanged = true
         for (index, candidate) in eligible.enumerated() {
@@ -135,6 +145,12 @@ public struct RolloutStateMachine: Sendable {
                     outcome: nil), now: now)
         }
         return machine
+    }
+
+    /// The wave after which a rollout whose waves start at `firstWave` waits for `promote`: its canary wave, when the
+    /// policy asks to pause after it and more waves follow.
+    static func canaryGate(_ policy: RolloutPolicy, firstWave: Int, instances: Int) -> Int? {
+        policy.pauseAfterCanary && policy.canaryCount > 0 && policy.waveCount(instances: instances) > 1 ? firstWave : nil
     }
 
     /// Refuses a new rollout of an image config that was never released, or while one of it is still active
@@ -209,12 +225,16 @@ public struct RolloutStateMachine: Sendable {
     public func next(now: Date, dependencyLive: Bool) -> Action {
         let counts = rollout.counts
         switch rollout.status {
+        case .scheduled:
+            guard let at = rollout.policy.scheduledAt, at > now else { return .reachSchedule }
+            return .wait(until: at)
         case .pendingDependency:
             return dependencyLive ? .waitForDependency : .start
         case .pending:
             return .start
         case .paused:
-            return .wait(until: nil)
+            let timeout = (rollout.pausedAt ?? rollout.updatedAt).addingTimeInterval(TimeInterval(rollout.policy.pausedTimeoutSeconds))
+            return timeout <= now ? .cancelPausedTooLong : .wait(until: timeout)
         case .failed:
             if rollout.rollback == .running && counts.rollingBack == 0 { return .finishRollback }
             return .wait(until: nil)
@@ -232,6 +252,7 @@ public struct RolloutStateMachine: Sendable {
                 }
                 if bakeUntil > now { return .wait(until: bakeUntil) }
             }
+            if let gate = rollout.gateAfterWave, rollout.currentWave >= gate { return .awaitPromotion }
             let wave = rollout.currentWave + 1
             return wave == rollout.windowWave ? .fillWindow(rollout.policy.maxConcurrentUpgrades) : .startWave(wave)
         }
@@ -270,7 +291,14 @@ public struct RolloutStateMachine: Sendable {
             } else {
                 touch(now)
             }
-        case .wait, .waitForDependency, .startWave, .fillWindow, .halt:
+        case .reachSchedule:
+            rollout.status = .pendingDependency
+            note(.scheduleReached(at: rollout.policy.scheduledAt ?? now), now: now)
+        case .awaitPromotion:
+            rollout.status = .paused
+            rollout.pausedAt = now
+            note(.awaitingPromotion(canaryCompleted: rollout.counts.completed, remaining: rollout.counts.pending), now: now)
+        case .wait, .waitForDependency, .startWave, .fillWindow, .halt, .cancelPausedTooLong:
             break
         }
     }
@@ -415,10 +443,12 @@ public struct RolloutStateMachine: Sendable {
     // MARK: Operators
 
     public mutating func pause(now: Date) throws {
-        guard [.pending, .pendingDependency, .running].contains(rollout.status) else {
-            throw SlipwayError.invalidState("rollout \(rollout.id) is \(rollout.status.rawValue); only a PENDING or RUNNING rollout can be paused")
+        guard [.scheduled, .pending, .pendingDependency, .running].contains(rollout.status) else {
+            throw SlipwayError.invalidState(
+                "rollout \(rollout.id) is \(rollout.status.rawValue); only a SCHEDULED, PENDING or RUNNING rollout can be paused")
         }
         rollout.status = .paused
+        rollout.pausedAt = now
         note(.paused(inFlight: rollout.counts.inProgress), now: now)
     }
 
@@ -426,9 +456,77 @@ public struct RolloutStateMachine: Sendable {
         guard rollout.status == .paused else {
             throw SlipwayError.invalidState("rollout \(rollout.id) is \(rollout.status.rawValue); only a PAUSED rollout can be resumed")
         }
-        // One that never started checks its dependencies again first.
-        rollout.status = rollout.startedAt == nil ? .pendingDependency : .running
+        guard !rollout.isAwaitingPromotion else {
+            throw SlipwayError.invalidState(
+                "rollout \(rollout.id) is paused after its canary wave, waiting to be promoted; promote it with POST …/rollout/promote, "
+                    + "or cancel it with POST …/rollout/cancel")
+        }
+        // One that never started waits for its schedule, or checks its dependencies again first.
+        if rollout.startedAt != nil {
+            rollout.status = .running
+        } else if let at = rollout.policy.scheduledAt, at > now {
+            rollout.status = .scheduled
+        } else {
+            rollout.status = .pendingDependency
+        }
+        rollout.pausedAt = nil
         note(.resumed, now: now)
+    }
+
+    /// Lets the rest of the rollout follow its canary wave. At the gate, the rollout runs on; before it (while the
+    /// canary still runs, or even before the rollout starts), the gate is lifted and the rollout will not stop there.
+    public mutating func promote(now: Date) throws {
+        guard rollout.status.isLive else {
+            throw SlipwayError.invalidState("rollout \(rollout.id) is \(rollout.status.rawValue); only a live rollout can be promoted")
+        }
+        guard rollout.gateAfterWave != nil else {
+            if let promotedAt = rollout.promotedAt {
+                throw SlipwayError.invalidState("rollout \(rollout.id) was already promoted at \(promotedAt.rfc3339)")
+            }
+            throw SlipwayError.invalidState(
+                "rollout \(rollout.id) does not wait to be promoted: its policy has no pauseAfterCanary (with a canaryCount and more than one wave)")
+        }
+        let atGate = rollout.isAwaitingPromotion
+        rollout.gateAfterWave = nil
+        rollout.promotedAt = now
+        if atGate {
+            rollout.status = .running
+            rollout.pausedAt = nil
+            note(.promoted(remaining: rollout.counts.pending), now: now)
+        } else {
+            touch(now)
+        }
+    }
+
+    /// Takes `instanceIds` out of a live rollout before they start: their rows (`rows`, loaded by the caller) become
+    /// SKIPPED. All or nothing: an id that is not in the rollout, or whose instance is no longer PENDING, refuses the lot.
+    public mutating func skip(instanceIds: [String], rows: [RolloutInstance], now: Date) throws {
+        guard rollout.status.isLive else {
+            throw SlipwayError.invalidState(
+                "rollout \(rollout.id) is \(rollout.status.rawValue); only a live rollout's pending instances can be skipped")
+        }
+        let byInstance = Dictionary(rows.map { ($0.instanceId, $0) }, uniquingKeysWith: { first, _ in first })
+        for id in instanceIds {
+            guard let row = byInstance[id] else {
+                throw SlipwayError.badRequest("instance \(id.prefix(utf8Bytes: 80)) is not part of rollout \(rollout.id)")
+            }
+            guard row.status == .pending else {
+                throw SlipwayError.invalidState(
+                    "instance \(id) is \(row.status.rawValue) in rollout \(rollout.id); only PENDING instances can be skipped")
+            }
+        }
+        let unique = Set(instanceIds)
+        _ = skip(rows.filter { unique.contains($0.instanceId) }, because: .skippedByOperator, now: now)
+    }
+
+    /// Cancels a rollout left PAUSED past its `pausedTimeoutSeconds`: like ``cancel(pending:now:)``, saying why.
+    public mutating func cancelPausedTooLong(pending: [RolloutInstance], now: Date) {
+        guard rollout.status == .paused else { return }
+        let seconds = rollout.policy.pausedTimeoutSeconds
+        let notStarted = skip(pending, because: .pausedTooLongBeforeStart(seconds: seconds), now: now)
+        rollout.status = .cancelled
+        rollout.finishedAt = now
+        note(.pausedTooLong(seconds: seconds, notStarted: notStarted, inFlight: rollout.counts.inProgress), now: now)
     }
 
     /// Cancels a live rollout: its `pending` rows are skipped; what is in flight finishes on its own.
@@ -479,7 +577,10 @@ public struct RolloutStateMachine: Sendable {
         rollout.rollback = .none
         rollout.finishedAt = nil
         rollout.bakeUntil = nil
+        rollout.pausedAt = nil
         rollout.totalWaves = firstWave + rollout.policy.waveCount(instances: rerun.count)
+        // A rollout never promoted waits again after the canary wave of the rerun.
+        if rollout.promotedAt == nil { rollout.gateAfterWave = Self.canaryGate(rollout.policy, firstWave: firstWave, instances: rerun.count) }
         note(.retrying(instances: rerun.count, foundAtTarget: found.count), now: now)
     }
 

@@ -23,6 +23,12 @@ public enum Validate {
     nonisolated(unsafe) private static let tag = /[A-Za-z0-9_][A-Za-z0-9._-]{0,127}/
     nonisolated(unsafe) private static let hostPattern = /[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]{1,5})?/
     nonisolated(unsafe) private static let emailPattern = /[^\s@]+@[^\s@]+/
+    nonisolated(unsafe) private static let labelKey = /[A-Za-z0-9](?:[A-Za-z0-9._\/-]{0,61}[A-Za-z0-9])?/
+    nonisolated(unsafe) private static let labelValue = /(?:[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?/
+    nonisolated(unsafe) private static let idSuffix = /[0-9A-Za-z]{1,64}/
+
+    /// The most labels one instance may carry.
+    public static let maxLabels = 32
 
     /// An image name: `/`-separated path components of the OCI distribution grammar, at most 255 bytes.
     public static func imageName(_ value: String, field: String = "imageName") throws {
@@ -114,6 +120,33 @@ public enum Validate {
         }
         if let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]), !(1...65535).contains(port) {
             throw SlipwayError.badRequest("\(field) has port \(port), outside 1 to 65535")
+        }
+    }
+
+    /// Instance labels such as `{"region": "eu"}`: at most 32; keys of 1 to 63 letters, digits, '-', '_', '.' or '/',
+    /// values of at most 63 letters, digits, '-', '_' or '.', each starting and ending with a letter or digit.
+    public static func labels(_ labels: [String: String], field: String = "labels") throws {
+        guard labels.count <= maxLabels else { throw SlipwayError.badRequest("\(field) must have at most \(maxLabels) labels, got \(labels.count)") }
+        for key in labels.keys.sorted() {
+            guard (try? labelKey.wholeMatch(in: key)) != nil else {
+                throw SlipwayError.badRequest(
+                    "\(field) key '\(key.prefix(utf8Bytes: 80))' is not valid: use 1 to 63 letters, digits, '-', '_', '.' or '/', "
+                        + "starting and ending with a letter or digit")
+            }
+            let value = labels[key]!
+            guard (try? labelValue.wholeMatch(in: value)) != nil else {
+                throw SlipwayError.badRequest(
+                    "\(field) value '\(value.prefix(utf8Bytes: 80))' of '\(key)' is not valid: use at most 63 letters, digits, '-', '_' or '.', "
+                        + "starting and ending with a letter or digit")
+            }
+        }
+    }
+
+    /// A resource id of `kind`, such as `inst-3f9aK2mQx7Lp`.
+    public static func identifier(_ value: String, field: String, kind: ResourceKind) throws {
+        let prefix = kind.prefix + "-"
+        guard value.hasPrefix(prefix), (try? idSuffix.wholeMatch(in: value.dropFirst(prefix.count))) != nil else {
+            throw SlipwayError.badRequest("\(field) holds '\(value.prefix(utf8Bytes: 80))', which is not a valid \(kind.displayName) id such as '\(prefix)3f9aK2mQx7Lp'")
         }
     }
 

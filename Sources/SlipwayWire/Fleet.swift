@@ -8,12 +8,26 @@ public struct RegisterInstanceRequest: Codable, Sendable, Equatable {
     public var name: String
     /// The tier version the instance runs now; defaults to the tier's Preferred version.
     public var tierVersion: String?
+    /// Labels such as `{"region": "eu"}`, for choosing instances in a rollout's selector.
+    public var labels: [String: String]?
 
     /// Creates the request body; `tierVersion` left nil means the tier's Preferred version.
-    public init(productTierId: String, name: String, tierVersion: String? = nil) {
+    public init(productTierId: String, name: String, tierVersion: String? = nil, labels: [String: String]? = nil) {
         self.productTierId = productTierId
         self.name = name
         self.tierVersion = tierVersion
+        self.labels = labels
+    }
+}
+
+/// Body of `PATCH …/instance/{instanceId}`.
+public struct UpdateInstanceRequest: Codable, Sendable, Equatable {
+    /// The instance's labels, replacing all it had; `{}` removes them.
+    public var labels: [String: String]
+
+    /// Creates the request body.
+    public init(labels: [String: String]) {
+        self.labels = labels
     }
 }
 
@@ -93,12 +107,14 @@ public struct InstanceResult: Codable, Sendable, Equatable {
     public var createdAt: String
     /// The instance's part in rollouts, newest first (on describe only).
     public var upgradeHistory: [RolloutInstanceResult]?
+    /// The operator's labels, such as `{"region": "eu"}`.
+    public var labels: [String: String]?
 
     /// Creates an instance entry.
     public init(
         id: String, name: String, serviceId: String, serviceEnvironmentId: String, productTierId: String, tierVersion: String,
         desiredTierVersion: String, desiredGeneration: Int, images: [InstanceImage]?, lastReport: InstanceReportResult?, health: String?,
-        createdAt: String, upgradeHistory: [RolloutInstanceResult]?
+        createdAt: String, upgradeHistory: [RolloutInstanceResult]?, labels: [String: String]? = nil
     ) {
         self.id = id
         self.name = name
@@ -113,6 +129,7 @@ public struct InstanceResult: Codable, Sendable, Equatable {
         self.health = health
         self.createdAt = createdAt
         self.upgradeHistory = upgradeHistory
+        self.labels = labels
     }
 }
 

@@ -17,13 +17,22 @@ public struct RolloutPolicyRequest: Codable, Sendable, Equatable {
     /// `waves` (the default): batches, each started when the last finished; `window`: after the canary wave, up to
     /// `maxConcurrentUpgrades` in flight, the next starting as soon as one finishes.
     public var strategy: String?
+    /// Only these instances (all of the environment's when nil).
+    public var selector: RolloutSelectorWire?
+    /// After the canary wave (and its bake), wait PAUSED for `POST …/rollout/promote` (false).
+    public var pauseAfterCanary: Bool?
+    /// RFC 3339: stay SCHEDULED until then (start now when nil).
+    public var scheduledAt: String?
+    /// Cancel the rollout when it stays PAUSED longer than this (86,400).
+    public var pausedTimeoutSeconds: Int?
     /// Answer the plan and change nothing (false).
     public var dryRun: Bool?
 
     /// Creates a policy; fields left nil take the server's defaults.
     public init(
         maxConcurrentUpgrades: Int? = nil, canaryCount: Int? = nil, failureThreshold: Int? = nil, instanceTimeoutSeconds: Int? = nil,
-        bakeSeconds: Int? = nil, autoRollback: Bool? = nil, strategy: String? = nil, dryRun: Bool? = nil
+        bakeSeconds: Int? = nil, autoRollback: Bool? = nil, strategy: String? = nil, selector: RolloutSelectorWire? = nil,
+        pauseAfterCanary: Bool? = nil, scheduledAt: String? = nil, pausedTimeoutSeconds: Int? = nil, dryRun: Bool? = nil
     ) {
         self.maxConcurrentUpgrades = maxConcurrentUpgrades
         self.canaryCount = canaryCount
@@ -32,7 +41,36 @@ public struct RolloutPolicyRequest: Codable, Sendable, Equatable {
         self.bakeSeconds = bakeSeconds
         self.autoRollback = autoRollback
         self.strategy = strategy
+        self.selector = selector
+        self.pauseAfterCanary = pauseAfterCanary
+        self.scheduledAt = scheduledAt
+        self.pausedTimeoutSeconds = pausedTimeoutSeconds
         self.dryRun = dryRun
+    }
+}
+
+/// Which instances a rollout takes: those listed, those carrying every label, or those listed that carry them.
+public struct RolloutSelectorWire: Codable, Sendable, Equatable {
+    /// Instance ids (`inst-…`) of the image config's environment.
+    public var instanceIds: [String]?
+    /// Labels an instance must all carry, such as `{"region": "eu"}`.
+    public var labels: [String: String]?
+
+    /// Creates a selector.
+    public init(instanceIds: [String]? = nil, labels: [String: String]? = nil) {
+        self.instanceIds = instanceIds
+        self.labels = labels
+    }
+}
+
+/// Body of `POST …/image-config/{id}/rollout/skip`.
+public struct SkipRolloutInstancesRequest: Codable, Sendable, Equatable {
+    /// Pending instances of the live rollout to leave out.
+    public var instanceIds: [String]
+
+    /// Creates the request body.
+    public init(instanceIds: [String]) {
+        self.instanceIds = instanceIds
     }
 }
 
@@ -52,11 +90,20 @@ public struct RolloutPolicyResult: Codable, Sendable, Equatable {
     public var autoRollback: Bool
     /// `waves` or `window`.
     public var strategy: String
+    /// The instances it takes; nil for all of the environment's.
+    public var selector: RolloutSelectorWire?
+    /// Whether it waits for `promote` after the canary wave.
+    public var pauseAfterCanary: Bool?
+    /// When it starts, RFC 3339 in UTC; nil when it started at once.
+    public var scheduledAt: String?
+    /// Seconds it may stay PAUSED before it is cancelled.
+    public var pausedTimeoutSeconds: Int?
 
     /// Creates a resolved policy.
     public init(
         maxConcurrentUpgrades: Int, canaryCount: Int, failureThreshold: Int, instanceTimeoutSeconds: Int, bakeSeconds: Int, autoRollback: Bool,
-        strategy: String = "waves"
+        strategy: String = "waves", selector: RolloutSelectorWire? = nil, pauseAfterCanary: Bool? = nil, scheduledAt: String? = nil,
+        pausedTimeoutSeconds: Int? = nil
     ) {
         self.maxConcurrentUpgrades = maxConcurrentUpgrades
         self.canaryCount = canaryCount
@@ -65,12 +112,16 @@ public struct RolloutPolicyResult: Codable, Sendable, Equatable {
         self.bakeSeconds = bakeSeconds
         self.autoRollback = autoRollback
         self.strategy = strategy
+        self.selector = selector
+        self.pauseAfterCanary = pauseAfterCanary
+        self.scheduledAt = scheduledAt
+        self.pausedTimeoutSeconds = pausedTimeoutSeconds
     }
 }
 
 /// Response of `GET …/image-config/{id}/rollout`: the upstream `status`, and the truth behind it.
 public struct RolloutStatusResult: Codable, Sendable, Equatable {
-    /// `PENDING`, `PENDING_DEPENDENCY`, `RUNNING`, `PAUSED`, `COMPLETE`, `FAILED` or `CANCELLED`.
+    /// `SCHEDULED`, `PENDING`, `PENDING_DEPENDENCY`, `RUNNING`, `PAUSED`, `COMPLETE`, `FAILED` or `CANCELLED`.
     public var status: String
     /// The rollout (upgrade path) id (`up-…`).
     public var id: String
@@ -118,13 +169,20 @@ public struct RolloutStatusResult: Codable, Sendable, Equatable {
     public var updatedAt: String
     /// When the rollout finished, RFC 3339 in UTC; nil while it is live.
     public var finishedAt: String?
+    /// Whether it is PAUSED after its canary wave, waiting for `POST …/rollout/promote`.
+    public var awaitingPromotion: Bool?
+    /// When it was promoted past its canary wave, RFC 3339 in UTC.
+    public var promotedAt: String?
+    /// When it became PAUSED, RFC 3339 in UTC; nil unless PAUSED.
+    public var pausedAt: String?
 
     /// Creates the response body.
     public init(
         status: String, id: String, imageConfigId: String, serviceEnvironmentId: String, total: Int, pending: Int, inProgress: Int,
         completed: Int, failed: Int, skipped: Int, rollingBack: Int, rolledBack: Int, currentWave: Int, totalWaves: Int,
         sourceVersions: [String], targetVersions: [String], message: String, etaSeconds: Double?, policy: RolloutPolicyResult,
-        createdBy: String, createdAt: String, startedAt: String?, updatedAt: String, finishedAt: String?
+        createdBy: String, createdAt: String, startedAt: String?, updatedAt: String, finishedAt: String?, awaitingPromotion: Bool? = nil,
+        promotedAt: String? = nil, pausedAt: String? = nil
     ) {
         self.status = status
         self.id = id
@@ -150,6 +208,9 @@ public struct RolloutStatusResult: Codable, Sendable, Equatable {
         self.startedAt = startedAt
         self.updatedAt = updatedAt
         self.finishedAt = finishedAt
+        self.awaitingPromotion = awaitingPromotion
+        self.promotedAt = promotedAt
+        self.pausedAt = pausedAt
     }
 }
 

@@ -65,6 +65,8 @@ struct RolloutEventTests {
                 case .wait, .waitForDependency: return
                 case .startWave(let wave): machine.startWave(wave, members: members(wave: wave), now: now)
                 case .halt: machine.halt(pending: rows(.pending), completed: rows(.completed), now: now)
+                case .fillWindow(let slots): machine.fillWindow(slots, members: members(wave: machine.rollout.windowWave), now: now)
+                case .cancelPausedTooLong: machine.cancelPausedTooLong(pending: rows(.pending), now: now)
                 default: machine.perform(action, now: now)
                 }
                 apply()
@@ -187,12 +189,12 @@ struct RolloutEventTests {
         #expect(throws: SlipwayError.invalidState("rollout up-x is already CANCELLED; only a live rollout can be cancelled")) {
             try run.machine.cancel(pending: [], now: Self.t0)
         }
-        #expect(throws: SlipwayError.invalidState("rollout up-x is CANCELLED; only a PENDING or RUNNING rollout can be paused")) {
+        #expect(throws: SlipwayError.invalidState("rollout up-x is CANCELLED; only a SCHEDULED, PENDING or RUNNING rollout can be paused")) {
             try run.machine.pause(now: Self.t0)
         }
     }
 
-    @Test func thePlannerSaysWhoMovesAndWhyNot() {
+    @Test func thePlannerSaysWhoMovesAndWhyNot() throws {
         let snapshot = { (tag: String) in
             ImageConfigSnapshot(
                 imageConfigId: "imgc-x", revision: 1,
@@ -202,7 +204,7 @@ struct RolloutEventTests {
         var other = Self.instance(3)
         other.productTierId = "pt-other"
         let instances = [Self.instance(0), Self.instance(1, version: "2.0"), other]
-        let plan = RolloutPlanner.plan(
+        let plan = try RolloutPlanner.plan(
             config: Self.config, policy: RolloutPolicy(), instances: instances, preferredVersions: ["pt-x": "2.0"],
             snapshots: [.init(productTierId: "pt-x", version: "1.0"): snapshot("1"), .init(productTierId: "pt-x", version: "2.0"): snapshot("2")])
         #expect(plan.eligible.map(\.instance.id) == ["inst-0"])

@@ -65,9 +65,11 @@ struct RolloutStateMachineTests {
     }
 
     @Test func pausedAndFinishedRolloutsWait() {
-        for status in [RolloutStatus.paused, .complete, .cancelled] {
+        for status in [RolloutStatus.complete, .cancelled] {
             #expect(next(Self.rollout(status, pending: 2, wave: 0)) == .wait(until: nil))
         }
+        // A paused one waits until its pause times out.
+        #expect(next(Self.rollout(.paused, pending: 2, wave: 0)) == .wait(until: Self.now.addingTimeInterval(86_400)))
         #expect(next(Self.rollout(.failed, failed: 1, rollback: .running, rollingBack: 2)) == .wait(until: nil))
         #expect(next(Self.rollout(.failed, failed: 1, rollback: .running, rollingBack: 0)) == .finishRollback)
         #expect(next(Self.rollout(.failed, failed: 1, rollback: .done)) == .wait(until: nil))
@@ -155,7 +157,7 @@ struct RolloutStateMachineTests {
         // The bake is the canary's only: an open window never bakes.
         #expect(next(window(pending: 5, inProgress: 1, completed: 4, wave: 1, canary: true, bakeSeconds: 30)) == .fillWindow(3))
         // Paused or cancelled, it waits like waves do.
-        #expect(next(window(.paused, pending: 6, inProgress: 1, wave: 0)) == .wait(until: nil))
+        #expect(next(window(.paused, pending: 6, inProgress: 1, wave: 0)) == .wait(until: Self.now.addingTimeInterval(86_400)))
         #expect(next(window(.cancelled, inProgress: 1, wave: 0)) == .wait(until: nil))
     }
 

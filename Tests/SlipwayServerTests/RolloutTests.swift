@@ -217,7 +217,7 @@ struct RolloutTests {
             let paused = try await api.call(.post, fleet.rolloutPath + "/pause").decode(RolloutStatusResult.self)
             #expect(paused.status == "PAUSED")
             try await api.call(.post, fleet.rolloutPath + "/pause").expectError(
-                .conflict, "invalid_state", containing: "only a PENDING or RUNNING rollout can be paused")
+                .conflict, "invalid_state", containing: "only a SCHEDULED, PENDING or RUNNING rollout can be paused")
             try await Task.sleep(for: .seconds(3))
             let still = try await fleet.status(api)
             #expect(still.status == "PAUSED")

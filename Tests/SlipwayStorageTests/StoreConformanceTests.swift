@@ -137,7 +137,7 @@ struct StoreConformanceTests {
             await #expect(throws: SlipwayError.invalidState("service environment \(fixture.environmentId) already has an instance named 'node-0'; choose another name")) {
                 try await store.registerInstance(
                     organizationId: fixture.organizationId, serviceId: fixture.serviceId, environmentId: fixture.environmentId,
-                    productTierId: fixture.productTierId, name: "node-0", tierVersion: nil, agentTokenHash: "another", now: Self.t0)
+                    productTierId: fixture.productTierId, name: "node-0", tierVersion: nil, labels: [:], agentTokenHash: "another", now: Self.t0)
             }
             let desired = try await store.desiredState(instanceId: instance.id)
             #expect(desired.tierVersion == "1.0" && desired.generation == 1)

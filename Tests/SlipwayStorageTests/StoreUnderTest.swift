@@ -100,7 +100,7 @@ struct StoreFixture: Sendable {
             let tokenHash = "token-hash-\(UUID().uuidString)"
             let instance = try await store.registerInstance(
                 organizationId: organizationId, serviceId: serviceId, environmentId: environmentId, productTierId: productTierId,
-                name: "node-\(index)", tierVersion: nil, agentTokenHash: tokenHash, now: Self.t0)
+                name: "node-\(index)", tierVersion: nil, labels: [:], agentTokenHash: tokenHash, now: Self.t0)
             registered.append((instance.id, tokenHash))
         }
         return registered

@@ -17,10 +17,12 @@ struct InstanceController {
             let body = try await JSONBody.decode(RegisterInstanceRequest.self, from: request)
             try Validate.name(body.name)
             if let version = body.tierVersion { try Validate.name(version, field: "tierVersion") }
+            if let labels = body.labels { try Validate.labels(labels) }
             let token = OpaqueToken.new(prefix: "sat")
             let instance = try await fleet.registerInstance(
                 organizationId: identity.organizationId, serviceId: try context.path("serviceId"), environmentId: try context.path("environmentId"),
-                productTierId: body.productTierId, name: body.name, tierVersion: body.tierVersion, agentTokenHash: token.hash, now: clock.now())
+                productTierId: body.productTierId, name: body.name, tierVersion: body.tierVersion, labels: body.labels ?? [:],
+                agentTokenHash: token.hash, now: clock.now())
             return try JSONBody.response(RegisterInstanceResult(id: instance.id, agentToken: token.token))
         }
         api.get(RouterPath(base)) { request, context in
@@ -45,6 +47,16 @@ struct InstanceController {
                 instance.currentVersion, productTierId: instance.productTierId, serviceId: serviceId, organizationId: identity.organizationId)
             let history = try await fleet.upgradeHistory(instanceId: instance.id, limit: 50)
             return try JSONBody.response(InstanceResult(instance, images: version.images, history: history))
+        }
+        api.patch(RouterPath("\(base)/:instanceId")) { request, context in
+            let identity = try context.requireIdentity()
+            try identity.requireWrite()
+            let body = try await JSONBody.decode(UpdateInstanceRequest.self, from: request)
+            try Validate.labels(body.labels)
+            let instance = try await fleet.setInstanceLabels(
+                id: try context.path("instanceId"), serviceId: try context.path("serviceId"), environmentId: try context.path("environmentId"),
+                organizationId: identity.organizationId, labels: body.labels)
+            return try JSONBody.response(InstanceResult(instance))
         }
         api.delete(RouterPath("\(base)/:instanceId")) { _, context in
             let identity = try context.requireIdentity()

@@ -16,7 +16,7 @@ struct RolloutController {
             let identity = try context.requireIdentity()
             try identity.requireWrite()
             let body = try await JSONBody.decode(RolloutPolicyRequest.self, from: request, emptyAsObject: true)
-            let policy = try RolloutPolicy(body)
+            let policy = try RolloutPolicy(body, now: clock.now())
             let dryRun = body.dryRun ?? false
             let (plan, rollout) = try await fleet.createRollout(
                 imageConfigId: try context.path("id"), serviceId: try context.path("serviceId"), organizationId: identity.organizationId,
@@ -58,6 +58,22 @@ struct RolloutController {
         control("resume") { try await fleet.resumeRollout(imageConfigId: $0, serviceId: $1, organizationId: $2, now: clock.now()) }
         control("cancel") { try await fleet.cancelRollout(imageConfigId: $0, serviceId: $1, organizationId: $2, now: clock.now()) }
         control("retry") { try await fleet.retryRollout(imageConfigId: $0, serviceId: $1, organizationId: $2, now: clock.now()) }
+        control("promote") { try await fleet.promoteRollout(imageConfigId: $0, serviceId: $1, organizationId: $2, now: clock.now()) }
+        api.post(RouterPath("\(base)/rollout/skip")) { request, context in
+            let identity = try context.requireIdentity()
+            try identity.requireWrite()
+            let body = try await JSONBody.decode(SkipRolloutInstancesRequest.self, from: request)
+            guard !body.instanceIds.isEmpty else { throw SlipwayError.badRequest("instanceIds must name at least one instance") }
+            guard body.instanceIds.count <= RolloutSelector.maxInstanceIds else {
+                throw SlipwayError.badRequest("instanceIds must list at most \(RolloutSelector.maxInstanceIds) instances, got \(body.instanceIds.count)")
+            }
+            for id in body.instanceIds { try Validate.identifier(id, field: "instanceIds", kind: .instance) }
+            let rollout = try await fleet.skipRolloutInstances(
+                imageConfigId: try context.path("id"), serviceId: try context.path("serviceId"), organizationId: identity.organizationId,
+                instanceIds: body.instanceIds, now: clock.now())
+            engine.wake()
+            return try JSONBody.response(RolloutStatusResult(rollout))
+        }
 
         /// `POST …/rollout/{verb}`: changes the latest rollout, then lets the engine act on it.
         func control(_ verb: String, _ change: @escaping @Sendable (String, String, String) async throws -> Rollout) {

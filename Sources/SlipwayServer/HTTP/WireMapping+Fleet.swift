@@ -14,7 +14,8 @@ extension InstanceResult {
                     status: status, message: instance.lastReportMessage, generation: instance.reportedGeneration,
                     reportedAt: (instance.lastReportAt ?? instance.createdAt).rfc3339)
             },
-            health: instance.health, createdAt: instance.createdAt.rfc3339, upgradeHistory: history?.map(RolloutInstanceResult.init))
+            health: instance.health, createdAt: instance.createdAt.rfc3339, upgradeHistory: history?.map(RolloutInstanceResult.init),
+            labels: instance.labels)
     }
 }
 
@@ -36,13 +37,15 @@ extension RolloutPolicyResult {
         self.init(
             maxConcurrentUpgrades: policy.maxConcurrentUpgrades, canaryCount: policy.canaryCount, failureThreshold: policy.failureThreshold,
             instanceTimeoutSeconds: policy.instanceTimeoutSeconds, bakeSeconds: policy.bakeSeconds, autoRollback: policy.autoRollback,
-            strategy: policy.strategy.rawValue)
+            strategy: policy.strategy.rawValue,
+            selector: policy.selector.map { RolloutSelectorWire(instanceIds: $0.instanceIds, labels: $0.labels) },
+            pauseAfterCanary: policy.pauseAfterCanary, scheduledAt: policy.scheduledAt?.rfc3339, pausedTimeoutSeconds: policy.pausedTimeoutSeconds)
     }
 }
 
 extension RolloutPolicy {
-    /// The policy a request asks for, defaults filled in and bounds checked.
-    init(_ request: RolloutPolicyRequest) throws {
+    /// The policy a request asks for, defaults filled in and bounds checked (a schedule against `now`).
+    init(_ request: RolloutPolicyRequest, now: Date) throws {
         self.init()
         if let value = request.maxConcurrentUpgrades { maxConcurrentUpgrades = value }
         if let value = request.canaryCount { canaryCount = value }
@@ -56,7 +59,17 @@ extension RolloutPolicy {
             }
             strategy = chosen
         }
-        try validate()
+        selector = request.selector.map { RolloutSelector(instanceIds: $0.instanceIds, labels: $0.labels) }
+        if let value = request.pauseAfterCanary { pauseAfterCanary = value }
+        if let value = request.scheduledAt {
+            guard let date = RFC3339.date(value) else {
+                throw SlipwayError.badRequest(
+                    "scheduledAt must be an RFC 3339 date-time such as 2026-12-24T09:00:00Z, got \"\(value.prefix(utf8Bytes: 100))\"")
+            }
+            scheduledAt = date
+        }
+        if let value = request.pausedTimeoutSeconds { pausedTimeoutSeconds = value }
+        try validate(now: now)
     }
 }
 
@@ -71,7 +84,9 @@ extension RolloutStatusResult {
             sourceVersions: rollout.sourceVersions, targetVersions: rollout.targetVersions, message: rollout.message,
             etaSeconds: rollout.estimatedSecondsRemaining().map { ($0 * 10).rounded() / 10 }, policy: RolloutPolicyResult(rollout.policy),
             createdBy: rollout.createdBy, createdAt: rollout.createdAt.rfc3339, startedAt: rollout.startedAt?.rfc3339,
-            updatedAt: rollout.updatedAt.rfc3339, finishedAt: rollout.finishedAt?.rfc3339)
+            updatedAt: rollout.updatedAt.rfc3339, finishedAt: rollout.finishedAt?.rfc3339,
+            awaitingPromotion: rollout.isAwaitingPromotion, promotedAt: rollout.promotedAt?.rfc3339,
+            pausedAt: rollout.status == .paused ? rollout.pausedAt?.rfc3339 : nil)
     }
 }
 

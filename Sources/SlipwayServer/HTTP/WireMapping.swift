@@ -4,11 +4,6 @@ import SlipwayWire
 
 // Domain models to wire types, so the wire format never leaks into the domain or storage.
 
-extension Date {
-    /// RFC 3339 in UTC, as every timestamp on the wire.
-    var rfc3339: String { formatted(.iso8601) }
-}
-
 extension ServiceResult {
     init(_ service: Service) {
         self.init(id: service.id, name: service.name, description: service.description, createdAt: service.createdAt.rfc3339)

@@ -10,7 +10,17 @@ enum PostgresMigrations {
         ("v1-schema", v1Schema), ("v2-replicas", v2Replicas), ("v3-one-change-channel", v3OneChangeChannel),
         ("v4-image-digests", v4ImageDigests), ("v5-accounts-and-audit", v5AccountsAndAudit),
         ("v6-hardening", v6Hardening), ("v7-rollout-order-by-wave", v7RolloutOrderByWave),
+        ("v8-targeting-and-gates", v8TargetingAndGates),
     ]
+
+    /// Instances carry labels for a rollout's selector; a rollout remembers its canary gate, when it was
+    /// promoted, and when it was paused (its pause times out).
+    static let v8TargetingAndGates = """
+        ALTER TABLE instances ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';
+        ALTER TABLE rollouts ADD COLUMN gate_after_wave BIGINT;
+        ALTER TABLE rollouts ADD COLUMN promoted_at DOUBLE PRECISION;
+        ALTER TABLE rollouts ADD COLUMN paused_at DOUBLE PRECISION;
+        """
 
     /// A sliding window takes the next few pending rows of its wave in plan order, many times a rollout.
     static let v7RolloutOrderByWave = """

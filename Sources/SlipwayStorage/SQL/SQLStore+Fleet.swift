@@ -9,7 +9,7 @@ extension SQLStore: FleetStore {
 
     public func registerInstance(
         organizationId: String, serviceId: String, environmentId: String, productTierId: String, name: String, tierVersion: String?,
-        agentTokenHash: String, now: Date
+        labels: [String: String], agentTokenHash: String, now: Date
     ) async throws -> Instance {
         try await write { db in
             _ = try Self.environment(id: environmentId, serviceId: serviceId, organizationId: organizationId, db)
@@ -34,15 +34,17 @@ extension SQLStore: FleetStore {
             }
             let instance = Instance(
                 id: Identifiers.new(.instance), organizationId: organizationId, serviceId: serviceId, serviceEnvironmentId: environmentId,
-                productTierId: productTierId, name: name, currentVersion: version, desiredVersion: version, desiredGeneration: 1, createdAt: now)
+                productTierId: productTierId, name: name, currentVersion: version, desiredVersion: version, desiredGeneration: 1, createdAt: now,
+                labels: labels)
             do {
                 try db.cachedExecute(sql: """
                         INSERT INTO instances (id, organization_id, service_id, service_environment_id, product_tier_id, name, agent_token_hash,
-                            current_version, desired_version, desired_generation, created_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            current_version, desired_version, desired_generation, created_at, labels)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
                         instance.id, organizationId, serviceId, environmentId, productTierId, name, agentTokenHash, version, version, 1, now,
+                        encodeJSON(labels),
                     ])
             } catch SQLFailure.uniqueViolation {
                 throw SlipwayError.invalidState("service environment \(environmentId) already has an instance named '\(name)'; choose another name")
@@ -58,7 +60,7 @@ extension SQLStore: FleetStore {
             currentVersion: row["current_version"], desiredVersion: row["desired_version"], desiredGeneration: row["desired_generation"],
             reportedGeneration: row["reported_generation"], lastReportStatus: row["last_report_status"],
             lastReportMessage: row["last_report_message"], lastReportAt: row["last_report_at"], health: row["health"],
-            createdAt: row["created_at"])
+            createdAt: row["created_at"], labels: decodeJSON(row["labels"]) ?? [:])
     }
 
     static func instance(id: String, serviceId: String, environmentId: String, organizationId: String, _ db: any SQLSession) throws -> Instance {
@@ -102,6 +104,16 @@ extension SQLStore: FleetStore {
         }
     }
 
+    public func setInstanceLabels(
+        id: String, serviceId: String, environmentId: String, organizationId: String, labels: [String: String]
+    ) async throws -> Instance {
+        try await write { db in
+            var instance = try Self.instance(id: id, serviceId: serviceId, environmentId: environmentId, organizationId: organizationId, db)
+            try db.cachedExecute(sql: "UPDATE instances SET labels = ? WHERE id = ?", arguments: [encodeJSON(labels), id])
+            instance.labels = labels
+            return instance
+        }
+    }
 
     public func deleteInstance(id: String, serviceId: String, environmentId: String, organizationId: String, now: Date) async throws {
         try await write { db in

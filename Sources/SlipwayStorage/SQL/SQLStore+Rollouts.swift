@@ -204,7 +204,7 @@ extension SQLStore {
             let rows = try db.cachedRows(sql: "SELECT * FROM tier_versions WHERE product_tier_id = ? AND version = ?", arguments: [key.productTierId, key.version])
             snapshots[key] = try tierVersions(rows, serviceId: config.serviceId, db).first?.images.first { $0.imageConfigId == config.id }
         }
-        return RolloutPlanner.plan(config: config, policy: policy, instances: instances, preferredVersions: preferred, snapshots: snapshots)
+        return try RolloutPlanner.plan(config: config, policy: policy, instances: instances, preferredVersions: preferred, snapshots: snapshots)
     }
 
     /// Whether an earlier live rollout holds any instance this rollout still has to start. An earlier rollout of
@@ -249,7 +249,9 @@ extension SQLStore {
             rollback: RollbackState(rawValue: row["rollback"]) ?? .none, sourceVersions: decodeJSON(row["source_versions"]) ?? [],
             targetVersions: decodeJSON(row["target_versions"]) ?? [], message: row["message"], createdBy: row["created_by"],
             createdAt: row["created_at"], startedAt: row["started_at"], updatedAt: row["updated_at"], finishedAt: row["finished_at"],
-            completedSeconds: row["completed_seconds"], note: decodeJSON(row["note"]))
+            completedSeconds: row["completed_seconds"], note: decodeJSON(row["note"]), gateAfterWave: row["gate_after_wave"],
+            promotedAt: (row["promoted_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+            pausedAt: (row["paused_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
     }
 
     static func rollout(id: String, _ db: any SQLSession) throws -> Rollout {
@@ -336,14 +338,15 @@ extension SQLStore {
     static func insertRollout(_ rollout: Rollout, _ db: any SQLSession) throws {
         try db.cachedExecute(sql: """
                 INSERT INTO rollouts (id, organization_id, service_id, service_environment_id, image_config_id, status, policy, total, pending,
-                    current_wave, total_waves, rollback, source_versions, target_versions, message, note, created_by, created_at, updated_at, finished_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    current_wave, total_waves, rollback, source_versions, target_versions, message, note, created_by, created_at, updated_at, finished_at,
+                    gate_after_wave)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 rollout.id, rollout.organizationId, rollout.serviceId, rollout.serviceEnvironmentId, rollout.imageConfigId, rollout.status.rawValue,
                 encodeJSON(rollout.policy), rollout.counts.total, rollout.counts.pending, rollout.currentWave, rollout.totalWaves,
                 rollout.rollback.rawValue, encodeJSON(rollout.sourceVersions), encodeJSON(rollout.targetVersions), rollout.message,
-                rollout.note.map(encodeJSON), rollout.createdBy, rollout.createdAt, rollout.updatedAt, rollout.finishedAt,
+                rollout.note.map(encodeJSON), rollout.createdBy, rollout.createdAt, rollout.updatedAt, rollout.finishedAt, rollout.gateAfterWave,
             ])
     }
 
@@ -356,14 +359,15 @@ extension SQLStore {
         try db.cachedExecute(sql: """
                 UPDATE rollouts SET status = ?, total = ?, pending = ?, in_progress = ?, completed = ?, failed = ?, skipped = ?, rolling_back = ?,
                     rolled_back = ?, rollback_failed = ?, current_wave = ?, total_waves = ?, bake_until = ?, rollback = ?, message = ?, note = ?,
-                    started_at = ?, updated_at = ?, finished_at = ?, completed_seconds = ?
+                    started_at = ?, updated_at = ?, finished_at = ?, completed_seconds = ?, gate_after_wave = ?, promoted_at = ?, paused_at = ?
                 WHERE id = ?
                 """,
             arguments: [
                 rollout.status.rawValue, counts.total, counts.pending, counts.inProgress, counts.completed, counts.failed, counts.skipped,
                 counts.rollingBack, counts.rolledBack, counts.rollbackFailed, rollout.currentWave, rollout.totalWaves,
                 rollout.bakeUntil?.timeIntervalSince1970, rollout.rollback.rawValue, rollout.message, rollout.note.map(encodeJSON),
-                rollout.startedAt, rollout.updatedAt, rollout.finishedAt, rollout.completedSeconds, rollout.id,
+                rollout.startedAt, rollout.updatedAt, rollout.finishedAt, rollout.completedSeconds, rollout.gateAfterWave,
+                rollout.promotedAt?.timeIntervalSince1970, rollout.pausedAt?.timeIntervalSince1970, rollout.id,
             ])
     }
 
@@ -484,6 +488,25 @@ extension SQLStore {
         }
     }
 
+    public func promoteRollout(imageConfigId: String, serviceId: String, organizationId: String, now: Date) async throws -> Rollout {
+        try await control(imageConfigId: imageConfigId, serviceId: serviceId, organizationId: organizationId) { machine, _ in try machine.promote(now: now) }
+    }
+
+    public func skipRolloutInstances(
+        imageConfigId: String, serviceId: String, organizationId: String, instanceIds: [String], now: Date
+    ) async throws -> Rollout {
+        try await control(imageConfigId: imageConfigId, serviceId: serviceId, organizationId: organizationId) { machine, db in
+            var rows: [RolloutInstance] = []
+            for chunk in Self.idChunks(Array(Set(instanceIds))) {
+                rows += try db.cachedRows(
+                    sql: "SELECT * FROM rollout_instances WHERE rollout_id = ? AND instance_id IN (\(Self.placeholders(chunk.count)))",
+                    arguments: [machine.rollout.id as any SQLBindable] + chunk.map { $0 as any SQLBindable }
+                ).map(Self.rolloutInstance)
+            }
+            try machine.skip(instanceIds: instanceIds, rows: rows, now: now)
+        }
+    }
+
     public func retryRollout(imageConfigId: String, serviceId: String, organizationId: String, now: Date) async throws -> Rollout {
         try await control(imageConfigId: imageConfigId, serviceId: serviceId, organizationId: organizationId) { machine, db in
             try machine.retry(members: try Self.members(rolloutId: machine.rollout.id, pendingInWave: nil, db), now: now)
@@ -519,10 +542,12 @@ extension SQLStore {
                         throw SlipwayError.failedRequest("rollout \(id) counts \(rollout.counts.pending) pending instance(s) but has none to start; its counts disagree with its instances")
                     }
                     machine.fillWindow(slots, members: members, now: now)
+                case .cancelPausedTooLong:
+                    machine.cancelPausedTooLong(pending: try Self.rows(rolloutId: id, status: .pending, db), now: now)
                 case .halt:
                     let completed = rollout.policy.autoRollback ? try Self.rows(rolloutId: id, status: .completed, db) : []
                     machine.halt(pending: try Self.rows(rolloutId: id, status: .pending, db), completed: completed, now: now)
-                case .start, .bake, .complete, .finishRollback:
+                case .start, .bake, .complete, .finishRollback, .reachSchedule, .awaitPromotion:
                     machine.perform(action, now: now)
                 }
                 changed += machine.effects.desiredVersions.map(\.instanceId)

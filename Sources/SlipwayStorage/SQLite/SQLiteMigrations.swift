@@ -360,6 +360,16 @@ enum SQLiteMigrations {
                     CREATE INDEX rollout_instances_by_wave ON rollout_instances(rollout_id, wave, status, seq);
                     """)
         }
+        // Instances carry labels for a rollout's selector; a rollout remembers its canary gate, when it was
+        // promoted, and when it was paused (its pause times out).
+        migrator.registerMigration("v8-targeting-and-gates") { db in
+            try db.execute(sql: """
+                    ALTER TABLE instances ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';
+                    ALTER TABLE rollouts ADD COLUMN gate_after_wave INTEGER;
+                    ALTER TABLE rollouts ADD COLUMN promoted_at REAL;
+                    ALTER TABLE rollouts ADD COLUMN paused_at REAL;
+                    """)
+        }
         return migrator
     }
 }

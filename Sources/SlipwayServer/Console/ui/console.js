@@ -8,7 +8,7 @@
   const API = "/2022-09-01-00";
   const SESSION = "slipway.session";
   const ID = /^[A-Za-z0-9._-]{1,128}$/;
-  const LIVE = ["PENDING", "PENDING_DEPENDENCY", "RUNNING", "PAUSED"];
+  const LIVE = ["SCHEDULED", "PENDING", "PENDING_DEPENDENCY", "RUNNING", "PAUSED"];
   const PARTS = ["completed", "failed", "inProgress", "rollingBack", "rolledBack", "skipped"];
   const INSTANCE_STATUSES = ["PENDING", "IN_PROGRESS", "COMPLETED", "FAILED", "SKIPPED", "ROLLING_BACK", "ROLLED_BACK"];
   const $ = (id) => document.getElementById(id);
@@ -451,11 +451,13 @@
         ? "window of " + s.policy.maxConcurrentUpgrades
         : "wave " + Math.min(Math.max(s.currentWave, 1), s.totalWaves) + " of " + s.totalWaves;
       if (s.etaSeconds != null && LIVE.includes(s.status)) text += " · about " + Math.ceil(s.etaSeconds) + " s left";
+      if (s.status === "SCHEDULED" && s.policy.scheduledAt) text = "scheduled for " + when(s.policy.scheduledAt);
       waves.replaceChildren(text + " · rollout " + s.id + " started by " + s.createdBy + " " + when(s.createdAt));
       const buttons = [];
       if (canWrite) {
-        if (["PENDING", "PENDING_DEPENDENCY", "RUNNING"].includes(s.status)) buttons.push(control("pause", "Pause", "Pause this rollout? Instances already upgrading finish; no new instance starts."));
-        if (s.status === "PAUSED") buttons.push(control("resume", "Resume", "Resume this rollout?"));
+        if (["SCHEDULED", "PENDING", "PENDING_DEPENDENCY", "RUNNING"].includes(s.status)) buttons.push(control("pause", "Pause", "Pause this rollout? Instances already upgrading finish; no new instance starts."));
+        if (s.awaitingPromotion) buttons.push(control("promote", "Promote", "The canary wave is done. Promote this rollout to the rest of its instances?"));
+        else if (s.status === "PAUSED") buttons.push(control("resume", "Resume", "Resume this rollout?"));
         if (LIVE.includes(s.status)) buttons.push(control("cancel", "Cancel", "Cancel this rollout? Instances not started yet are skipped.", true));
         if (["FAILED", "CANCELLED"].includes(s.status)) buttons.push(control("retry", "Retry", "Retry the instances that failed or were skipped?"));
       }
