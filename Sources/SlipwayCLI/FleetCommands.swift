@@ -18,6 +18,8 @@ struct PolicyOptions: ParsableArguments {
     @Flag(help: "After the canary wave (and its bake), wait paused until `rollout promote`.") var pauseAfterCanary = false
     @Option(help: "Start at this RFC 3339 time, e.g. 2026-12-24T09:00:00Z; SCHEDULED until then.") var at: String?
     @Option(help: "Cancel the rollout if it stays paused longer than this many seconds (default 86400).") var pausedTimeout: Int?
+    @Option(help: "Start instances only in this window: [days] HH:MM-HH:MM [time zone], e.g. 'Mon,Tue,Wed,Thu,Fri 22:00-02:00 Europe/Berlin'.")
+    var maintenanceWindow: String?
 
     var request: RolloutPolicyRequest {
         get throws {
@@ -26,8 +28,34 @@ struct PolicyOptions: ParsableArguments {
             return RolloutPolicyRequest(
                 maxConcurrentUpgrades: maxConcurrent, canaryCount: canary, failureThreshold: failureThreshold,
                 instanceTimeoutSeconds: instanceTimeout, bakeSeconds: bake, autoRollback: autoRollback ? true : nil, strategy: strategy,
-                selector: chosen, pauseAfterCanary: pauseAfterCanary ? true : nil, scheduledAt: at, pausedTimeoutSeconds: pausedTimeout)
+                selector: chosen, pauseAfterCanary: pauseAfterCanary ? true : nil, scheduledAt: at, pausedTimeoutSeconds: pausedTimeout,
+                maintenanceWindow: try maintenanceWindow.map(Self.window))
         }
+    }
+}
+
+extension PolicyOptions {
+    /// `[Mon,Tue,…] HH:MM-HH:MM [time zone]`: the days (every day when left out), the times, the zone (UTC when left out).
+    static func window(_ text: String) throws -> MaintenanceWindowWire {
+        var days: [String]?
+        var times: (String, String)?
+        var zone: String?
+        for word in text.split(separator: " ").map(String.init) {
+            let range = word.split(separator: "-", maxSplits: 1).map(String.init)
+            if times == nil, range.count == 2, range.allSatisfy({ $0.contains(":") }) {
+                times = (range[0], range[1])
+            } else if days == nil, times == nil {
+                days = word.split(separator: ",").map(String.init)
+            } else if zone == nil, times != nil {
+                zone = word
+            } else {
+                throw ValidationError("--maintenance-window must be [days] HH:MM-HH:MM [time zone], e.g. 'Mon,Fri 22:00-02:00 Europe/Berlin'; got '\(text)'")
+            }
+        }
+        guard let times else {
+            throw ValidationError("--maintenance-window needs its times as HH:MM-HH:MM, e.g. '22:00-02:00'; got '\(text)'")
+        }
+        return MaintenanceWindowWire(days: days, start: times.0, end: times.1, timeZone: zone)
     }
 }
 
@@ -68,6 +96,7 @@ struct RolloutCommand: AsyncParsableCommand {
                 ("rollout", status.id), ("status", status.status), ("progress", RolloutProgress.line(status)), ("message", status.message),
                 ("versions", "\(status.sourceVersions.joined(separator: ",")) → \(status.targetVersions.joined(separator: ","))"),
                 ("scheduled", status.status == "SCHEDULED" ? status.policy.scheduledAt : nil),
+                ("window opens", status.windowOpensAt),
                 ("promote", status.awaitingPromotion == true ? "waiting: slipway rollout promote --service … \(status.imageConfigId)" : nil),
                 ("started", status.startedAt), ("finished", status.finishedAt),
             ])

@@ -65,12 +65,14 @@ public struct RolloutPolicy: Sendable, Equatable, Codable {
     public var scheduledAt: Date?
     /// A rollout PAUSED longer than this is cancelled: nobody is watching it.
     public var pausedTimeoutSeconds = 86_400
+    /// Instances start only inside this window; nil: at any time.
+    public var maintenanceWindow: MaintenanceWindow?
 
     public init() {}
 
     private enum CodingKeys: String, CodingKey {
         case maxConcurrentUpgrades, canaryCount, failureThreshold, instanceTimeoutSeconds, bakeSeconds, autoRollback, strategy
-        case selector, pauseAfterCanary, scheduledAt, pausedTimeoutSeconds
+        case selector, pauseAfterCanary, scheduledAt, pausedTimeoutSeconds, maintenanceWindow
     }
 
     /// Decodes a stored policy; one stored before strategies existed ran in waves.
@@ -87,6 +89,7 @@ public struct RolloutPolicy: Sendable, Equatable, Codable {
         pauseAfterCanary = try container.decodeIfPresent(Bool.self, forKey: .pauseAfterCanary) ?? false
         scheduledAt = try container.decodeIfPresent(Date.self, forKey: .scheduledAt)
         pausedTimeoutSeconds = try container.decodeIfPresent(Int.self, forKey: .pausedTimeoutSeconds) ?? 86_400
+        maintenanceWindow = try container.decodeIfPresent(MaintenanceWindow.self, forKey: .maintenanceWindow)
     }
 
     /// The longest a rollout may be scheduled ahead.
@@ -313,8 +316,20 @@ public struct Rollout: Sendable, Equatable {
     /// Whether the window is open: instances start as others finish.
     public var isSlidingWindow: Bool { windowWave == currentWave }
 
-    /// Seconds left, estimated from how long completed instances took; nil until one completed.
+    /// When its maintenance window opens, while the rollout waits for it.
+    public var windowOpensAt: Date? {
+        guard status.isLive, case .awaitingMaintenanceWindow(let opensAt, _, _) = note else { return nil }
+        return opensAt
+    }
+
+    /// Seconds left, estimated from how long completed instances took (and, while it waits for its maintenance
+    /// window, the wait as of its last change); nil until one completed.
     public func estimatedSecondsRemaining() -> Double? {
+        guard let work = estimatedSecondsOfWork() else { return nil }
+        return work + max(0, windowOpensAt.map { $0.timeIntervalSince(updatedAt) } ?? 0)
+    }
+
+    private func estimatedSecondsOfWork() -> Double? {
         guard isActive, counts.completed > 0 else { return nil }
         let perInstance = completedSeconds / Double(counts.completed)
         if isSlidingWindow {

@@ -84,6 +84,8 @@ public enum RolloutNote: Sendable, Equatable, Codable {
     case promoted(remaining: Int)
     /// Paused longer than `pausedTimeoutSeconds`: cancelled.
     case pausedTooLong(seconds: Int, notStarted: Int, inFlight: Int)
+    /// Instances are left to start, but its maintenance window is closed until `opensAt`.
+    case awaitingMaintenanceWindow(opensAt: Date, window: String, pending: Int)
 
     public var message: String {
         switch self {
@@ -142,6 +144,8 @@ public enum RolloutNote: Sendable, Equatable, Codable {
                 + "promoted with POST …/rollout/promote, or cancelled"
         case .promoted(let remaining):
             return "promoted past the canary wave: \(remaining) instance(s) to upgrade"
+        case .awaitingMaintenanceWindow(let opensAt, let window, let pending):
+            return "outside its maintenance window (\(window)): \(pending) instance(s) wait until it opens at \(opensAt.rfc3339)"
         case .pausedTooLong(let seconds, let notStarted, let inFlight):
             return "cancelled: paused longer than pausedTimeoutSeconds (\(seconds) s); \(notStarted) instance(s) were not started; "
                 + "\(inFlight) in flight finish on their own"

@@ -35,6 +35,8 @@ public struct RolloutStateMachine: Sendable {
         case awaitPromotion
         /// Paused past `pausedTimeoutSeconds`: cancel, skipping the pending rows (see ``cancelPausedTooLong(pending:now:)``).
         case cancelPausedTooLong
+        /// Instances are due to start but the maintenance window is closed: say so, and wait until it opens.
+        case awaitWindow(opensAt: Date)
     }
 
     /// What to persist, in order: the rollout row, the instance rows written or removed, and the instances
@@ -241,7 +243,7 @@ public struct RolloutStateMachine: Sendable {
         case .complete, .cancelled, .planning:
             return .wait(until: nil)
         case .running:
-            if rollout.isSlidingWindow { return nextInWindow() }
+            if rollout.isSlidingWindow { return nextInWindow(now) }
             // Waves are strict: nothing new starts while any instance of the current wave is in flight.
             if counts.inProgress > 0 { return .wait(until: nil) }
             if counts.failed >= rollout.policy.failureThreshold { return .halt }
@@ -253,6 +255,7 @@ public struct RolloutStateMachine: Sendable {
                 if bakeUntil > now { return .wait(until: bakeUntil) }
             }
             if let gate = rollout.gateAfterWave, rollout.currentWave >= gate { return .awaitPromotion }
+            if let closed = closedWindow(now) { return closed }
             let wave = rollout.currentWave + 1
             return wave == rollout.windowWave ? .fillWindow(rollout.policy.maxConcurrentUpgrades) : .startWave(wave)
         }
@@ -260,12 +263,19 @@ public struct RolloutStateMachine: Sendable {
 
     /// The window slides: a free slot takes the next pending instance, until the failure threshold stops new
     /// starts (the halt waits for what is in flight, as between waves) or nothing is left.
-    private func nextInWindow() -> Action {
+    private func nextInWindow(_ now: Date) -> Action {
         let counts = rollout.counts
         if counts.failed >= rollout.policy.failureThreshold { return counts.inProgress > 0 ? .wait(until: nil) : .halt }
         if counts.pending == 0 { return counts.inProgress > 0 ? .wait(until: nil) : .complete }
         let free = rollout.policy.maxConcurrentUpgrades - counts.inProgress
-        return free > 0 ? .fillWindow(free) : .wait(until: nil)
+        guard free > 0 else { return .wait(until: nil) }
+        return closedWindow(now) ?? .fillWindow(free)
+    }
+
+    /// Waiting for the maintenance window, when it is closed at `now`.
+    private func closedWindow(_ now: Date) -> Action? {
+        guard let window = rollout.policy.maintenanceWindow, !window.isOpen(at: now) else { return nil }
+        return .awaitWindow(opensAt: window.nextOpening(after: now))
     }
 
     /// Performs an action that needs no rows: start, bake, complete, finish a rollback. Waits do nothing.
@@ -298,6 +308,11 @@ public struct RolloutStateMachine: Sendable {
             rollout.status = .paused
             rollout.pausedAt = now
             note(.awaitingPromotion(canaryCompleted: rollout.counts.completed, remaining: rollout.counts.pending), now: now)
+        case .awaitWindow(let opensAt):
+            let waiting = RolloutNote.awaitingMaintenanceWindow(
+                opensAt: opensAt, window: rollout.policy.maintenanceWindow?.summary ?? "", pending: rollout.counts.pending)
+            // Every look while it waits would write the same note: only a change is written.
+            if rollout.note != waiting { note(waiting, now: now) }
         case .wait, .waitForDependency, .startWave, .fillWindow, .halt, .cancelPausedTooLong:
             break
         }
@@ -508,7 +523,7 @@ public struct RolloutStateMachine: Sendable {
         let byInstance = Dictionary(rows.map { ($0.instanceId, $0) }, uniquingKeysWith: { first, _ in first })
         for id in instanceIds {
             guard let row = byInstance[id] else {
-                throw SlipwayError.badRequest("instance \(id.prefix(utf8Bytes: 80)) is not part of rollout \(rollout.id)")
+                throw SlipwayError.notFound("instance \(id.prefix(utf8Bytes: 80)) is not part of rollout \(rollout.id)")
             }
             guard row.status == .pending else {
                 throw SlipwayError.invalidState(

@@ -25,6 +25,8 @@ public struct RolloutPolicyRequest: Codable, Sendable, Equatable {
     public var scheduledAt: String?
     /// Cancel the rollout when it stays PAUSED longer than this (86,400).
     public var pausedTimeoutSeconds: Int?
+    /// Start instances only inside this window (any time when nil).
+    public var maintenanceWindow: MaintenanceWindowWire?
     /// Answer the plan and change nothing (false).
     public var dryRun: Bool?
 
@@ -32,7 +34,8 @@ public struct RolloutPolicyRequest: Codable, Sendable, Equatable {
     public init(
         maxConcurrentUpgrades: Int? = nil, canaryCount: Int? = nil, failureThreshold: Int? = nil, instanceTimeoutSeconds: Int? = nil,
         bakeSeconds: Int? = nil, autoRollback: Bool? = nil, strategy: String? = nil, selector: RolloutSelectorWire? = nil,
-        pauseAfterCanary: Bool? = nil, scheduledAt: String? = nil, pausedTimeoutSeconds: Int? = nil, dryRun: Bool? = nil
+        pauseAfterCanary: Bool? = nil, scheduledAt: String? = nil, pausedTimeoutSeconds: Int? = nil,
+        maintenanceWindow: MaintenanceWindowWire? = nil, dryRun: Bool? = nil
     ) {
         self.maxConcurrentUpgrades = maxConcurrentUpgrades
         self.canaryCount = canaryCount
@@ -45,7 +48,28 @@ public struct RolloutPolicyRequest: Codable, Sendable, Equatable {
         self.pauseAfterCanary = pauseAfterCanary
         self.scheduledAt = scheduledAt
         self.pausedTimeoutSeconds = pausedTimeoutSeconds
+        self.maintenanceWindow = maintenanceWindow
         self.dryRun = dryRun
+    }
+}
+
+/// When a rollout may start instances: `start` to `end` (HH:MM, local to `timeZone`) from each of `days`.
+public struct MaintenanceWindowWire: Codable, Sendable, Equatable {
+    /// `Mon` … `Sun`; every day when nil.
+    public var days: [String]?
+    /// `HH:MM`, 24-hour, e.g. `22:00`.
+    public var start: String
+    /// `HH:MM`; not after `start` means the next day, e.g. `02:00`.
+    public var end: String
+    /// An IANA time zone such as `Europe/Berlin`; UTC when nil.
+    public var timeZone: String?
+
+    /// Creates a window.
+    public init(days: [String]? = nil, start: String, end: String, timeZone: String? = nil) {
+        self.days = days
+        self.start = start
+        self.end = end
+        self.timeZone = timeZone
     }
 }
 
@@ -98,12 +122,14 @@ public struct RolloutPolicyResult: Codable, Sendable, Equatable {
     public var scheduledAt: String?
     /// Seconds it may stay PAUSED before it is cancelled.
     public var pausedTimeoutSeconds: Int?
+    /// When it may start instances; nil for any time.
+    public var maintenanceWindow: MaintenanceWindowWire?
 
     /// Creates a resolved policy.
     public init(
         maxConcurrentUpgrades: Int, canaryCount: Int, failureThreshold: Int, instanceTimeoutSeconds: Int, bakeSeconds: Int, autoRollback: Bool,
         strategy: String = "waves", selector: RolloutSelectorWire? = nil, pauseAfterCanary: Bool? = nil, scheduledAt: String? = nil,
-        pausedTimeoutSeconds: Int? = nil
+        pausedTimeoutSeconds: Int? = nil, maintenanceWindow: MaintenanceWindowWire? = nil
     ) {
         self.maxConcurrentUpgrades = maxConcurrentUpgrades
         self.canaryCount = canaryCount
@@ -116,6 +142,7 @@ public struct RolloutPolicyResult: Codable, Sendable, Equatable {
         self.pauseAfterCanary = pauseAfterCanary
         self.scheduledAt = scheduledAt
         self.pausedTimeoutSeconds = pausedTimeoutSeconds
+        self.maintenanceWindow = maintenanceWindow
     }
 }
 
@@ -175,6 +202,8 @@ public struct RolloutStatusResult: Codable, Sendable, Equatable {
     public var promotedAt: String?
     /// When it became PAUSED, RFC 3339 in UTC; nil unless PAUSED.
     public var pausedAt: String?
+    /// While it waits for its maintenance window: when the window opens, RFC 3339 in UTC.
+    public var windowOpensAt: String?
 
     /// Creates the response body.
     public init(
@@ -182,7 +211,7 @@ public struct RolloutStatusResult: Codable, Sendable, Equatable {
         completed: Int, failed: Int, skipped: Int, rollingBack: Int, rolledBack: Int, currentWave: Int, totalWaves: Int,
         sourceVersions: [String], targetVersions: [String], message: String, etaSeconds: Double?, policy: RolloutPolicyResult,
         createdBy: String, createdAt: String, startedAt: String?, updatedAt: String, finishedAt: String?, awaitingPromotion: Bool? = nil,
-        promotedAt: String? = nil, pausedAt: String? = nil
+        promotedAt: String? = nil, pausedAt: String? = nil, windowOpensAt: String? = nil
     ) {
         self.status = status
         self.id = id
@@ -211,6 +240,7 @@ public struct RolloutStatusResult: Codable, Sendable, Equatable {
         self.awaitingPromotion = awaitingPromotion
         self.promotedAt = promotedAt
         self.pausedAt = pausedAt
+        self.windowOpensAt = windowOpensAt
     }
 }
 

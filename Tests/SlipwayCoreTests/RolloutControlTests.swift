@@ -85,7 +85,7 @@ struct RolloutControlTests {
         #expect(throws: SlipwayError.invalidState("instance inst-0 is IN_PROGRESS in rollout up-x; only PENDING instances can be skipped")) {
             try run.machine.skip(instanceIds: ["inst-2", "inst-0"], rows: Array(run.rows.values), now: Self.t0)
         }
-        #expect(throws: SlipwayError.badRequest("instance inst-7 is not part of rollout up-x")) {
+        #expect(throws: SlipwayError.notFound("instance inst-7 is not part of rollout up-x")) {
             try run.machine.skip(instanceIds: ["inst-7"], rows: Array(run.rows.values), now: Self.t0)
         }
         #expect(run.machine.takeEffects().isEmpty)
@@ -264,5 +264,74 @@ struct RolloutControlTests {
         try run.machine.promote(now: Self.t0)
         run.advance()
         #expect(run.machine.rollout.isSlidingWindow && run.desired.values.filter { $0 == "2.0" }.count == 3)
+    }
+
+    // MARK: Maintenance windows
+
+    static func utc(_ text: String) -> Date { RFC3339.date(text)! }
+
+    @Test func aWindowOpensOnItsDaysInItsTimeZoneAndRunsPastMidnight() throws {
+        let window = try MaintenanceWindow(days: ["Mon", "Tue", "Wed", "Thu", "Fri", "Mon"], start: "22:00", end: "02:00", timeZone: "Europe/Berlin")
+        #expect(window.summary == "Mon,Tue,Wed,Thu,Fri 22:00–02:00 Europe/Berlin")
+        // Wednesday 2 December 2026, 11:00 in Berlin (UTC+1).
+        let wednesday = Self.utc("2026-12-02T10:00:00Z")
+        #expect(!window.isOpen(at: wednesday))
+        #expect(window.nextOpening(after: wednesday) == Self.utc("2026-12-02T21:00:00Z"))
+        #expect(window.isOpen(at: Self.utc("2026-12-02T21:00:00Z")))
+        // Friday's window runs into Saturday; Saturday's own evening is not a window day.
+        #expect(window.isOpen(at: Self.utc("2026-12-05T00:30:00Z")))
+        #expect(!window.isOpen(at: Self.utc("2026-12-05T01:00:00Z")))
+        #expect(window.nextOpening(after: Self.utc("2026-12-05T21:30:00Z")) == Self.utc("2026-12-07T21:00:00Z"))
+        let always = try MaintenanceWindow(days: nil, start: "09:00", end: "17:00", timeZone: nil)
+        #expect(always.days.count == 7 && always.timeZone == "UTC" && always.summary == "every day 09:00–17:00 UTC")
+    }
+
+    @Test func aWindowIsChecked() {
+        #expect(throws: SlipwayError.badRequest("maintenanceWindow.days must name days as Mon, Tue, Wed, Thu, Fri, Sat or Sun, got 'Funday'")) {
+            try MaintenanceWindow(days: ["Funday"], start: "22:00", end: "02:00", timeZone: nil)
+        }
+        #expect(throws: SlipwayError.badRequest("maintenanceWindow.days must name at least one day")) {
+            try MaintenanceWindow(days: [], start: "22:00", end: "02:00", timeZone: nil)
+        }
+        #expect(throws: SlipwayError.badRequest("maintenanceWindow.start must be a time of day HH:MM such as 22:00, got '24:00'")) {
+            try MaintenanceWindow(days: nil, start: "24:00", end: "02:00", timeZone: nil)
+        }
+        #expect(throws: SlipwayError.badRequest("maintenanceWindow.end must be a time of day HH:MM such as 22:00, got '2:00'")) {
+            try MaintenanceWindow(days: nil, start: "22:00", end: "2:00", timeZone: nil)
+        }
+        #expect(throws: SlipwayError.badRequest("maintenanceWindow.start and end must differ, got 22:00 for both")) {
+            try MaintenanceWindow(days: nil, start: "22:00", end: "22:00", timeZone: nil)
+        }
+        #expect(throws: SlipwayError.badRequest("maintenanceWindow.timeZone must be an IANA time zone such as Europe/Berlin, got 'Mars/Olympus'")) {
+            try MaintenanceWindow(days: nil, start: "22:00", end: "02:00", timeZone: "Mars/Olympus")
+        }
+    }
+
+    @Test func instancesStartOnlyInsideTheWindowAndTheStatusSaysWhenItOpens() throws {
+        // t0 is 1970-01-12T13:46:40Z, a Monday: the window is 14:00–14:10 UTC every day.
+        let window = try MaintenanceWindow(days: nil, start: "14:00", end: "14:10", timeZone: "UTC")
+        var run = Run(instances: 4, policy: RolloutEventTests.policy {
+            $0.maxConcurrentUpgrades = 2
+            $0.maintenanceWindow = window
+        })
+        let opens = Self.utc("1970-01-12T14:00:00Z")
+        run.advance()
+        #expect(run.machine.rollout.status == .running && run.desired["inst-0"] == "1.0")
+        #expect(run.machine.rollout.message == "outside its maintenance window (every day 14:00–14:10 UTC): 4 instance(s) wait until it opens at 1970-01-12T14:00:00Z")
+        #expect(run.machine.rollout.windowOpensAt == opens)
+        #expect(run.machine.next(now: Self.t0.addingTimeInterval(5), dependencyLive: false) == .awaitWindow(opensAt: opens))
+        // A second look while closed writes nothing.
+        run.machine.perform(.awaitWindow(opensAt: opens), now: Self.t0.addingTimeInterval(5))
+        #expect(run.machine.takeEffects().isEmpty)
+        run.advance(now: opens)
+        #expect(run.machine.rollout.windowOpensAt == nil && run.desired["inst-0"] == "2.0" && run.desired["inst-1"] == "2.0")
+        // In flight when it closes, they finish; the next wave waits for tomorrow's window.
+        let closed = Self.utc("1970-01-12T14:20:00Z")
+        _ = run.report(0, .succeeded, now: closed)
+        _ = run.report(1, .succeeded, now: closed)
+        run.advance(now: closed)
+        #expect(run.machine.rollout.counts.completed == 2 && run.desired["inst-2"] == "1.0")
+        #expect(run.machine.rollout.windowOpensAt == Self.utc("1970-01-13T14:00:00Z"))
+        #expect(run.machine.rollout.estimatedSecondsRemaining().map { $0 > 86_000 } == true, "the ETA counts the wait")
     }
 }

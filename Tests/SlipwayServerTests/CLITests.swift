@@ -209,6 +209,67 @@ struct CLITests {
         }
     }
 
+    @Test func labelsASelectorAWindowAndACanaryGateFromTheCommandLine() async throws {
+        try await withServer { api in
+            var cli = try CLI()
+            _ = try await cli.run(["login", "--url", api.serverURL, "--email", adminEmail, "--password-stdin"], stdin: adminPassword + "\n")
+            let service = try await cli.ok(["service", "create", "--name", "pg"])
+            let environment = try await cli.ok(["environment", "create", "--service", service, "--name", "prod", "--type", "prod"])
+            let tier = try await cli.ok(["product-tier", "create", "--service", service, "--environment", environment, "--name", "basic"])
+            let config = try await cli.ok(["image-config", "create", "--service", service, "--environment", environment, "--image", "acme/app", "--tag", "1"])
+            _ = try await cli.ok(["image-config", "release", "--service", service, config])
+            var instances: [RegisterInstanceResult] = []
+            for (name, labels) in [("db-1", "region=eu,tier=gold"), ("db-2", "region=us"), ("db-3", "region=us")] {
+                let json = try await cli.ok([
+                    "instance", "register", "--service", service, "--environment", environment, "--product-tier", tier, "--name", name, "--labels", labels,
+                    "--json",
+                ])
+                instances.append(try JSONDecoder().decode(RegisterInstanceResult.self, from: Data(json.utf8)))
+            }
+            let relabelled = try await cli.ok(["instance", "label", "--service", service, "--environment", environment, instances[1].id, "--labels", "region=eu"])
+            #expect(relabelled.contains("region=eu"))
+            let listed = try await cli.ok(["instance", "list", "--service", service, "--environment", environment])
+            #expect(listed.contains("region=eu,tier=gold") && listed.contains("LABELS"))
+            let badLabels = try await cli.run(["instance", "label", "--service", service, "--environment", environment, instances[1].id, "--labels", "eu"])
+            #expect(badLabels.status == 2 && badLabels.stderr.contains("labels must be key=value pairs separated by commas"), "\(badLabels.stderr)")
+
+            let scripts = try ApplyScripts()
+            let apply = try scripts.script(name: "apply.sh")
+            let agents = try instances.map { try AgentProcess(server: api.serverURL, token: $0.agentToken, applyCommand: apply) }
+            defer { agents.forEach { $0.stop() } }
+            try await eventually("every agent applied its first state") { scripts.runs.count == 3 }
+            _ = try await cli.ok(["image-config", "update", "--service", service, config, "--tag", "2", "--release"])
+
+            let badWindow = try await cli.run(["rollout", "start", "--service", service, config, "--maintenance-window", "22:00"])
+            #expect(badWindow.status == 2 && badWindow.stderr.contains("--maintenance-window needs its times as HH:MM-HH:MM"), "\(badWindow.stderr)")
+            let noInstance = try await cli.run(["rollout", "skip", "--service", service, config])
+            #expect(noInstance.status == 2 && noInstance.stderr.contains("name at least one --instance to skip"), "\(noInstance.stderr)")
+
+            // A window open now (an hour either side, in UTC), the EU instances only, a canary that waits.
+            var utc = Calendar(identifier: .gregorian)
+            utc.timeZone = .gmt
+            func time(_ date: Date) -> String { String(format: "%02d:%02d", utc.component(.hour, from: date), utc.component(.minute, from: date)) }
+            let window = "\(time(Date().addingTimeInterval(-3600)))-\(time(Date().addingTimeInterval(3600))) UTC"
+            let started = try await cli.run([
+                "rollout", "start", "--service", service, config, "--selector", "region=eu", "--canary", "1", "--pause-after-canary",
+                "--maintenance-window", window,
+            ])
+            #expect(started.status == 0, "\(started.stderr)")
+            func status() async throws -> RolloutStatusResult {
+                try JSONDecoder().decode(RolloutStatusResult.self, from: Data(try await cli.ok(["rollout", "status", "--service", service, config, "--json"]).utf8))
+            }
+            try await eventually("the canary is done and the rollout waits for promote") { try await status().awaitingPromotion == true }
+            let waiting = try await cli.ok(["rollout", "status", "--service", service, config])
+            #expect(waiting.contains("waiting: slipway rollout promote"), "\(waiting)")
+            #expect(try await status().policy.maintenanceWindow?.timeZone == "UTC")
+            _ = try await cli.ok(["rollout", "promote", "--service", service, config])
+            try await eventually("the rollout completes") { try await status().status == "COMPLETE" }
+            #expect(scripts.runs(of: instances[0].id, image: "docker.io/acme/app:2") == 1)
+            #expect(scripts.runs(of: instances[1].id, image: "docker.io/acme/app:2") == 1)
+            #expect(scripts.runs(of: instances[2].id, image: "docker.io/acme/app:2") == 0)
+        }
+    }
+
     /// Plain http:// is for this machine only: to any other host the CLI and the agent refuse before they
     /// connect, unless told --insecure.
     @Test func plainHTTPToAnotherHostIsRefused() async throws {

@@ -99,7 +99,7 @@ struct RolloutControlEndToEndTests {
             inFlight.expectError(
                 .conflict, "invalid_state", message: "instance \(first) is IN_PROGRESS in rollout \(started.id); only PENDING instances can be skipped")
             let unknown = try await api.call(.post, fleet.rolloutPath + "/skip", json: SkipRolloutInstancesRequest(instanceIds: ["inst-nothere"]))
-            unknown.expectError(.badRequest, "bad_request", message: "instance inst-nothere is not part of rollout \(started.id)")
+            unknown.expectError(.notFound, "not_found", message: "instance inst-nothere is not part of rollout \(started.id)")
             let malformed = try await api.call(.post, fleet.rolloutPath + "/skip", json: SkipRolloutInstancesRequest(instanceIds: ["imgc-1"]))
             malformed.expectError(
                 .badRequest, "bad_request", message: "instanceIds holds 'imgc-1', which is not a valid instance id such as 'inst-3f9aK2mQx7Lp'")
@@ -175,6 +175,45 @@ struct RolloutControlEndToEndTests {
             try await start("{}").expectError(.conflict, "invalid_state", containing: "is still SCHEDULED")
             let cancelled = try await api.call(.post, fleet.rolloutPath + "/cancel").decode(RolloutStatusResult.self)
             #expect(cancelled.status == "CANCELLED" && cancelled.skipped == 2)
+        }
+    }
+
+    @Test func outsideItsMaintenanceWindowNothingStartsAndTheStatusSaysWhenItOpens() async throws {
+        try await withServer { api in
+            let api = try await api.signIn()
+            let fleet = try await Fleet.make(api, instances: 2)
+            let scripts = try ApplyScripts()
+            let apply = try scripts.script(name: "apply.sh")
+            let agents = try fleet.instances.map { try AgentProcess(server: api.serverURL, token: $0.agentToken, applyCommand: apply) }
+            defer { agents.forEach { $0.stop() } }
+            try await eventually("every agent applied its first state") { scripts.runs.count == 2 }
+            try await fleet.ship(api, tag: "2")
+
+            // A window that opened an hour ago and closed a minute ago, on every day: the next one opens in about 22 h.
+            var utc = Calendar(identifier: .gregorian)
+            utc.timeZone = .gmt
+            func time(_ date: Date) -> String { String(format: "%02d:%02d", utc.component(.hour, from: date), utc.component(.minute, from: date)) }
+            let now = Date()
+            let window = MaintenanceWindowWire(start: time(now.addingTimeInterval(-3600)), end: time(now.addingTimeInterval(-60)))
+            let started = try await api.call(.post, fleet.rolloutPath, json: RolloutPolicyRequest(maintenanceWindow: window))
+            #expect(started.status == .ok, "\(started.body)")
+            var waiting: RolloutStatusResult?
+            try await eventually("the rollout waits for its window") {
+                waiting = try await fleet.status(api)
+                return waiting?.windowOpensAt != nil
+            }
+            let opensAt = try #require(waiting?.windowOpensAt.flatMap { try? Date($0, strategy: .iso8601) })
+            #expect(opensAt > now.addingTimeInterval(21 * 3600) && opensAt < now.addingTimeInterval(23 * 3600), "\(opensAt)")
+            #expect(waiting?.status == "RUNNING" && waiting?.pending == 2)
+            #expect(waiting?.message.hasPrefix("outside its maintenance window (every day \(window.start)–\(window.end) UTC): 2 instance(s) wait until it opens at ") == true)
+            #expect(waiting?.policy.maintenanceWindow == MaintenanceWindowWire(
+                days: ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"], start: window.start, end: window.end, timeZone: "UTC"))
+            try await Task.sleep(for: .seconds(1))
+            #expect(scripts.runs.filter { $0.image == Self.v2 }.isEmpty)
+
+            let bad = try await api.call(.post, fleet.rolloutPath, body: #"{"maintenanceWindow": {"start": "22:00", "end": "02:00", "timeZone": "Mars/Olympus"}}"#)
+            bad.expectError(.badRequest, "bad_request", message: "maintenanceWindow.timeZone must be an IANA time zone such as Europe/Berlin, got 'Mars/Olympus'")
+            #expect(try await api.call(.post, fleet.rolloutPath + "/cancel").decode(RolloutStatusResult.self).status == "CANCELLED")
         }
     }
 }

@@ -39,7 +39,10 @@ extension RolloutPolicyResult {
             instanceTimeoutSeconds: policy.instanceTimeoutSeconds, bakeSeconds: policy.bakeSeconds, autoRollback: policy.autoRollback,
             strategy: policy.strategy.rawValue,
             selector: policy.selector.map { RolloutSelectorWire(instanceIds: $0.instanceIds, labels: $0.labels) },
-            pauseAfterCanary: policy.pauseAfterCanary, scheduledAt: policy.scheduledAt?.rfc3339, pausedTimeoutSeconds: policy.pausedTimeoutSeconds)
+            pauseAfterCanary: policy.pauseAfterCanary, scheduledAt: policy.scheduledAt?.rfc3339, pausedTimeoutSeconds: policy.pausedTimeoutSeconds,
+            maintenanceWindow: policy.maintenanceWindow.map {
+                MaintenanceWindowWire(days: $0.days, start: $0.start, end: $0.end, timeZone: $0.timeZone)
+            })
     }
 }
 
@@ -69,6 +72,9 @@ extension RolloutPolicy {
             scheduledAt = date
         }
         if let value = request.pausedTimeoutSeconds { pausedTimeoutSeconds = value }
+        maintenanceWindow = try request.maintenanceWindow.map {
+            try MaintenanceWindow(days: $0.days, start: $0.start, end: $0.end, timeZone: $0.timeZone)
+        }
         try validate(now: now)
     }
 }
@@ -86,7 +92,7 @@ extension RolloutStatusResult {
             createdBy: rollout.createdBy, createdAt: rollout.createdAt.rfc3339, startedAt: rollout.startedAt?.rfc3339,
             updatedAt: rollout.updatedAt.rfc3339, finishedAt: rollout.finishedAt?.rfc3339,
             awaitingPromotion: rollout.isAwaitingPromotion, promotedAt: rollout.promotedAt?.rfc3339,
-            pausedAt: rollout.status == .paused ? rollout.pausedAt?.rfc3339 : nil)
+            pausedAt: rollout.status == .paused ? rollout.pausedAt?.rfc3339 : nil, windowOpensAt: rollout.windowOpensAt?.rfc3339)
     }
 }
 

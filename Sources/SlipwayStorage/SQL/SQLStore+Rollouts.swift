@@ -547,6 +547,10 @@ extension SQLStore {
                 case .halt:
                     let completed = rollout.policy.autoRollback ? try Self.rows(rolloutId: id, status: .completed, db) : []
                     machine.halt(pending: try Self.rows(rolloutId: id, status: .pending, db), completed: completed, now: now)
+                case .awaitWindow(let opensAt):
+                    machine.perform(action, now: now)
+                    try Self.persist(&machine, db)
+                    return (changed, opensAt)
                 case .start, .bake, .complete, .finishRollback, .reachSchedule, .awaitPromotion:
                     machine.perform(action, now: now)
                 }
