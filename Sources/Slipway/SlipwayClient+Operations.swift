@@ -320,6 +320,33 @@ extension SlipwayClient {
         _ = try await send(.DELETE, "\(Self.prefix)/image-registry/\(Self.segment(id))")
     }
 
+    // MARK: Webhooks
+
+    /// Subscribes `url` to `events`; returns the webhook's id (`wh-…`).
+    public func createWebhook(_ request: CreateWebhookRequest) async throws -> String {
+        try await post("\(Self.prefix)/webhook", request)
+    }
+
+    /// One page of the organization's webhooks, oldest first.
+    public func listWebhooks(pageSize: Int? = nil, nextPageToken: String? = nil) async throws -> ListWebhooksResult {
+        try await get("\(Self.prefix)/webhook", query: Self.page(pageSize, nextPageToken))
+    }
+
+    /// Describes a webhook (never its secret).
+    public func describeWebhook(id: String) async throws -> WebhookResult {
+        try await get("\(Self.prefix)/webhook/\(Self.segment(id))")
+    }
+
+    /// Deletes a webhook and its deliveries.
+    public func deleteWebhook(id: String) async throws {
+        _ = try await send(.DELETE, "\(Self.prefix)/webhook/\(Self.segment(id))")
+    }
+
+    /// One page of a webhook's deliveries, newest first.
+    public func webhookDeliveries(id: String, pageSize: Int? = nil, nextPageToken: String? = nil) async throws -> ListWebhookDeliveriesResult {
+        try await get("\(Self.prefix)/webhook/\(Self.segment(id))/deliveries", query: Self.page(pageSize, nextPageToken))
+    }
+
     // MARK: Version sets
 
     /// One page of a product tier's tier versions, oldest first, with the image configs each pins.

@@ -15,7 +15,8 @@ struct SlipwayCommand: AsyncParsableCommand {
             """,
         subcommands: [
             Login.self, Logout.self, ServiceCommand.self, EnvironmentCommand.self, ProductTierCommand.self, RegistryCommand.self,
-            ImageConfigCommand.self, VersionSetCommand.self, InstanceCommand.self, RolloutCommand.self, UserCommand.self, AuditCommand.self,
+            ImageConfigCommand.self, VersionSetCommand.self, InstanceCommand.self, RolloutCommand.self, WebhookCommand.self, UserCommand.self,
+            AuditCommand.self,
         ])
 }
 

@@ -46,8 +46,12 @@ public struct RolloutStateMachine: Sendable {
         public var rows: [RolloutInstance] = []
         public var removedInstanceIds: [String] = []
         public var desiredVersions: [DesiredVersion] = []
+        /// What webhooks hear of: the rollout's moves (started, paused, halted, …) and instances that failed.
+        public var events: [Event] = []
 
-        public var isEmpty: Bool { !rolloutChanged && rows.isEmpty && removedInstanceIds.isEmpty && desiredVersions.isEmpty }
+        public var isEmpty: Bool {
+            !rolloutChanged && rows.isEmpty && removedInstanceIds.isEmpty && desiredVersions.isEmpty && events.isEmpty
+        }
 
         public init() {}
 
@@ -59,7 +63,14 @@ public struct RolloutStateMachine: Sendable {
             rows += later.rows
             removedInstanceIds += later.removedInstanceIds
             desiredVersions += later.desiredVersions
+            events += later.events
         }
+    }
+
+    /// Something a webhook may be told: the kind, and the instance it is about for `instance.failed`.
+    public struct Event: Sendable, Equatable {
+        public var kind: WebhookEventKind
+        public var instance: RolloutInstance?
     }
 
     /// An instance told to run another tier version.
@@ -86,13 +97,20 @@ public struct RolloutStateMachine: Sendable {
 
     public private(set) var rollout: Rollout
     public private(set) var effects = Effects()
+    /// The status as of the last ``takeEffects()``: a move from it is an event.
+    private var statusTaken: RolloutStatus
 
     public init(_ rollout: Rollout) {
         self.rollout = rollout
+        statusTaken = rollout.status
     }
 
     /// Hands over what changed since the last call, and starts collecting afresh.
     public mutating func takeEffects() -> Effects {
+        if let kind = WebhookEventKind.rolloutMoved(from: statusTaken, to: rollout.status) {
+            effects.events.append(Event(kind: kind, instance: nil))
+        }
+        statusTaken = rollout.status
         defer { effects = Effects() }
         return effects
     }
@@ -606,6 +624,9 @@ public struct RolloutStateMachine: Sendable {
         rollout.counts.move(from: old, to: new)
         if let old, let new, old.status == .inProgress, new.status == .completed {
             rollout.completedSeconds += now.timeIntervalSince(old.startedAt ?? now)
+        }
+        if let new, new.status == .failed, old?.status != .failed {
+            effects.events.append(Event(kind: .instanceFailed, instance: new))
         }
         if let new {
             effects.rows.append(new)

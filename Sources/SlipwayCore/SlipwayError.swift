@@ -64,6 +64,8 @@ public enum ResourceKind: String, Sendable, CaseIterable {
     case tierVersion = "tv"
     case instance = "inst"
     case rollout = "up"
+    case webhook = "wh"
+    case webhookDelivery = "whd"
 
     public var prefix: String { rawValue }
 
@@ -85,6 +87,8 @@ public enum ResourceKind: String, Sendable, CaseIterable {
         case .tierVersion: "tier version"
         case .instance: "instance"
         case .rollout: "rollout"
+        case .webhook: "webhook"
+        case .webhookDelivery: "webhook delivery"
         }
     }
 }

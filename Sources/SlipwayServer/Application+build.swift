@@ -35,7 +35,9 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
     let router = buildRouter(
         openAPI: try OpenAPIDocument.load(), console: try WebConsole.load(), store: store, accounts: accounts, engine: engine, notifier: notifier, checks: checks,
         allowSignup: configuration.allowSignup, maxWaitingReports: configuration.maxWaitingReports, agentsPresentCertificates: configuration.tls?.agentCA != nil, metrics: MetricsAccess(configuration),
-        clock: configuration.clock, logger: logger)
+        webhookAllowPrivate: configuration.webhookAllowPrivate, clock: configuration.clock, logger: logger)
+    let webhooks = WebhookSender(
+        store: store, secrets: secrets, clock: configuration.clock, allowPrivate: configuration.webhookAllowPrivate, logger: logger)
     // Every open connection is a file descriptor; running out of them makes the runtime itself trap. Past this
     // many connections, new ones wait in the listen backlog instead.
     let maxConnections = ConnectionBudget.maxConnections(logger: logger)
@@ -52,7 +54,7 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
         // Shut down in reverse: the HTTP server, then the relay and the engine, then the store (which hands
         // the engine's lease to another replica at once).
         services: [
-            StoreCloser(store: store), engine, FleetSignalRelay(store: store, notifier: notifier, engine: engine),
+            StoreCloser(store: store), engine, webhooks, FleetSignalRelay(store: store, notifier: notifier, engine: engine),
             AuditRetention(store: store, clock: configuration.clock, retentionDays: configuration.auditRetentionDays),
         ],
         logger: logger)
@@ -60,9 +62,9 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
 
 /// The routes: health, metrics and the spec, the public sign-in routes, and everything else behind a bearer token.
 func buildRouter(
-    openAPI: String, console: WebConsole, store: any SlipwayStore & FleetStore, accounts: Accounts, engine: RolloutEngine, notifier: DesiredStateNotifier,
-    checks: ImageChecks, allowSignup: Bool, maxWaitingReports: Int = 20_000, agentsPresentCertificates: Bool = false,
-    metrics metricsAccess: MetricsAccess, clock: SlipwayClock, logger: Logger
+    openAPI: String, console: WebConsole, store: any SlipwayStore & FleetStore & WebhookStore, accounts: Accounts, engine: RolloutEngine,
+    notifier: DesiredStateNotifier, checks: ImageChecks, allowSignup: Bool, maxWaitingReports: Int = 20_000, agentsPresentCertificates: Bool = false,
+    metrics metricsAccess: MetricsAccess, webhookAllowPrivate: Bool = false, clock: SlipwayClock, logger: Logger
 ) -> Router<SlipwayRequestContext> {
     let router = Router(context: SlipwayRequestContext.self)
     let metrics = ServerMetrics(fleet: store, notifier: notifier, engine: engine)
@@ -104,6 +106,7 @@ func buildRouter(
     VersionSetController(store: store).addRoutes(to: secured)
     InstanceController(store: store, fleet: store, clock: clock).addRoutes(to: secured)
     RolloutController(fleet: store, engine: engine, clock: clock).addRoutes(to: secured)
+    WebhookController(store: store, clock: clock, secrets: checks.secrets, allowPrivate: webhookAllowPrivate).addRoutes(to: secured)
     AgentController(
         fleet: store, notifier: notifier, engine: engine, reports: ReportBatcher(store: store, clock: clock, maxWaiting: maxWaitingReports), metrics: metrics,
         requireClientCertificate: agentsPresentCertificates

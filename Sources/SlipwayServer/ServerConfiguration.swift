@@ -14,6 +14,8 @@ public struct ServerConfiguration: Sendable {
     public var jwtKeyFile: String?
     /// Whether `POST /2022-09-01-00/signup` may create organizations.
     public var allowSignup = false
+    /// Webhook URLs may point at loopback, private and link-local addresses (`--webhook-allow-private`).
+    public var webhookAllowPrivate = false
     /// The first admin, created on an empty database.
     public var adminEmail: String?
     public var adminPassword: String?

@@ -109,6 +109,9 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Let anyone create an organization with POST /2022-09-01-00/signup (SLIPWAY_ALLOW_SIGNUP=true).")
     var allowSignup = false
 
+    @Flag(help: "Let webhooks reach loopback, private and link-local addresses (SLIPWAY_WEBHOOK_ALLOW_PRIVATE=true).")
+    var webhookAllowPrivate = false
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (SLIPWAY_LOG_LEVEL; default info).")
     var logLevel: String?
 
@@ -136,6 +139,8 @@ struct Serve: AsyncParsableCommand {
         configuration.secretKeyFile = secretKeyFile ?? environment["SLIPWAY_SECRET_KEY_FILE"].flatMap { $0.isEmpty ? nil : $0 }
         configuration.metricsToken = environment["SLIPWAY_METRICS_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         configuration.allowSignup = allowSignup || ["true", "1", "yes"].contains(environment["SLIPWAY_ALLOW_SIGNUP"]?.lowercased() ?? "")
+        configuration.webhookAllowPrivate =
+            webhookAllowPrivate || ["true", "1", "yes"].contains(environment["SLIPWAY_WEBHOOK_ALLOW_PRIVATE"]?.lowercased() ?? "")
         if let lifetime = environment["SLIPWAY_TOKEN_LIFETIME"] {
             guard let seconds = TimeInterval(lifetime), seconds >= 60, seconds <= ServerConfiguration.maximumTokenLifetime else {
                 throw ValidationError(

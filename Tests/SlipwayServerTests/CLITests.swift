@@ -267,6 +267,19 @@ struct CLITests {
             #expect(scripts.runs(of: instances[0].id, image: "docker.io/acme/app:2") == 1)
             #expect(scripts.runs(of: instances[1].id, image: "docker.io/acme/app:2") == 1)
             #expect(scripts.runs(of: instances[2].id, image: "docker.io/acme/app:2") == 0)
+
+            // Webhooks: a loopback URL is refused on a server without --webhook-allow-private.
+            let refused = try await cli.run(["webhook", "create", "http://127.0.0.1:9/hook", "--events", "release", "--secret", "0123456789abcdef"])
+            #expect(refused.status == 1 && refused.stderr.contains("points at a loopback address"), "\(refused.stderr)")
+            let hook = try await cli.ok([
+                "webhook", "create", "https://hooks.example.com/slipway", "--events", "rollout.cancelled, rollout.halted", "--secret",
+                "0123456789abcdef",
+            ])
+            #expect(hook.hasPrefix("wh-"))
+            #expect(try await cli.ok(["webhook", "list"]).contains("rollout.cancelled,rollout.halted"))
+            #expect(try await cli.ok(["webhook", "deliveries", hook]).hasPrefix("DELIVERY"))
+            _ = try await cli.ok(["webhook", "delete", hook])
+            #expect(try await cli.run(["webhook", "describe", hook]).status == 1)
         }
     }
 

@@ -44,7 +44,7 @@ def valid_labels(labels):
 
 # Names and descriptions are bounded in UTF-8 bytes (so one character cannot carry unbounded marks); the
 # document's maxLength counts characters, so a positive case of wide characters is cut to the byte limit.
-BYTE_LIMITS = {"name": 100, "tierVersion": 100, "description": 1024}
+BYTE_LIMITS = {"name": 100, "tierVersion": 100, "description": 1024, "secret": 256}
 
 
 def within_byte_limits(body):
@@ -58,6 +58,9 @@ def within_byte_limits(body):
 
 
 def positive_targeting(body):
+    # A webhook's URL must parse as one; deliveries go to a loopback port nothing listens on.
+    if isinstance(body.get("url"), str) and "events" in body:
+        body["url"] = "http://127.0.0.1:9/slipway"
     if body.get("pauseAfterCanary") is True and not body.get("canaryCount"):
         body["canaryCount"] = 1
     if isinstance(body.get("labels"), dict):

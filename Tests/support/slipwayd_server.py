@@ -21,10 +21,10 @@ def free_port():
 class Server:
     """slipwayd on a fresh SQLite file, on loopback."""
 
-    def __init__(self, binaries, work, admin, database="slipway.sqlite"):
+    def __init__(self, binaries, work, admin, database="slipway.sqlite", environment=None):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        environment = dict(os.environ, SLIPWAY_ADMIN_EMAIL=admin[0], SLIPWAY_ADMIN_PASSWORD=admin[1])
+        environment = dict(os.environ, SLIPWAY_ADMIN_EMAIL=admin[0], SLIPWAY_ADMIN_PASSWORD=admin[1], **(environment or {}))
         self.log_path = os.path.join(work, "slipwayd.log")
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(

@@ -9,7 +9,8 @@ public enum DatabaseCopy {
     /// The tables, parents before children.
     static let tables = [
         "settings", "organizations", "users", "refresh_tokens", "services", "service_environments", "product_tiers", "image_registries",
-        "image_configs", "tier_versions", "tier_version_images", "instances", "rollouts", "rollout_instances", "audit_log",
+        "image_configs", "tier_versions", "tier_version_images", "instances", "rollouts", "rollout_instances", "audit_log", "webhooks",
+        "webhook_deliveries",
     ]
 
     /// Rows copied per table.

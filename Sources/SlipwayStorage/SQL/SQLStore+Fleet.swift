@@ -311,8 +311,10 @@ extension SQLStore: FleetStore {
             }
         }
         for rolloutId in rolloutOrder {
-            try writeInstanceEffects(effects[rolloutId] ?? .init(), rolloutId: rolloutId, db)
+            let changes = effects[rolloutId] ?? .init()
+            try writeInstanceEffects(changes, rolloutId: rolloutId, db)
             try Self.persist(&machines[rolloutId]!, db)
+            try Self.enqueueRolloutEvents(changes.events, rollout: machines[rolloutId]!.rollout, db)
         }
         return results
     }

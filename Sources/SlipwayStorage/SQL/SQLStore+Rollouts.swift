@@ -353,7 +353,9 @@ extension SQLStore {
     /// Writes everything the machine changed since the last write.
     static func persist(_ machine: inout RolloutStateMachine, _ db: any SQLSession) throws {
         try persistInstances(&machine, db)
-        guard machine.takeEffects().rolloutChanged else { return }
+        let effects = machine.takeEffects()
+        try enqueueRolloutEvents(effects.events, rollout: machine.rollout, db)
+        guard effects.rolloutChanged else { return }
         let rollout = machine.rollout
         let counts = rollout.counts
         try db.cachedExecute(sql: """
@@ -373,7 +375,9 @@ extension SQLStore {
 
     /// Writes the instance rows and desired versions the machine changed; the rollout's own row waits for ``persist(_:_:)``.
     static func persistInstances(_ machine: inout RolloutStateMachine, _ db: any SQLSession) throws {
-        try writeInstanceEffects(machine.takeInstanceEffects(), rolloutId: machine.rollout.id, db)
+        let effects = machine.takeInstanceEffects()
+        try writeInstanceEffects(effects, rolloutId: machine.rollout.id, db)
+        try enqueueRolloutEvents(effects.events, rollout: machine.rollout, db)
     }
 
     /// Writes a rollout's changed rows, removed rows and desired versions, in as few statements as the changes

@@ -640,6 +640,12 @@ public final class SQLStore: SlipwayStore {
                 try db.cachedExecute(sql: "UPDATE tier_versions SET status = 'Active' WHERE product_tier_id = ? AND status = 'Preferred'",
                     arguments: [version.productTierId])
                 try Self.insertTierVersion(version, db)
+                let image = version.images.first { $0.imageConfigId == config.id }?.imageReference ?? ""
+                try Self.enqueueWebhookEvent(.release, organizationId: organizationId, now: now, db) { body in
+                    body.release = .init(
+                        serviceId: serviceId, imageConfigId: config.id, productTierId: version.productTierId, version: version.version, image: image,
+                        releasedBy: releasedBy)
+                }
             }
             return versions
         }

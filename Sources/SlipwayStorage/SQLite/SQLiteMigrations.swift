@@ -370,6 +370,38 @@ enum SQLiteMigrations {
                     ALTER TABLE rollouts ADD COLUMN paused_at REAL;
                     """)
         }
+        // Webhooks, and the durable queue of their deliveries: written in the transaction of the event.
+        migrator.registerMigration("v9-webhooks") { db in
+            try db.execute(sql: """
+                    CREATE TABLE webhooks (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                        id TEXT NOT NULL UNIQUE,
+                        organization_id TEXT NOT NULL REFERENCES organizations(id),
+                        url TEXT NOT NULL,
+                        events TEXT NOT NULL,
+                        secret TEXT NOT NULL,
+                        created_by TEXT NOT NULL,
+                        created_at DATETIME NOT NULL
+                    );
+                    CREATE INDEX webhooks_by_organization ON webhooks(organization_id, seq);
+                    CREATE TABLE webhook_deliveries (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                        id TEXT NOT NULL UNIQUE,
+                        webhook_id TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+                        event TEXT NOT NULL,
+                        payload TEXT NOT NULL,
+                        status TEXT NOT NULL,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        next_attempt_at REAL,
+                        last_status_code INTEGER,
+                        last_error TEXT,
+                        created_at DATETIME NOT NULL,
+                        delivered_at DATETIME
+                    );
+                    CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries(webhook_id, seq);
+                    CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
+                    """)
+        }
         return migrator
     }
 }
