@@ -20,6 +20,12 @@ struct PolicyOptions: ParsableArguments {
     @Option(help: "Cancel the rollout if it stays paused longer than this many seconds (default 86400).") var pausedTimeout: Int?
     @Option(help: "Start instances only in this window: [days] HH:MM-HH:MM [time zone], e.g. 'Mon,Tue,Wed,Thu,Fri 22:00-02:00 Europe/Berlin'.")
     var maintenanceWindow: String?
+    @Option(help: "An HTTP check to pass after each wave (GET; 200 expected); failing it halts the rollout.") var analysisUrl: String?
+    @Option(help: "A Prometheus server whose --analysis-query must meet --analysis-condition after each wave.") var analysisPrometheus: String?
+    @Option(help: "The PromQL query of --analysis-prometheus.") var analysisQuery: String?
+    @Option(help: "What a good measurement is, e.g. 'result < 0.01'.") var analysisCondition: String?
+    @Option(help: "Seconds between measurements (default 30).") var analysisInterval: Int?
+    @Option(help: "Failed measurements that halt the rollout (default 1).") var analysisFailureLimit: Int?
 
     var request: RolloutPolicyRequest {
         get throws {
@@ -29,7 +35,12 @@ struct PolicyOptions: ParsableArguments {
                 maxConcurrentUpgrades: maxConcurrent, canaryCount: canary, failureThreshold: failureThreshold,
                 instanceTimeoutSeconds: instanceTimeout, bakeSeconds: bake, autoRollback: autoRollback ? true : nil, strategy: strategy,
                 selector: chosen, pauseAfterCanary: pauseAfterCanary ? true : nil, scheduledAt: at, pausedTimeoutSeconds: pausedTimeout,
-                maintenanceWindow: try maintenanceWindow.map(Self.window))
+                maintenanceWindow: try maintenanceWindow.map(Self.window),
+                analysis: analysisUrl == nil && analysisPrometheus == nil
+                    ? nil
+                    : RolloutAnalysisWire(
+                        url: analysisUrl, prometheusUrl: analysisPrometheus, query: analysisQuery, successCondition: analysisCondition,
+                        intervalSeconds: analysisInterval, failureLimit: analysisFailureLimit))
         }
     }
 }
@@ -96,7 +107,7 @@ struct RolloutCommand: AsyncParsableCommand {
                 ("rollout", status.id), ("status", status.status), ("progress", RolloutProgress.line(status)), ("message", status.message),
                 ("versions", "\(status.sourceVersions.joined(separator: ",")) → \(status.targetVersions.joined(separator: ","))"),
                 ("scheduled", status.status == "SCHEDULED" ? status.policy.scheduledAt : nil),
-                ("window opens", status.windowOpensAt),
+                ("window opens", status.windowOpensAt), ("analysis", status.lastAnalysis),
                 ("promote", status.awaitingPromotion == true ? "waiting: slipway rollout promote --service … \(status.imageConfigId)" : nil),
                 ("started", status.startedAt), ("finished", status.finishedAt),
             ])

@@ -64,6 +64,10 @@ public protocol FleetStore: Sendable {
     /// Performs what ``RolloutStateMachine`` decides until it says wait, in one transaction and a bounded number of steps. Returns the instances whose
     /// desired state changed and when the rollout next needs a look without any report.
     func advanceRollout(id: String, now: Date) async throws -> (changedInstances: [String], wakeAt: Date?)
+    /// RUNNING rollouts whose analysis is due to be measured at `now`.
+    func rolloutsDueForAnalysis(now: Date) async throws -> [Rollout]
+    /// Feeds a measurement of the rollout's analysis to its machine; returns whether the engine has work now.
+    func recordAnalysis(rolloutId: String, passed: Bool, text: String, now: Date) async throws -> Bool
     /// Fails in-flight instances past their deadline; returns the rollouts they belong to.
     func expireDeadlines(now: Date) async throws -> [String]
     /// The earliest deadline of an in-flight instance.

@@ -67,12 +67,14 @@ public struct RolloutPolicy: Sendable, Equatable, Codable {
     public var pausedTimeoutSeconds = 86_400
     /// Instances start only inside this window; nil: at any time.
     public var maintenanceWindow: MaintenanceWindow?
+    /// Evidence the rollout waits for after each wave and halts on; nil: none.
+    public var analysis: RolloutAnalysis?
 
     public init() {}
 
     private enum CodingKeys: String, CodingKey {
         case maxConcurrentUpgrades, canaryCount, failureThreshold, instanceTimeoutSeconds, bakeSeconds, autoRollback, strategy
-        case selector, pauseAfterCanary, scheduledAt, pausedTimeoutSeconds, maintenanceWindow
+        case selector, pauseAfterCanary, scheduledAt, pausedTimeoutSeconds, maintenanceWindow, analysis
     }
 
     /// Decodes a stored policy; one stored before strategies existed ran in waves.
@@ -90,6 +92,7 @@ public struct RolloutPolicy: Sendable, Equatable, Codable {
         scheduledAt = try container.decodeIfPresent(Date.self, forKey: .scheduledAt)
         pausedTimeoutSeconds = try container.decodeIfPresent(Int.self, forKey: .pausedTimeoutSeconds) ?? 86_400
         maintenanceWindow = try container.decodeIfPresent(MaintenanceWindow.self, forKey: .maintenanceWindow)
+        analysis = try container.decodeIfPresent(RolloutAnalysis.self, forKey: .analysis)
     }
 
     /// The longest a rollout may be scheduled ahead.
@@ -112,6 +115,7 @@ public struct RolloutPolicy: Sendable, Equatable, Codable {
             throw SlipwayError.badRequest("pauseAfterCanary needs a canary wave: set canaryCount to 1 or more")
         }
         try selector?.validate()
+        try analysis?.validate()
         if let scheduledAt {
             guard scheduledAt > now else {
                 throw SlipwayError.badRequest("scheduledAt \(scheduledAt.rfc3339) is not in the future (it is \(now.rfc3339) now); leave it out to start now")
@@ -266,13 +270,22 @@ public struct Rollout: Sendable, Equatable {
     public var promotedAt: Date?
     /// When the rollout last became PAUSED; `pausedTimeoutSeconds` count from here.
     public var pausedAt: Date?
+    /// Analysis measurements that failed so far; at the policy's `failureLimit` the rollout halts.
+    public var analysisFailures: Int
+    /// When the analysis is next measured; nil when it has none or is not running.
+    public var nextAnalysisAt: Date?
+    /// The last measurement, in words.
+    public var lastAnalysis: String?
+    /// The last wave a passing measurement followed (with nothing in flight): the next wave may start.
+    public var analyzedThroughWave: Int?
 
     public init(
         id: String, organizationId: String, serviceId: String, serviceEnvironmentId: String, imageConfigId: String, status: RolloutStatus,
         policy: RolloutPolicy, counts: RolloutCounts, currentWave: Int, totalWaves: Int, bakeUntil: Date?, rollback: RollbackState,
         sourceVersions: [String], targetVersions: [String], message: String, createdBy: String, createdAt: Date, startedAt: Date?,
         updatedAt: Date, finishedAt: Date?, completedSeconds: Double, note: RolloutNote? = nil, gateAfterWave: Int? = nil,
-        promotedAt: Date? = nil, pausedAt: Date? = nil
+        promotedAt: Date? = nil, pausedAt: Date? = nil, analysisFailures: Int = 0, nextAnalysisAt: Date? = nil, lastAnalysis: String? = nil,
+        analyzedThroughWave: Int? = nil
     ) {
         self.id = id
         self.organizationId = organizationId
@@ -299,6 +312,15 @@ public struct Rollout: Sendable, Equatable {
         self.gateAfterWave = gateAfterWave
         self.promotedAt = promotedAt
         self.pausedAt = pausedAt
+        self.analysisFailures = analysisFailures
+        self.nextAnalysisAt = nextAnalysisAt
+        self.lastAnalysis = lastAnalysis
+        self.analyzedThroughWave = analyzedThroughWave
+    }
+
+    /// Whether its analysis failed `failureLimit` times: nothing more starts, and it halts.
+    public var analysisFailed: Bool {
+        policy.analysis.map { analysisFailures >= $0.failureLimit } ?? false
     }
 
     /// Whether the rollout is paused at its canary gate, waiting to be promoted.

@@ -84,6 +84,10 @@ public enum RolloutNote: Sendable, Equatable, Codable {
     case promoted(remaining: Int)
     /// Paused longer than `pausedTimeoutSeconds`: cancelled.
     case pausedTooLong(seconds: Int, notStarted: Int, inFlight: Int)
+    /// After wave `afterWave`, the next waits for a passing analysis measurement.
+    case awaitingAnalysis(afterWave: Int)
+    /// Halted: the analysis failed `failures` times; `measurement` is the last.
+    case analysisHalted(measurement: String, failures: Int, notStarted: Int, rollback: HaltRollback)
     /// Instances are left to start, but its maintenance window is closed until `opensAt`.
     case awaitingMaintenanceWindow(opensAt: Date, window: String, pending: Int)
 
@@ -103,20 +107,12 @@ public enum RolloutNote: Sendable, Equatable, Codable {
         case .complete(let upgraded, let targets, let skipped):
             return "complete: \(upgraded) instance(s) upgraded to \(targets.joined(separator: ", "))" + (skipped > 0 ? ", \(skipped) skipped" : "")
         case .halted(let failed, let threshold, let notStarted, let rollback):
-            var message = "failed: \(failed) instance(s) failed, reaching the failure threshold of \(threshold)"
-            if notStarted > 0 { message += "; \(notStarted) instance(s) were not started" }
-            switch rollback {
-            case .off(let stayed) where stayed > 0:
-                message += "; \(stayed) upgraded instance(s) stay on the target version (autoRollback is off)"
-            case .off:
-                break
-            case .running(let instances):
-                message += "; rolling back \(instances) upgraded instance(s) to their source version"
-            case .done(let instances, let failedRollbacks):
-                message += "; rolled back \(instances) upgraded instance(s) to their source version"
-                if failedRollbacks > 0 { message += " (\(failedRollbacks) rollback(s) failed)" }
-            }
-            return message
+            return "failed: \(failed) instance(s) failed, reaching the failure threshold of \(threshold)"
+                + Self.haltTail(notStarted: notStarted, rollback: rollback)
+        case .awaitingAnalysis(let afterWave):
+            return "wave \(afterWave + 1) is done: the next waits for a passing analysis measurement"
+        case .analysisHalted(let measurement, let failures, let notStarted, let rollback):
+            return "failed: the analysis failed \(failures) time(s) (\(measurement))" + Self.haltTail(notStarted: notStarted, rollback: rollback)
         case .paused(let inFlight):
             return "paused: no new instance starts until resumed; \(inFlight) instance(s) in flight finish on their own"
         case .resumed:
@@ -150,5 +146,23 @@ public enum RolloutNote: Sendable, Equatable, Codable {
             return "cancelled: paused longer than pausedTimeoutSeconds (\(seconds) s); \(notStarted) instance(s) were not started; "
                 + "\(inFlight) in flight finish on their own"
         }
+    }
+
+    /// What a halt left: instances not started, and what became of the upgraded ones.
+    static func haltTail(notStarted: Int, rollback: HaltRollback) -> String {
+        var message = ""
+        if notStarted > 0 { message += "; \(notStarted) instance(s) were not started" }
+        switch rollback {
+        case .off(let stayed) where stayed > 0:
+            message += "; \(stayed) upgraded instance(s) stay on the target version (autoRollback is off)"
+        case .off:
+            break
+        case .running(let instances):
+            message += "; rolling back \(instances) upgraded instance(s) to their source version"
+        case .done(let instances, let failedRollbacks):
+            message += "; rolled back \(instances) upgraded instance(s) to their source version"
+            if failedRollbacks > 0 { message += " (\(failedRollbacks) rollback(s) failed)" }
+        }
+        return message
     }
 }

@@ -37,6 +37,8 @@ public struct RolloutStateMachine: Sendable {
         case cancelPausedTooLong
         /// Instances are due to start but the maintenance window is closed: say so, and wait until it opens.
         case awaitWindow(opensAt: Date)
+        /// A wave is done and the next waits for a passing analysis measurement: ask for one now, and wait.
+        case awaitAnalysis
     }
 
     /// What to persist, in order: the rollout row, the instance rows written or removed, and the instances
@@ -264,13 +266,16 @@ public struct RolloutStateMachine: Sendable {
             if rollout.isSlidingWindow { return nextInWindow(now) }
             // Waves are strict: nothing new starts while any instance of the current wave is in flight.
             if counts.inProgress > 0 { return .wait(until: nil) }
-            if counts.failed >= rollout.policy.failureThreshold { return .halt }
+            if counts.failed >= rollout.policy.failureThreshold || rollout.analysisFailed { return .halt }
             if counts.pending == 0 { return .complete }
             if rollout.currentWave >= 0 && rollout.policy.bakeSeconds > 0 {
                 guard let bakeUntil = rollout.bakeUntil else {
                     return .bake(until: now.addingTimeInterval(TimeInterval(rollout.policy.bakeSeconds)))
                 }
                 if bakeUntil > now { return .wait(until: bakeUntil) }
+            }
+            if rollout.policy.analysis != nil, rollout.currentWave >= 0, (rollout.analyzedThroughWave ?? -1) < rollout.currentWave {
+                return .awaitAnalysis
             }
             if let gate = rollout.gateAfterWave, rollout.currentWave >= gate { return .awaitPromotion }
             if let closed = closedWindow(now) { return closed }
@@ -283,7 +288,9 @@ public struct RolloutStateMachine: Sendable {
     /// starts (the halt waits for what is in flight, as between waves) or nothing is left.
     private func nextInWindow(_ now: Date) -> Action {
         let counts = rollout.counts
-        if counts.failed >= rollout.policy.failureThreshold { return counts.inProgress > 0 ? .wait(until: nil) : .halt }
+        if counts.failed >= rollout.policy.failureThreshold || rollout.analysisFailed {
+            return counts.inProgress > 0 ? .wait(until: nil) : .halt
+        }
         if counts.pending == 0 { return counts.inProgress > 0 ? .wait(until: nil) : .complete }
         let free = rollout.policy.maxConcurrentUpgrades - counts.inProgress
         guard free > 0 else { return .wait(until: nil) }
@@ -302,6 +309,8 @@ public struct RolloutStateMachine: Sendable {
         case .start:
             rollout.status = .running
             rollout.startedAt = rollout.startedAt ?? now
+            // The analysis is first measured as the rollout starts, then every interval.
+            if rollout.policy.analysis != nil && rollout.nextAnalysisAt == nil { rollout.nextAnalysisAt = now }
             touch(now)
         case .bake(let until):
             rollout.bakeUntil = until
@@ -316,6 +325,10 @@ public struct RolloutStateMachine: Sendable {
                 note(
                     .halted(failed: failed, threshold: threshold, notStarted: notStarted,
                         rollback: .done(instances: instances, failed: rollout.counts.rollbackFailed)), now: now)
+            } else if case .analysisHalted(let measurement, let failures, let notStarted, .running(let instances)) = rollout.note {
+                note(
+                    .analysisHalted(measurement: measurement, failures: failures, notStarted: notStarted,
+                        rollback: .done(instances: instances, failed: rollout.counts.rollbackFailed)), now: now)
             } else {
                 touch(now)
             }
@@ -326,6 +339,12 @@ public struct RolloutStateMachine: Sendable {
             rollout.status = .paused
             rollout.pausedAt = now
             note(.awaitingPromotion(canaryCompleted: rollout.counts.completed, remaining: rollout.counts.pending), now: now)
+        case .awaitAnalysis:
+            // Written only when something changes: every look while it waits would write the same.
+            let measureNow = rollout.nextAnalysisAt.map { $0 > now } ?? true
+            if measureNow { rollout.nextAnalysisAt = now }
+            let waiting = RolloutNote.awaitingAnalysis(afterWave: rollout.currentWave)
+            if rollout.note != waiting { note(waiting, now: now) } else if measureNow { touch(now) }
         case .awaitWindow(let opensAt):
             let waiting = RolloutNote.awaitingMaintenanceWindow(
                 opensAt: opensAt, window: rollout.policy.maintenanceWindow?.summary ?? "", pending: rollout.counts.pending)
@@ -410,7 +429,30 @@ public struct RolloutStateMachine: Sendable {
         rollout.status = .failed
         rollout.finishedAt = now
         rollout.rollback = rollout.policy.autoRollback ? .running : .none
-        note(.halted(failed: failed, threshold: rollout.policy.failureThreshold, notStarted: notStarted, rollback: rollback), now: now)
+        rollout.nextAnalysisAt = nil
+        if rollout.analysisFailed && failed < rollout.policy.failureThreshold {
+            note(.analysisHalted(measurement: rollout.lastAnalysis ?? "", failures: rollout.analysisFailures, notStarted: notStarted, rollback: rollback), now: now)
+        } else {
+            note(.halted(failed: failed, threshold: rollout.policy.failureThreshold, notStarted: notStarted, rollback: rollback), now: now)
+        }
+    }
+
+    /// A measurement of the rollout's analysis: `passed` or not, `text` saying what was seen. A pass with nothing
+    /// in flight lets the next wave start; a failure counts toward the `failureLimit`. Returns whether the engine
+    /// has work now (a wave waited for this pass, or the limit is reached). Ignored unless the rollout runs.
+    @discardableResult
+    public mutating func analysisMeasured(passed: Bool, text: String, now: Date) -> Bool {
+        guard rollout.status == .running, let analysis = rollout.policy.analysis else { return false }
+        let waited: Bool = if case .awaitingAnalysis = rollout.note { true } else { false }
+        rollout.lastAnalysis = text.prefix(utf8Bytes: 500)
+        rollout.nextAnalysisAt = now.addingTimeInterval(TimeInterval(analysis.intervalSeconds))
+        touch(now)
+        if passed {
+            if rollout.counts.inProgress == 0 { rollout.analyzedThroughWave = rollout.currentWave }
+            return waited
+        }
+        rollout.analysisFailures += 1
+        return rollout.analysisFailed
     }
 
     // MARK: Events from agents and time
@@ -611,6 +653,8 @@ public struct RolloutStateMachine: Sendable {
         rollout.finishedAt = nil
         rollout.bakeUntil = nil
         rollout.pausedAt = nil
+        rollout.analysisFailures = 0
+        rollout.nextAnalysisAt = nil
         rollout.totalWaves = firstWave + rollout.policy.waveCount(instances: rerun.count)
         // A rollout never promoted waits again after the canary wave of the rerun.
         if rollout.promotedAt == nil { rollout.gateAfterWave = Self.canaryGate(rollout.policy, firstWave: firstWave, instances: rerun.count) }

@@ -73,7 +73,7 @@ public struct Webhook: Sendable, Equatable {
 /// Where a webhook may send: http or https, and (unless `slipwayd --webhook-allow-private`) no loopback, private,
 /// link-local, unique-local or unspecified address, checked on the URL and again on each address its host resolves to.
 public enum WebhookAddress {
-    public static func check(url: String, allowPrivate: Bool) throws {
+    public static func check(url: String, allowPrivate: Bool, field: String = "webhooks") throws {
         guard url.utf8.count <= 2048 else { throw SlipwayError.badRequest("url must be at most 2048 bytes, got \(url.utf8.count)") }
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(), ["http", "https"].contains(scheme),
             let host = components.host, !host.isEmpty
@@ -84,7 +84,8 @@ public enum WebhookAddress {
             throw SlipwayError.badRequest("url must not carry a user or password; sign deliveries with the secret instead")
         }
         if !allowPrivate, let reason = refusal(host: host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))) {
-            throw SlipwayError.badRequest("url \(url.prefix(utf8Bytes: 100)) points at \(reason); webhooks may not reach it unless slipwayd runs with --webhook-allow-private")
+            throw SlipwayError.badRequest(
+                "url \(url.prefix(utf8Bytes: 100)) points at \(reason); \(field) may not reach it unless slipwayd runs with --webhook-allow-private")
         }
     }
 

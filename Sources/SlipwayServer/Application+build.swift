@@ -36,8 +36,9 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
         openAPI: try OpenAPIDocument.load(), console: try WebConsole.load(), store: store, accounts: accounts, engine: engine, notifier: notifier, checks: checks,
         allowSignup: configuration.allowSignup, maxWaitingReports: configuration.maxWaitingReports, agentsPresentCertificates: configuration.tls?.agentCA != nil, metrics: MetricsAccess(configuration),
         webhookAllowPrivate: configuration.webhookAllowPrivate, clock: configuration.clock, logger: logger)
-    let webhooks = WebhookSender(
-        store: store, secrets: secrets, clock: configuration.clock, allowPrivate: configuration.webhookAllowPrivate, logger: logger)
+    let egress = Egress(allowPrivate: configuration.webhookAllowPrivate)
+    let webhooks = WebhookSender(store: store, secrets: secrets, clock: configuration.clock, egress: egress, logger: logger)
+    let analysis = AnalysisRunner(store: store, engine: engine, clock: configuration.clock, egress: egress, logger: logger)
     // Every open connection is a file descriptor; running out of them makes the runtime itself trap. Past this
     // many connections, new ones wait in the listen backlog instead.
     let maxConnections = ConnectionBudget.maxConnections(logger: logger)
@@ -54,7 +55,7 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
         // Shut down in reverse: the HTTP server, then the relay and the engine, then the store (which hands
         // the engine's lease to another replica at once).
         services: [
-            StoreCloser(store: store), engine, webhooks, FleetSignalRelay(store: store, notifier: notifier, engine: engine),
+            StoreCloser(store: store), egress, engine, webhooks, analysis, FleetSignalRelay(store: store, notifier: notifier, engine: engine),
             AuditRetention(store: store, clock: configuration.clock, retentionDays: configuration.auditRetentionDays),
         ],
         logger: logger)
@@ -105,7 +106,7 @@ func buildRouter(
     ImageConfigController(store: store, clock: clock, checks: checks, answers: CatalogResponseCache(store: store, metrics: metrics)).addRoutes(to: secured)
     VersionSetController(store: store).addRoutes(to: secured)
     InstanceController(store: store, fleet: store, clock: clock).addRoutes(to: secured)
-    RolloutController(fleet: store, engine: engine, clock: clock).addRoutes(to: secured)
+    RolloutController(fleet: store, engine: engine, clock: clock, analysisAllowPrivate: webhookAllowPrivate).addRoutes(to: secured)
     WebhookController(store: store, clock: clock, secrets: checks.secrets, allowPrivate: webhookAllowPrivate).addRoutes(to: secured)
     AgentController(
         fleet: store, notifier: notifier, engine: engine, reports: ReportBatcher(store: store, clock: clock, maxWaiting: maxWaitingReports), metrics: metrics,

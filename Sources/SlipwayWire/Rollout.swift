@@ -27,6 +27,8 @@ public struct RolloutPolicyRequest: Codable, Sendable, Equatable {
     public var pausedTimeoutSeconds: Int?
     /// Start instances only inside this window (any time when nil).
     public var maintenanceWindow: MaintenanceWindowWire?
+    /// Evidence to wait for after each wave and halt on (none when nil).
+    public var analysis: RolloutAnalysisWire?
     /// Answer the plan and change nothing (false).
     public var dryRun: Bool?
 
@@ -35,7 +37,7 @@ public struct RolloutPolicyRequest: Codable, Sendable, Equatable {
         maxConcurrentUpgrades: Int? = nil, canaryCount: Int? = nil, failureThreshold: Int? = nil, instanceTimeoutSeconds: Int? = nil,
         bakeSeconds: Int? = nil, autoRollback: Bool? = nil, strategy: String? = nil, selector: RolloutSelectorWire? = nil,
         pauseAfterCanary: Bool? = nil, scheduledAt: String? = nil, pausedTimeoutSeconds: Int? = nil,
-        maintenanceWindow: MaintenanceWindowWire? = nil, dryRun: Bool? = nil
+        maintenanceWindow: MaintenanceWindowWire? = nil, analysis: RolloutAnalysisWire? = nil, dryRun: Bool? = nil
     ) {
         self.maxConcurrentUpgrades = maxConcurrentUpgrades
         self.canaryCount = canaryCount
@@ -49,7 +51,37 @@ public struct RolloutPolicyRequest: Codable, Sendable, Equatable {
         self.scheduledAt = scheduledAt
         self.pausedTimeoutSeconds = pausedTimeoutSeconds
         self.maintenanceWindow = maintenanceWindow
+        self.analysis = analysis
         self.dryRun = dryRun
+    }
+}
+
+/// A rollout's analysis: an HTTP check (`url`, `expectedStatus`, optionally `jsonPath` and `successCondition`) or a
+/// Prometheus query (`prometheusUrl`, `query`, `successCondition` such as `result < 0.01`), measured every
+/// `intervalSeconds` while the rollout runs and after each wave; `failureLimit` failures halt it.
+public struct RolloutAnalysisWire: Codable, Sendable, Equatable {
+    public var url: String?
+    public var expectedStatus: Int?
+    public var jsonPath: String?
+    public var prometheusUrl: String?
+    public var query: String?
+    public var successCondition: String?
+    public var intervalSeconds: Int?
+    public var failureLimit: Int?
+
+    /// Creates an analysis; fields left nil take the server's defaults (200, 30 s, 1 failure).
+    public init(
+        url: String? = nil, expectedStatus: Int? = nil, jsonPath: String? = nil, prometheusUrl: String? = nil, query: String? = nil,
+        successCondition: String? = nil, intervalSeconds: Int? = nil, failureLimit: Int? = nil
+    ) {
+        self.url = url
+        self.expectedStatus = expectedStatus
+        self.jsonPath = jsonPath
+        self.prometheusUrl = prometheusUrl
+        self.query = query
+        self.successCondition = successCondition
+        self.intervalSeconds = intervalSeconds
+        self.failureLimit = failureLimit
     }
 }
 
@@ -124,12 +156,14 @@ public struct RolloutPolicyResult: Codable, Sendable, Equatable {
     public var pausedTimeoutSeconds: Int?
     /// When it may start instances; nil for any time.
     public var maintenanceWindow: MaintenanceWindowWire?
+    /// Its analysis, every field resolved; nil for none.
+    public var analysis: RolloutAnalysisWire?
 
     /// Creates a resolved policy.
     public init(
         maxConcurrentUpgrades: Int, canaryCount: Int, failureThreshold: Int, instanceTimeoutSeconds: Int, bakeSeconds: Int, autoRollback: Bool,
         strategy: String = "waves", selector: RolloutSelectorWire? = nil, pauseAfterCanary: Bool? = nil, scheduledAt: String? = nil,
-        pausedTimeoutSeconds: Int? = nil, maintenanceWindow: MaintenanceWindowWire? = nil
+        pausedTimeoutSeconds: Int? = nil, maintenanceWindow: MaintenanceWindowWire? = nil, analysis: RolloutAnalysisWire? = nil
     ) {
         self.maxConcurrentUpgrades = maxConcurrentUpgrades
         self.canaryCount = canaryCount
@@ -143,6 +177,7 @@ public struct RolloutPolicyResult: Codable, Sendable, Equatable {
         self.scheduledAt = scheduledAt
         self.pausedTimeoutSeconds = pausedTimeoutSeconds
         self.maintenanceWindow = maintenanceWindow
+        self.analysis = analysis
     }
 }
 
@@ -204,6 +239,10 @@ public struct RolloutStatusResult: Codable, Sendable, Equatable {
     public var pausedAt: String?
     /// While it waits for its maintenance window: when the window opens, RFC 3339 in UTC.
     public var windowOpensAt: String?
+    /// With an analysis: its last measurement, in words.
+    public var lastAnalysis: String?
+    /// With an analysis: how many measurements failed.
+    public var analysisFailures: Int?
 
     /// Creates the response body.
     public init(
@@ -211,7 +250,7 @@ public struct RolloutStatusResult: Codable, Sendable, Equatable {
         completed: Int, failed: Int, skipped: Int, rollingBack: Int, rolledBack: Int, currentWave: Int, totalWaves: Int,
         sourceVersions: [String], targetVersions: [String], message: String, etaSeconds: Double?, policy: RolloutPolicyResult,
         createdBy: String, createdAt: String, startedAt: String?, updatedAt: String, finishedAt: String?, awaitingPromotion: Bool? = nil,
-        promotedAt: String? = nil, pausedAt: String? = nil, windowOpensAt: String? = nil
+        promotedAt: String? = nil, pausedAt: String? = nil, windowOpensAt: String? = nil, lastAnalysis: String? = nil, analysisFailures: Int? = nil
     ) {
         self.status = status
         self.id = id
@@ -241,6 +280,8 @@ public struct RolloutStatusResult: Codable, Sendable, Equatable {
         self.promotedAt = promotedAt
         self.pausedAt = pausedAt
         self.windowOpensAt = windowOpensAt
+        self.lastAnalysis = lastAnalysis
+        self.analysisFailures = analysisFailures
     }
 }
 

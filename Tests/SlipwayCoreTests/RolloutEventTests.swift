@@ -67,7 +67,7 @@ struct RolloutEventTests {
                 case .halt: machine.halt(pending: rows(.pending), completed: rows(.completed), now: now)
                 case .fillWindow(let slots): machine.fillWindow(slots, members: members(wave: machine.rollout.windowWave), now: now)
                 case .cancelPausedTooLong: machine.cancelPausedTooLong(pending: rows(.pending), now: now)
-                case .awaitWindow:
+                case .awaitWindow, .awaitAnalysis:
                     machine.perform(action, now: now)
                     apply()
                     return

@@ -172,6 +172,26 @@ struct AuditLogTests {
                     try await admin.call(.post, "\(c)/rollout/\(verb)")
                 }
             }
+            try await audit.expect("POST \(v)/service/{serviceId}/image-config/{id}/rollout/promote", action: "rollout.promote", status: nil) {
+                try await admin.call(.post, "\(c)/rollout/promote")
+            }
+            try await audit.expect("POST \(v)/service/{serviceId}/image-config/{id}/rollout/skip", action: "rollout.skip", status: nil) {
+                try await admin.call(.post, "\(c)/rollout/skip", json: SkipRolloutInstancesRequest(instanceIds: [instance.id]))
+            }
+            try await audit.expect(
+                "PATCH \(v)/service/{serviceId}/environment/{environmentId}/instance/{instanceId}", action: "instance.update",
+                targets: ["instanceId": instance.id]
+            ) {
+                try await admin.call(.patch, "\(s)/environment/\(environment)/instance/\(instance.id)", json: UpdateInstanceRequest(labels: ["region": "eu"]))
+            }
+            let webhook = try await audit.expect("POST \(v)/webhook", action: "webhook.create") {
+                try await admin.call(
+                    .post, "\(v)/webhook", json: CreateWebhookRequest(url: "https://hooks.example.com/x", events: ["rollout.paused"], secret: "0123456789abcdef"))
+            }.decode(String.self)
+            #expect(try await audit.records().first?.targets["webhookId"] == webhook)
+            try await audit.expect("DELETE \(v)/webhook/{webhookId}", action: "webhook.delete", targets: ["webhookId": webhook]) {
+                try await admin.call(.delete, "\(v)/webhook/\(webhook)")
+            }
             let spare = try await admin.call(
                 .post, "\(s)/environment/\(environment)/instance", json: RegisterInstanceRequest(productTierId: tier, name: "spare")
             ).decode(RegisterInstanceResult.self)

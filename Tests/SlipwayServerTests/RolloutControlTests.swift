@@ -213,6 +213,13 @@ struct RolloutControlEndToEndTests {
 
             let bad = try await api.call(.post, fleet.rolloutPath, body: #"{"maintenanceWindow": {"start": "22:00", "end": "02:00", "timeZone": "Mars/Olympus"}}"#)
             bad.expectError(.badRequest, "bad_request", message: "maintenanceWindow.timeZone must be an IANA time zone such as Europe/Berlin, got 'Mars/Olympus'")
+            let privateCheck = try await api.call(.post, fleet.rolloutPath, body: #"{"analysis": {"url": "http://127.0.0.1:9/health"}}"#)
+            privateCheck.expectError(
+                .badRequest, "bad_request",
+                message: "url http://127.0.0.1:9/health points at a loopback address; analysis may not reach it unless slipwayd runs with --webhook-allow-private")
+            let noSource = try await api.call(.post, fleet.rolloutPath, body: #"{"analysis": {"intervalSeconds": 10}}"#)
+            noSource.expectError(
+                .badRequest, "bad_request", message: "analysis must give either url (an HTTP check) or prometheusUrl and query (a Prometheus query)")
             #expect(try await api.call(.post, fleet.rolloutPath + "/cancel").decode(RolloutStatusResult.self).status == "CANCELLED")
         }
     }

@@ -20,6 +20,16 @@ actor WebhookInbox {
 
     private(set) var calls: [Call] = []
     private var failFirst: Int
+    /// What `GET /health` answers, for a rollout's analysis; and how often it was asked.
+    private(set) var health: HTTPResponse.Status = .ok
+    private(set) var healthChecks = 0
+
+    func setHealth(_ status: HTTPResponse.Status) { health = status }
+
+    func checkHealth() -> HTTPResponse.Status {
+        healthChecks += 1
+        return health
+    }
 
     init(failFirst: Int) { self.failFirst = failFirst }
 
@@ -52,6 +62,7 @@ func withWebhookReceiver(failFirst: Int = 0, _ body: @Sendable (String, WebhookI
                 signature: request.headers[HTTPField.Name("X-Slipway-Signature")!] ?? "", body: String(buffer: bytes)))
         return Response(status: status)
     }
+    router.get("health") { _, _ -> Response in Response(status: await inbox.checkHealth()) }
     var logger = Logger(label: "receiver")
     logger.logLevel = .critical
     let (ports, portContinuation) = AsyncStream<Int>.makeStream()
@@ -200,6 +211,63 @@ struct WebhookTests {
             }
             let calls = await inbox.calls
             #expect(calls.count == 2 && calls[0].delivery == calls[1].delivery && calls.allSatisfy(Self.verify))
+        }
+    }
+
+    /// The whole story: the EU instances only, scheduled a few seconds ahead, a canary that waits for promote and
+    /// an HTTP analysis; SCHEDULED, the canary, PAUSED, promoted, and halted once the check fails, while a webhook
+    /// receiver gets each event, signed.
+    @Test func aScheduledGatedAnalysedRolloutOfTheEUInstancesHaltsWhenItsCheckFails() async throws {
+        try await withWebhookReceiver { url, inbox in
+            try await withServer(try await Self.configuration()) { api in
+                let api = try await api.signIn()
+                let created = try await api.call(
+                    .post, "/2022-09-01-00/webhook",
+                    json: CreateWebhookRequest(
+                        url: url, events: ["rollout.started", "rollout.paused", "rollout.resumed", "rollout.halted", "rollout.completed"],
+                        secret: Self.secret))
+                #expect(created.status == .ok, "\(created.body)")
+                let fleet = try await Fleet.make(api, instances: 4)
+                for (index, region) in ["eu", "eu", "us", "eu"].enumerated() {
+                    let labelled = try await api.call(
+                        .patch, "\(fleet.instancePath)/\(fleet.instances[index].id)", json: UpdateInstanceRequest(labels: ["region": region]))
+                    #expect(labelled.status == .ok)
+                }
+                let scripts = try ApplyScripts()
+                let apply = try scripts.script(name: "apply.sh")
+                let agents = try fleet.instances.map { try AgentProcess(server: api.serverURL, token: $0.agentToken, applyCommand: apply) }
+                defer { agents.forEach { $0.stop() } }
+                try await eventually("every agent applied its first state") { scripts.runs.count == 4 }
+                try await fleet.ship(api, tag: "2")
+
+                let health = url.replacingOccurrences(of: "/hook", with: "/health")
+                let started = try await api.call(
+                    .post, fleet.rolloutPath,
+                    json: RolloutPolicyRequest(
+                        maxConcurrentUpgrades: 1, canaryCount: 1, selector: RolloutSelectorWire(labels: ["region": "eu"]), pauseAfterCanary: true,
+                        scheduledAt: Date().addingTimeInterval(3).formatted(.iso8601),
+                        analysis: RolloutAnalysisWire(url: health, intervalSeconds: 5, failureLimit: 1)))
+                #expect(started.status == .ok, "\(started.body)")
+                let scheduled = try started.decode(RolloutStatusResult.self)
+                #expect(scheduled.status == "SCHEDULED" && scheduled.total == 3 && scheduled.policy.analysis?.url == health)
+
+                let paused = try await waitForRollout(api, fleet, "PAUSED", within: 60)
+                #expect(paused.awaitingPromotion == true && paused.completed == 1)
+                #expect(paused.lastAnalysis == "GET \(health) answered 200" && paused.analysisFailures == 0)
+                #expect(await inbox.healthChecks >= 1, "measured after the canary, with nothing in flight")
+                #expect(try await api.call(.post, fleet.rolloutPath + "/promote").status == .ok)
+                // The second wave runs; the check fails before the third may start.
+                try await eventually("the second wave is done") { try await fleet.status(api).completed == 2 }
+                await inbox.setHealth(.serviceUnavailable)
+                let halted = try await waitForRollout(api, fleet, "FAILED", within: 60)
+                #expect(halted.completed == 2 && halted.skipped == 1 && halted.analysisFailures == 1)
+                #expect(halted.message.hasPrefix("failed: the analysis failed 1 time(s) (GET \(health) answered 503, expected 200)"), "\(halted.message)")
+                #expect(scripts.runs(of: fleet.instances[2].id, image: "docker.io/acme/app:2") == 0, "the US instance is left alone")
+
+                try await eventually("every event arrived") { await inbox.events.count == 4 }
+                #expect(await inbox.events == ["rollout.started", "rollout.paused", "rollout.resumed", "rollout.halted"])
+                #expect(await inbox.calls.allSatisfy(Self.verify))
+            }
         }
     }
 }

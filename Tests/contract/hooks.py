@@ -68,6 +68,9 @@ def positive_targeting(body):
     if isinstance(body.get("scheduledAt"), str):
         ahead = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
         body["scheduledAt"] = ahead.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # An analysis is measured from here: it points at a loopback port nothing listens on.
+    if isinstance(body.get("analysis"), dict):
+        body["analysis"] = {"url": "http://127.0.0.1:9/health"}
     window = body.get("maintenanceWindow")
     if isinstance(window, dict):
         window["timeZone"] = "Europe/Berlin"

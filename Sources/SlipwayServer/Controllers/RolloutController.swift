@@ -9,6 +9,8 @@ struct RolloutController {
     let fleet: any FleetStore
     let engine: RolloutEngine
     let clock: SlipwayClock
+    /// `--webhook-allow-private`: an analysis may reach loopback, private and link-local addresses.
+    var analysisAllowPrivate = false
 
     func addRoutes(to api: RouterGroup<SlipwayRequestContext>) {
         let base = "service/:serviceId/image-config/:id"
@@ -17,6 +19,9 @@ struct RolloutController {
             try identity.requireWrite()
             let body = try await JSONBody.decode(RolloutPolicyRequest.self, from: request, emptyAsObject: true)
             let policy = try RolloutPolicy(body, now: clock.now())
+            if let analysis = policy.analysis, let url = analysis.url ?? analysis.prometheusUrl {
+                try WebhookAddress.check(url: url, allowPrivate: analysisAllowPrivate, field: "analysis")
+            }
             let dryRun = body.dryRun ?? false
             let (plan, rollout) = try await fleet.createRollout(
                 imageConfigId: try context.path("id"), serviceId: try context.path("serviceId"), organizationId: identity.organizationId,

@@ -42,6 +42,11 @@ extension RolloutPolicyResult {
             pauseAfterCanary: policy.pauseAfterCanary, scheduledAt: policy.scheduledAt?.rfc3339, pausedTimeoutSeconds: policy.pausedTimeoutSeconds,
             maintenanceWindow: policy.maintenanceWindow.map {
                 MaintenanceWindowWire(days: $0.days, start: $0.start, end: $0.end, timeZone: $0.timeZone)
+            },
+            analysis: policy.analysis.map {
+                RolloutAnalysisWire(
+                    url: $0.url, expectedStatus: $0.url == nil ? nil : $0.expectedStatus, jsonPath: $0.jsonPath, prometheusUrl: $0.prometheusUrl,
+                    query: $0.query, successCondition: $0.successCondition, intervalSeconds: $0.intervalSeconds, failureLimit: $0.failureLimit)
             })
     }
 }
@@ -75,6 +80,11 @@ extension RolloutPolicy {
         maintenanceWindow = try request.maintenanceWindow.map {
             try MaintenanceWindow(days: $0.days, start: $0.start, end: $0.end, timeZone: $0.timeZone)
         }
+        analysis = request.analysis.map {
+            RolloutAnalysis(
+                url: $0.url, expectedStatus: $0.expectedStatus ?? 200, jsonPath: $0.jsonPath, prometheusUrl: $0.prometheusUrl, query: $0.query,
+                successCondition: $0.successCondition, intervalSeconds: $0.intervalSeconds ?? 30, failureLimit: $0.failureLimit ?? 1)
+        }
         try validate(now: now)
     }
 }
@@ -92,7 +102,9 @@ extension RolloutStatusResult {
             createdBy: rollout.createdBy, createdAt: rollout.createdAt.rfc3339, startedAt: rollout.startedAt?.rfc3339,
             updatedAt: rollout.updatedAt.rfc3339, finishedAt: rollout.finishedAt?.rfc3339,
             awaitingPromotion: rollout.isAwaitingPromotion, promotedAt: rollout.promotedAt?.rfc3339,
-            pausedAt: rollout.status == .paused ? rollout.pausedAt?.rfc3339 : nil, windowOpensAt: rollout.windowOpensAt?.rfc3339)
+            pausedAt: rollout.status == .paused ? rollout.pausedAt?.rfc3339 : nil, windowOpensAt: rollout.windowOpensAt?.rfc3339,
+            lastAnalysis: rollout.policy.analysis == nil ? nil : rollout.lastAnalysis,
+            analysisFailures: rollout.policy.analysis == nil ? nil : rollout.analysisFailures)
     }
 }
 

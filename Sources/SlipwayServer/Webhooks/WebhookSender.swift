@@ -14,26 +14,20 @@ actor WebhookSender: ServiceLifecycle.Service {
     private let store: any WebhookStore & FleetStore
     private let secrets: SecretBox
     private let clock: SlipwayClock
-    private let allowPrivate: Bool
+    private let egress: Egress
     private let logger: Logger
-    private let http: HTTPClient
     /// How often the queue is looked at when it was empty.
     private let idlePoll: Duration
 
-    static let timeout: TimeAmount = .seconds(10)
     static let batch = 16
 
-    init(store: any WebhookStore & FleetStore, secrets: SecretBox, clock: SlipwayClock, allowPrivate: Bool, logger: Logger, idlePoll: Duration = .seconds(1)) {
+    init(store: any WebhookStore & FleetStore, secrets: SecretBox, clock: SlipwayClock, egress: Egress, logger: Logger, idlePoll: Duration = .seconds(1)) {
         self.store = store
         self.secrets = secrets
         self.clock = clock
-        self.allowPrivate = allowPrivate
+        self.egress = egress
         self.logger = logger
         self.idlePoll = idlePoll
-        var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(5), read: Self.timeout))
-        // A redirect could lead anywhere, a private address included: the receiver's answer is what counts.
-        configuration.redirectConfiguration = .disallow
-        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
     func run() async throws {
@@ -48,7 +42,6 @@ actor WebhookSender: ServiceLifecycle.Service {
                 if sent < Self.batch { try? await Task.sleep(for: self.idlePoll) }
             }
         }
-        try await http.shutdown()
     }
 
     /// Sends the deliveries due now, a batch at a time: webhooks in parallel, each one's deliveries in the order
@@ -86,11 +79,6 @@ actor WebhookSender: ServiceLifecycle.Service {
 
     /// One POST: the receiver's status, or why there was none.
     private func attempt(_ item: DueDelivery) async -> (Int?, String?) {
-        if !allowPrivate {
-            if let host = URLComponents(string: item.url)?.host, let reason = WebhookAddress.refusal(host: host) ?? WebhookAddress.resolvedRefusal(host: host) {
-                return (nil, "not sent: \(host) is \(reason); slipwayd must run with --webhook-allow-private to reach it")
-            }
-        }
         let secret: String
         do {
             secret = try secrets.open(item.sealedSecret, for: item.delivery.webhookId)
@@ -107,10 +95,10 @@ actor WebhookSender: ServiceLifecycle.Service {
         request.headers.add(name: "X-Slipway-Signature", value: Webhook.signature(body: body, secret: secret))
         request.body = .bytes(ByteBuffer(bytes: body))
         do {
-            let response = try await http.execute(request, timeout: Self.timeout)
-            // The answer's body says nothing Slipway acts on; read a little so the connection can be reused.
-            _ = try? await response.body.collect(upTo: 64 * 1024)
-            return (Int(response.status.code), nil)
+            // The answer's body says nothing Slipway acts on; a little is read so the connection can be reused.
+            return (try await egress.send(request, limit: 64 * 1024).status, nil)
+        } catch let refused as EgressRefused {
+            return (nil, refused.message)
         } catch {
             return (nil, "no answer: \(error)")
         }

@@ -10,8 +10,16 @@ enum PostgresMigrations {
         ("v1-schema", v1Schema), ("v2-replicas", v2Replicas), ("v3-one-change-channel", v3OneChangeChannel),
         ("v4-image-digests", v4ImageDigests), ("v5-accounts-and-audit", v5AccountsAndAudit),
         ("v6-hardening", v6Hardening), ("v7-rollout-order-by-wave", v7RolloutOrderByWave),
-        ("v8-targeting-and-gates", v8TargetingAndGates), ("v9-webhooks", v9Webhooks),
+        ("v8-targeting-and-gates", v8TargetingAndGates), ("v9-webhooks", v9Webhooks), ("v10-rollout-analysis", v10RolloutAnalysis),
     ]
+
+    /// A rollout's analysis: failed measurements, when the next is due, the last one, and the last wave a pass followed.
+    static let v10RolloutAnalysis = """
+        ALTER TABLE rollouts ADD COLUMN analysis_failures BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE rollouts ADD COLUMN next_analysis_at DOUBLE PRECISION;
+        ALTER TABLE rollouts ADD COLUMN last_analysis TEXT;
+        ALTER TABLE rollouts ADD COLUMN analyzed_through_wave BIGINT;
+        """
 
     /// Webhooks, and the durable queue of their deliveries: written in the transaction of the event.
     static let v9Webhooks = """

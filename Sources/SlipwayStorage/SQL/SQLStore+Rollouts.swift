@@ -251,7 +251,9 @@ extension SQLStore {
             createdAt: row["created_at"], startedAt: row["started_at"], updatedAt: row["updated_at"], finishedAt: row["finished_at"],
             completedSeconds: row["completed_seconds"], note: decodeJSON(row["note"]), gateAfterWave: row["gate_after_wave"],
             promotedAt: (row["promoted_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
-            pausedAt: (row["paused_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+            pausedAt: (row["paused_at"] as Double?).map(Date.init(timeIntervalSince1970:)), analysisFailures: row["analysis_failures"],
+            nextAnalysisAt: (row["next_analysis_at"] as Double?).map(Date.init(timeIntervalSince1970:)), lastAnalysis: row["last_analysis"],
+            analyzedThroughWave: row["analyzed_through_wave"])
     }
 
     static func rollout(id: String, _ db: any SQLSession) throws -> Rollout {
@@ -361,7 +363,8 @@ extension SQLStore {
         try db.cachedExecute(sql: """
                 UPDATE rollouts SET status = ?, total = ?, pending = ?, in_progress = ?, completed = ?, failed = ?, skipped = ?, rolling_back = ?,
                     rolled_back = ?, rollback_failed = ?, current_wave = ?, total_waves = ?, bake_until = ?, rollback = ?, message = ?, note = ?,
-                    started_at = ?, updated_at = ?, finished_at = ?, completed_seconds = ?, gate_after_wave = ?, promoted_at = ?, paused_at = ?
+                    started_at = ?, updated_at = ?, finished_at = ?, completed_seconds = ?, gate_after_wave = ?, promoted_at = ?, paused_at = ?,
+                    analysis_failures = ?, next_analysis_at = ?, last_analysis = ?, analyzed_through_wave = ?
                 WHERE id = ?
                 """,
             arguments: [
@@ -369,7 +372,8 @@ extension SQLStore {
                 counts.rollingBack, counts.rolledBack, counts.rollbackFailed, rollout.currentWave, rollout.totalWaves,
                 rollout.bakeUntil?.timeIntervalSince1970, rollout.rollback.rawValue, rollout.message, rollout.note.map(encodeJSON),
                 rollout.startedAt, rollout.updatedAt, rollout.finishedAt, rollout.completedSeconds, rollout.gateAfterWave,
-                rollout.promotedAt?.timeIntervalSince1970, rollout.pausedAt?.timeIntervalSince1970, rollout.id,
+                rollout.promotedAt?.timeIntervalSince1970, rollout.pausedAt?.timeIntervalSince1970, rollout.analysisFailures,
+                rollout.nextAnalysisAt?.timeIntervalSince1970, rollout.lastAnalysis, rollout.analyzedThroughWave, rollout.id,
             ])
     }
 
@@ -551,6 +555,10 @@ extension SQLStore {
                 case .halt:
                     let completed = rollout.policy.autoRollback ? try Self.rows(rolloutId: id, status: .completed, db) : []
                     machine.halt(pending: try Self.rows(rolloutId: id, status: .pending, db), completed: completed, now: now)
+                case .awaitAnalysis:
+                    machine.perform(action, now: now)
+                    try Self.persist(&machine, db)
+                    return (changed, nil)
                 case .awaitWindow(let opensAt):
                     machine.perform(action, now: now)
                     try Self.persist(&machine, db)
@@ -579,6 +587,25 @@ extension SQLStore {
             }
             for var machine in machines.values { try Self.persist(&machine, db) }
             return Array(machines.keys)
+        }
+    }
+
+    public func rolloutsDueForAnalysis(now: Date) async throws -> [Rollout] {
+        try await read { db in
+            try db.cachedRows(
+                sql: "SELECT * FROM rollouts WHERE status = 'RUNNING' AND next_analysis_at IS NOT NULL AND next_analysis_at <= ? ORDER BY seq",
+                arguments: [now.timeIntervalSince1970]
+            ).map(Self.rollout)
+        }
+    }
+
+    public func recordAnalysis(rolloutId: String, passed: Bool, text: String, now: Date) async throws -> Bool {
+        try await write { db in
+            var machine = RolloutStateMachine(try Self.rollout(id: rolloutId, db))
+            let work = machine.analysisMeasured(passed: passed, text: text, now: now)
+            try Self.persist(&machine, db)
+            if work { try db.notify(.rolloutWork, rolloutId) }
+            return work
         }
     }
 

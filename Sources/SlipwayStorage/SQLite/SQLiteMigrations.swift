@@ -402,6 +402,15 @@ enum SQLiteMigrations {
                     CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
                     """)
         }
+        // A rollout's analysis: failed measurements, when the next is due, the last one, and the last wave a pass followed.
+        migrator.registerMigration("v10-rollout-analysis") { db in
+            try db.execute(sql: """
+                    ALTER TABLE rollouts ADD COLUMN analysis_failures INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE rollouts ADD COLUMN next_analysis_at REAL;
+                    ALTER TABLE rollouts ADD COLUMN last_analysis TEXT;
+                    ALTER TABLE rollouts ADD COLUMN analyzed_through_wave INTEGER;
+                    """)
+        }
         return migrator
     }
 }

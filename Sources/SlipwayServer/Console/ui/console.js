@@ -363,6 +363,9 @@
       h("label", {}, "Strategy", h("select", { name: "strategy" },
         h("option", { value: "waves" }, "Waves: each starts when the last has finished"),
         h("option", { value: "window" }, "Window: the next starts as soon as one finishes"))),
+      h("label", {}, "Only instances labelled", h("input", { name: "labels", type: "text", placeholder: "region=eu,tier=gold" })),
+      h("label", {}, "Start at (empty: now)", h("input", { name: "scheduledAt", type: "datetime-local" })),
+      h("label", { class: "check" }, h("input", { name: "pauseAfterCanary", type: "checkbox" }), "Pause after the canary until promoted"),
       h("button", { id: "review-rollout", class: "primary" }, "Review the plan"));
     form.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -372,6 +375,19 @@
         for (const input of form.querySelectorAll("input[type=number]")) policy[input.name] = Number(input.value);
         policy.autoRollback = form.querySelector("input[name=autoRollback]").checked;
         policy.strategy = form.querySelector("select[name=strategy]").value;
+        const labels = form.querySelector("input[name=labels]").value.trim();
+        if (labels) {
+          const selected = {};
+          for (const pair of labels.split(",").map((text) => text.trim()).filter(Boolean)) {
+            const equals = pair.indexOf("=");
+            if (equals < 1) throw new Error("Labels are key=value pairs separated by commas, such as region=eu; got '" + pair + "'.");
+            selected[pair.slice(0, equals).trim()] = pair.slice(equals + 1).trim();
+          }
+          policy.selector = { labels: selected };
+        }
+        const startAt = form.querySelector("input[name=scheduledAt]").value;
+        if (startAt) policy.scheduledAt = new Date(startAt).toISOString();
+        if (form.querySelector("input[name=pauseAfterCanary]").checked) policy.pauseAfterCanary = true;
         const path = imageConfigPath(serviceId, configId) + "/rollout";
         const plan = (await call("POST", path, Object.assign({ dryRun: true }, policy))).value;
         if (plan.eligible.length === 0) throw new Error("No instance would change: every instance already runs the preferred version, or none is registered.");
