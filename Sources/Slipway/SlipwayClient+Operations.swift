@@ -361,6 +361,24 @@ extension SlipwayClient {
         try await get("\(servicePath(serviceId))/productTier/\(Self.segment(productTierId))/version-set/\(Self.segment(version))")
     }
 
+    /// Makes a tier version the Preferred one: what rollouts and new instances take (an older one too: a way back).
+    public func promoteVersionSet(serviceId: String, productTierId: String, version: String) async throws -> TierVersionSetResult {
+        try await post(
+            "\(servicePath(serviceId))/productTier/\(Self.segment(productTierId))/version-set/\(Self.segment(version))/promote", [String: String]())
+    }
+
+    /// Deprecates a tier version: no new instance may run it; instances that run it keep it.
+    public func deprecateVersionSet(serviceId: String, productTierId: String, version: String) async throws -> TierVersionSetResult {
+        try await post(
+            "\(servicePath(serviceId))/productTier/\(Self.segment(productTierId))/version-set/\(Self.segment(version))/deprecate", [String: String]())
+    }
+
+    /// What changes from `version` to `other`, image config by image config.
+    public func diffVersionSets(serviceId: String, productTierId: String, version: String, other: String) async throws -> TierVersionDiffResult {
+        try await get(
+            "\(servicePath(serviceId))/productTier/\(Self.segment(productTierId))/version-set/\(Self.segment(version))/diff/\(Self.segment(other))")
+    }
+
     // MARK: Instances
 
     private func instancesPath(_ serviceId: String, _ environmentId: String) -> String {

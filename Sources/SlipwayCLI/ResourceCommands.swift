@@ -271,7 +271,54 @@ struct RegistryCommand: AsyncParsableCommand {
 
 struct VersionSetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "version-set", abstract: "Tier versions and the images they pin.", subcommands: [List.self, Describe.self])
+        commandName: "version-set", abstract: "Tier versions and the images they pin.",
+        subcommands: [List.self, Describe.self, Promote.self, Deprecate.self, Diff.self])
+
+    struct Promote: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Make a version the Preferred one (rollouts and new instances take it).")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "The service id.") var service: String
+        @Option(help: "The product tier id.") var productTier: String
+        @Argument(help: "The version, e.g. 2.0.") var version: String
+
+        func run() async throws {
+            let set = try await options.client().promoteVersionSet(serviceId: service, productTierId: productTier, version: version)
+            try Output.emit(options, set) { Output.fields([("version", set.version), ("status", set.status)]) }
+        }
+    }
+
+    struct Deprecate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Deprecate a version: no new instance may run it.")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "The service id.") var service: String
+        @Option(help: "The product tier id.") var productTier: String
+        @Argument(help: "The version, e.g. 1.0.") var version: String
+
+        func run() async throws {
+            let set = try await options.client().deprecateVersionSet(serviceId: service, productTierId: productTier, version: version)
+            try Output.emit(options, set) { Output.fields([("version", set.version), ("status", set.status)]) }
+        }
+    }
+
+    struct Diff: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "What changes from one version to another, image config by image config.")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "The service id.") var service: String
+        @Option(help: "The product tier id.") var productTier: String
+        @Argument(help: "The version to compare from, e.g. 1.0.") var version: String
+        @Argument(help: "The version to compare to, e.g. 2.0.") var other: String
+
+        func run() async throws {
+            let diff = try await options.client().diffVersionSets(serviceId: service, productTierId: productTier, version: version, other: other)
+            try Output.emit(options, diff) {
+                Output.table(
+                    ["IMAGE CONFIG", "CHANGE", "FIELD", "BEFORE", "AFTER"],
+                    diff.imageConfigs.flatMap { config in
+                        config.fields.map { [config.imageConfigId, config.change, $0.field, $0.before ?? "-", $0.after ?? "-"] }
+                    })
+            }
+        }
+    }
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List a product tier's versions.")

@@ -101,6 +101,10 @@ public protocol SlipwayStore: Sendable {
     ) async throws -> [TierVersion]
     func tierVersions(productTierId: String, serviceId: String, organizationId: String, page: PageRequest) async throws -> Page<TierVersion>
     func tierVersion(_ version: String, productTierId: String, serviceId: String, organizationId: String) async throws -> TierVersion
+    /// Makes `version` the tier's Preferred one (the previous Preferred becomes Active), or Deprecated; see ``VersionLifecycle``.
+    func changeTierVersion(
+        _ version: String, to status: TierVersionStatus, productTierId: String, serviceId: String, organizationId: String
+    ) async throws -> TierVersion
 
     // MARK: Audit log
 

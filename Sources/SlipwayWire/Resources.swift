@@ -356,3 +356,51 @@ public struct ListTierVersionSetsResult: Codable, Sendable, Equatable {
         self.nextPageToken = nextPageToken
     }
 }
+
+/// One field that differs between two tier versions' snapshots of an image config.
+public struct FieldChangeResult: Codable, Sendable, Equatable {
+    public var field: String
+    /// Absent for an added image config.
+    public var before: String?
+    /// Absent for a removed image config.
+    public var after: String?
+
+    /// Creates a field change.
+    public init(field: String, before: String?, after: String?) {
+        self.field = field
+        self.before = before
+        self.after = after
+    }
+}
+
+/// How one image config differs between two tier versions.
+public struct ImageConfigDiffResult: Codable, Sendable, Equatable {
+    public var imageConfigId: String
+    /// `added`, `removed` or `changed`.
+    public var change: String
+    public var fields: [FieldChangeResult]
+
+    /// Creates an image config's difference.
+    public init(imageConfigId: String, change: String, fields: [FieldChangeResult]) {
+        self.imageConfigId = imageConfigId
+        self.change = change
+        self.fields = fields
+    }
+}
+
+/// Response of `GET …/productTier/{pt}/version-set/{version}/diff/{other}`: what changes from `version` to `other`.
+public struct TierVersionDiffResult: Codable, Sendable, Equatable {
+    public var productTierId: String
+    public var from: String
+    public var to: String
+    /// Image configs that differ, by id; those alike are left out.
+    public var imageConfigs: [ImageConfigDiffResult]
+
+    /// Creates the response body.
+    public init(productTierId: String, from: String, to: String, imageConfigs: [ImageConfigDiffResult]) {
+        self.productTierId = productTierId
+        self.from = from
+        self.to = to
+        self.imageConfigs = imageConfigs
+    }
+}

@@ -223,4 +223,49 @@ struct RolloutControlEndToEndTests {
             #expect(try await api.call(.post, fleet.rolloutPath + "/cancel").decode(RolloutStatusResult.self).status == "CANCELLED")
         }
     }
+
+    @Test func anOlderVersionPromotedIsAWayBackAndADeprecatedOneTakesNoNewInstance() async throws {
+        try await withServer { api in
+            let api = try await api.signIn()
+            let fleet = try await Fleet.make(api, instances: 2)
+            let scripts = try ApplyScripts()
+            let apply = try scripts.script(name: "apply.sh")
+            let agents = try fleet.instances.map { try AgentProcess(server: api.serverURL, token: $0.agentToken, applyCommand: apply) }
+            defer { agents.forEach { $0.stop() } }
+            try await eventually("every agent applied its first state") { scripts.runs.count == 2 }
+            try await fleet.ship(api, tag: "2")
+            _ = try await api.call(.post, fleet.rolloutPath)
+            _ = try await waitForRollout(api, fleet, "COMPLETE")
+
+            let sets = "/2022-09-01-00/service/\(fleet.fixture.serviceId)/productTier/\(fleet.fixture.productTierId)/version-set"
+            let diff = try await api.call(.get, "\(sets)/1.0/diff/2.0").decode(TierVersionDiffResult.self)
+            #expect(diff.from == "1.0" && diff.to == "2.0" && diff.imageConfigs.map(\.change) == ["changed"])
+            #expect(diff.imageConfigs.first?.fields.first == FieldChangeResult(field: "image", before: "docker.io/acme/app:1", after: "docker.io/acme/app:2"))
+            try await api.call(.get, "\(sets)/1.0/diff/9.0").expectError(.notFound, "not_found", message: "product tier \(fleet.fixture.productTierId) has no version '9.0'")
+
+            // Back to 1.0: promote it, and roll out.
+            let promoted = try await api.call(.post, "\(sets)/1.0/promote").decode(TierVersionSetResult.self)
+            #expect(promoted.status == "Preferred")
+            #expect(try await api.call(.get, "\(sets)/2.0").decode(TierVersionSetResult.self).status == "Active")
+            let back = try await api.call(.post, fleet.rolloutPath).decode(RolloutStatusResult.self)
+            #expect(back.targetVersions == ["1.0"] && back.total == 2)
+            _ = try await waitForRollout(api, fleet, "COMPLETE")
+            for instance in fleet.instances { #expect(scripts.runs(of: instance.id, image: "docker.io/acme/app:1") == 2) }
+
+            try await api.call(.post, "\(sets)/1.0/promote").expectError(
+                .conflict, "invalid_state", message: "version 1.0 of product tier \(fleet.fixture.productTierId) is already Preferred")
+            try await api.call(.post, "\(sets)/1.0/deprecate").expectError(
+                .conflict, "invalid_state",
+                message: "version 1.0 of product tier \(fleet.fixture.productTierId) is Preferred; promote another version before deprecating it")
+            #expect(try await api.call(.post, "\(sets)/2.0/deprecate").decode(TierVersionSetResult.self).status == "Deprecated")
+            try await api.call(
+                .post, fleet.instancePath, json: RegisterInstanceRequest(productTierId: fleet.fixture.productTierId, name: "late", tierVersion: "2.0")
+            ).expectError(
+                .conflict, "invalid_state",
+                message: "version 2.0 of product tier \(fleet.fixture.productTierId) is Deprecated: no new instance may run it; register at the Preferred version")
+            try await api.call(.post, "\(sets)/2.0/promote").expectError(
+                .conflict, "invalid_state",
+                message: "version 2.0 of product tier \(fleet.fixture.productTierId) is Deprecated; a deprecated version cannot become Preferred")
+        }
+    }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import SlipwayCore
 import SlipwayWire
@@ -21,6 +22,30 @@ struct VersionSetController {
                 try context.path("version"), productTierId: try context.path("productTierId"), serviceId: try context.path("serviceId"),
                 organizationId: identity.organizationId)
             return try JSONBody.response(TierVersionSetResult(version))
+        }
+        for (verb, status) in [("promote", TierVersionStatus.preferred), ("deprecate", .deprecated)] {
+            api.post(RouterPath("service/:serviceId/productTier/:productTierId/version-set/:version/\(verb)")) { _, context in
+                let identity = try context.requireIdentity()
+                try identity.requireWrite()
+                let version = try await store.changeTierVersion(
+                    try context.path("version"), to: status, productTierId: try context.path("productTierId"), serviceId: try context.path("serviceId"),
+                    organizationId: identity.organizationId)
+                return try JSONBody.response(TierVersionSetResult(version))
+            }
+        }
+        api.get("service/:serviceId/productTier/:productTierId/version-set/:version/diff/:other") { _, context in
+            let identity = try context.requireIdentity()
+            let (serviceId, productTierId) = (try context.path("serviceId"), try context.path("productTierId"))
+            let from = try await store.tierVersion(
+                try context.path("version"), productTierId: productTierId, serviceId: serviceId, organizationId: identity.organizationId)
+            let to = try await store.tierVersion(
+                try context.path("other"), productTierId: productTierId, serviceId: serviceId, organizationId: identity.organizationId)
+            let changes = VersionLifecycle.diff(from: from, to: to).map { change in
+                ImageConfigDiffResult(
+                    imageConfigId: change.imageConfigId, change: change.kind.rawValue,
+                    fields: change.fields.map { FieldChangeResult(field: $0.field, before: $0.before, after: $0.after) })
+            }
+            return try JSONBody.response(TierVersionDiffResult(productTierId: productTierId, from: from.version, to: to.version, imageConfigs: changes))
         }
     }
 }

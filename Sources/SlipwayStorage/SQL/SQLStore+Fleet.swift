@@ -21,9 +21,10 @@ extension SQLStore: FleetStore {
             try self.checkQuota(.instances, organizationId: organizationId, db)
             let version: String
             if let tierVersion {
-                guard try db.cachedValue(Bool.self, sql: "SELECT EXISTS (SELECT 1 FROM tier_versions WHERE product_tier_id = ? AND version = ?)",
-                    arguments: [productTierId, tierVersion]) == true
+                guard let status = try db.cachedValue(String.self, sql: "SELECT status FROM tier_versions WHERE product_tier_id = ? AND version = ?",
+                    arguments: [productTierId, tierVersion])
                 else { throw SlipwayError.notFound("product tier \(productTierId) has no version '\(tierVersion.prefix(40))'") }
+                try VersionLifecycle.checkRegistration(at: tierVersion, productTierId: productTierId, status: TierVersionStatus(rawValue: status) ?? .active)
                 version = tierVersion
             } else {
                 guard let preferred = tier.preferredVersion else {

@@ -714,11 +714,39 @@ public final class SQLStore: SlipwayStore {
 
     public func tierVersion(_ version: String, productTierId: String, serviceId: String, organizationId: String) async throws -> TierVersion {
         try await read { db in
-            _ = try Self.productTier(id: productTierId, serviceId: serviceId, organizationId: organizationId, db)
-            let rows = try db.cachedRows( sql: "SELECT * FROM tier_versions WHERE product_tier_id = ? AND version = ?", arguments: [productTierId, version])
-            guard let found = try Self.tierVersions(rows, serviceId: serviceId, db).first else {
-                throw SlipwayError.notFound("product tier \(productTierId) has no version '\(version.prefix(40))'")
+            try Self.tierVersion(version, productTierId: productTierId, serviceId: serviceId, organizationId: organizationId, db)
+        }
+    }
+
+    static func tierVersion(_ version: String, productTierId: String, serviceId: String, organizationId: String, _ db: any SQLSession) throws
+        -> TierVersion
+    {
+        _ = try productTier(id: productTierId, serviceId: serviceId, organizationId: organizationId, db)
+        let rows = try db.cachedRows( sql: "SELECT * FROM tier_versions WHERE product_tier_id = ? AND version = ?", arguments: [productTierId, version])
+        guard let found = try tierVersions(rows, serviceId: serviceId, db).first else {
+            throw SlipwayError.notFound("product tier \(productTierId) has no version '\(version.prefix(40))'")
+        }
+        return found
+    }
+
+    public func changeTierVersion(
+        _ version: String, to status: TierVersionStatus, productTierId: String, serviceId: String, organizationId: String
+    ) async throws -> TierVersion {
+        try await writeCatalog { db in
+            var found = try Self.tierVersion(version, productTierId: productTierId, serviceId: serviceId, organizationId: organizationId, db)
+            switch status {
+            case .preferred:
+                try VersionLifecycle.checkPromote(found)
+                try db.cachedExecute(sql: "UPDATE tier_versions SET status = 'Active' WHERE product_tier_id = ? AND status = 'Preferred'",
+                    arguments: [productTierId])
+            case .deprecated:
+                try VersionLifecycle.checkDeprecate(found)
+            case .active, .pending:
+                throw SlipwayError.badRequest("a tier version becomes Active or Pending only by release")
             }
+            try db.cachedExecute(sql: "UPDATE tier_versions SET status = ? WHERE product_tier_id = ? AND version = ?",
+                arguments: [status.rawValue, productTierId, version])
+            found.status = status
             return found
         }
     }
