@@ -120,8 +120,9 @@ extension SlipwayClient {
     }
 
     /// `ImageConfigApiReleaseImageConfig`: a new tier version in one tier, or in every tier of the environment.
-    public func releaseImageConfig(serviceId: String, id: String, productTierId: String? = nil) async throws {
-        try await postEmpty("\(imageConfigPath(serviceId, id))/release", ReleaseImageConfigRequest(productTierId: productTierId))
+    public func releaseImageConfig(serviceId: String, id: String, productTierId: String? = nil, releaseNotes: String? = nil) async throws {
+        try await postEmpty(
+            "\(imageConfigPath(serviceId, id))/release", ReleaseImageConfigRequest(productTierId: productTierId, releaseNotes: releaseNotes))
     }
 
     /// `ImageConfigApiRolloutFleetImageConfig`: starts a rollout of the preferred release; the policy is optional.
@@ -365,6 +366,14 @@ extension SlipwayClient {
     public func promoteVersionSet(serviceId: String, productTierId: String, version: String) async throws -> TierVersionSetResult {
         try await post(
             "\(servicePath(serviceId))/productTier/\(Self.segment(productTierId))/version-set/\(Self.segment(version))/promote", [String: String]())
+    }
+
+    /// Replaces a tier version's release notes (`""` removes them).
+    public func setReleaseNotes(serviceId: String, productTierId: String, version: String, releaseNotes: String) async throws -> TierVersionSetResult {
+        let answer = try await send(
+            .PATCH, "\(servicePath(serviceId))/productTier/\(Self.segment(productTierId))/version-set/\(Self.segment(version))",
+            body: try JSONEncoder().encode(UpdateTierVersionSetRequest(releaseNotes: releaseNotes)), idempotent: true)
+        return try decode(answer)
     }
 
     /// Deprecates a tier version: no new instance may run it; instances that run it keep it.

@@ -101,6 +101,7 @@ struct ImageConfigCommand: AsyncParsableCommand {
         @OptionGroup var spec: SpecOptions
         @Flag(help: "Release it afterwards.") var release = false
         @Option(help: "Release into this product tier only.") var productTier: String?
+        @Option(help: "Release notes kept with the new tier version.") var releaseNotes: String?
         @Flag(help: "Roll the release out to the fleet afterwards.") var rollout = false
         @OptionGroup var policy: PolicyOptions
         @Flag(help: "Follow the rollout until it settles; the exit status says how it ended.") var watch = false
@@ -116,7 +117,7 @@ struct ImageConfigCommand: AsyncParsableCommand {
                 if !options.json { print("Updated \(id).") }
             }
             if release {
-                try await client.releaseImageConfig(serviceId: service, id: id, productTierId: productTier)
+                try await client.releaseImageConfig(serviceId: service, id: id, productTierId: productTier, releaseNotes: releaseNotes)
                 if !options.json { print("Released \(id).") }
             }
             guard rollout else { return }
@@ -148,9 +149,10 @@ struct ImageConfigCommand: AsyncParsableCommand {
         @Option(help: "The service id.") var service: String
         @Argument(help: "The image config id (imgc-…).") var id: String
         @Option(help: "Release into this product tier only (default: every tier of the environment).") var productTier: String?
+        @Option(help: "Release notes kept with the new tier version.") var releaseNotes: String?
 
         func run() async throws {
-            try await options.client().releaseImageConfig(serviceId: service, id: id, productTierId: productTier)
+            try await options.client().releaseImageConfig(serviceId: service, id: id, productTierId: productTier, releaseNotes: releaseNotes)
             try Output.emit(options, ["released": id]) { "Released \(id)." }
         }
     }

@@ -272,7 +272,21 @@ struct RegistryCommand: AsyncParsableCommand {
 struct VersionSetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "version-set", abstract: "Tier versions and the images they pin.",
-        subcommands: [List.self, Describe.self, Promote.self, Deprecate.self, Diff.self])
+        subcommands: [List.self, Describe.self, Notes.self, Promote.self, Deprecate.self, Diff.self])
+
+    struct Notes: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Replace a version's release notes (an empty --release-notes removes them).")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "The service id.") var service: String
+        @Option(help: "The product tier id.") var productTier: String
+        @Argument(help: "The version, e.g. 2.0.") var version: String
+        @Option(help: "The release notes.") var releaseNotes: String
+
+        func run() async throws {
+            let set = try await options.client().setReleaseNotes(serviceId: service, productTierId: productTier, version: version, releaseNotes: releaseNotes)
+            try Output.emit(options, set) { Output.fields([("version", set.version), ("release notes", set.releaseNotes)]) }
+        }
+    }
 
     struct Promote: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Make a version the Preferred one (rollouts and new instances take it).")
@@ -346,7 +360,10 @@ struct VersionSetCommand: AsyncParsableCommand {
         func run() async throws {
             let set = try await options.client().describeVersionSet(serviceId: service, productTierId: productTier, version: version)
             try Output.emit(options, set) {
-                Output.fields([("version", set.version), ("status", set.status), ("released", set.releasedAt), ("by", set.releasedBy)]) + "\n\n"
+                Output.fields([
+                    ("version", set.version), ("status", set.status), ("released", set.releasedAt), ("by", set.releasedBy),
+                    ("release notes", set.releaseNotes),
+                ]) + "\n\n"
                     + Output.table(
                         ["IMAGE CONFIG", "IMAGE", "DIGEST"],
                         set.imageConfigs.map {

@@ -304,10 +304,12 @@ public struct TierVersion: Sendable, Equatable {
     public var releasedAt: Date
     public var releasedBy: String
     public var images: [ImageConfigSnapshot]
+    /// What changed, in the releaser's words: given on release, changed by PATCH.
+    public var releaseNotes: String?
 
     public init(
         serviceId: String, productTierId: String, version: String, sequence: Int, status: TierVersionStatus, releasedAt: Date,
-        releasedBy: String, images: [ImageConfigSnapshot]
+        releasedBy: String, images: [ImageConfigSnapshot], releaseNotes: String? = nil
     ) {
         self.serviceId = serviceId
         self.productTierId = productTierId
@@ -317,6 +319,7 @@ public struct TierVersion: Sendable, Equatable {
         self.releasedAt = releasedAt
         self.releasedBy = releasedBy
         self.images = images
+        self.releaseNotes = releaseNotes
     }
 
     /// The version string of the n-th release of a tier: `1.0`, `2.0`, …

@@ -97,8 +97,11 @@ public protocol SlipwayStore: Sendable {
     /// what the registry said (nil when the registry is not verified); 409 when it no longer matches.
     func release(
         imageConfigId: String, serviceId: String, organizationId: String, productTierId: String?, checked: CheckedImage?, releasedBy: String,
-        now: Date
+        releaseNotes: String?, now: Date
     ) async throws -> [TierVersion]
+    /// Replaces a tier version's release notes (nil removes them).
+    func setReleaseNotes(_ notes: String?, version: String, productTierId: String, serviceId: String, organizationId: String) async throws
+        -> TierVersion
     func tierVersions(productTierId: String, serviceId: String, organizationId: String, page: PageRequest) async throws -> Page<TierVersion>
     func tierVersion(_ version: String, productTierId: String, serviceId: String, organizationId: String) async throws -> TierVersion
     /// Makes `version` the tier's Preferred one (the previous Preferred becomes Active), or Deprecated; see ``VersionLifecycle``.
@@ -134,5 +137,17 @@ public struct AuditFilter: Sendable, Equatable {
         self.target = target
         self.since = since
         self.until = until
+    }
+}
+
+extension SlipwayStore {
+    /// A release without notes.
+    public func release(
+        imageConfigId: String, serviceId: String, organizationId: String, productTierId: String?, checked: CheckedImage?, releasedBy: String,
+        now: Date
+    ) async throws -> [TierVersion] {
+        try await release(
+            imageConfigId: imageConfigId, serviceId: serviceId, organizationId: organizationId, productTierId: productTierId, checked: checked,
+            releasedBy: releasedBy, releaseNotes: nil, now: now)
     }
 }

@@ -16,6 +16,7 @@ public enum Validate {
         public static let password = 1024
         public static let host = 255
         public static let credential = 4096
+        public static let releaseNotes = 16 * 1024
     }
 
     // OCI distribution grammar: path-component ::= [a-z0-9]+ (separator [a-z0-9]+)*, separator ::= [_.] | __ | [-]+

@@ -265,14 +265,19 @@ public struct WebhookPayload: Sendable, Codable, Equatable {
         public var version: String
         public var image: String
         public var releasedBy: String
+        public var releaseNotes: String?
 
-        public init(serviceId: String, imageConfigId: String, productTierId: String, version: String, image: String, releasedBy: String) {
+        public init(
+            serviceId: String, imageConfigId: String, productTierId: String, version: String, image: String, releasedBy: String,
+            releaseNotes: String? = nil
+        ) {
             self.serviceId = serviceId
             self.imageConfigId = imageConfigId
             self.productTierId = productTierId
             self.version = version
             self.image = image
             self.releasedBy = releasedBy
+            self.releaseNotes = releaseNotes
         }
     }
 

@@ -149,10 +149,13 @@ public struct ListImageConfigsResult: Codable, Sendable, Equatable {
 public struct ReleaseImageConfigRequest: Codable, Sendable, Equatable {
     /// The product tier to release in (`pt-…`); nil for every tier of the environment.
     public var productTierId: String?
+    /// Slipway extension: what changed, kept with each new tier version (at most 16 KiB).
+    public var releaseNotes: String?
 
     /// Creates the request body.
-    public init(productTierId: String? = nil) {
+    public init(productTierId: String? = nil, releaseNotes: String? = nil) {
         self.productTierId = productTierId
+        self.releaseNotes = releaseNotes
     }
 }
 

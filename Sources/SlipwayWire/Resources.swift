@@ -326,11 +326,13 @@ public struct TierVersionSetResult: Codable, Sendable, Equatable {
     public var releasedBy: String
     /// Snapshots of the image configs this version pins.
     public var imageConfigs: [ImageConfigSnapshotResult]
+    /// What changed, in the releaser's words.
+    public var releaseNotes: String?
 
     /// Creates a tier version entry.
     public init(
         serviceId: String, productTierId: String, version: String, status: String, type: String, releasedAt: String,
-        releasedBy: String, imageConfigs: [ImageConfigSnapshotResult]
+        releasedBy: String, imageConfigs: [ImageConfigSnapshotResult], releaseNotes: String? = nil
     ) {
         self.serviceId = serviceId
         self.productTierId = productTierId
@@ -340,6 +342,7 @@ public struct TierVersionSetResult: Codable, Sendable, Equatable {
         self.releasedAt = releasedAt
         self.releasedBy = releasedBy
         self.imageConfigs = imageConfigs
+        self.releaseNotes = releaseNotes
     }
 }
 
@@ -402,5 +405,16 @@ public struct TierVersionDiffResult: Codable, Sendable, Equatable {
         self.from = from
         self.to = to
         self.imageConfigs = imageConfigs
+    }
+}
+
+/// Body of `PATCH …/productTier/{pt}/version-set/{version}`.
+public struct UpdateTierVersionSetRequest: Codable, Sendable, Equatable {
+    /// The release notes, replacing the old ones; `""` removes them.
+    public var releaseNotes: String
+
+    /// Creates the request body.
+    public init(releaseNotes: String) {
+        self.releaseNotes = releaseNotes
     }
 }

@@ -184,6 +184,16 @@ struct AuditLogTests {
             ) {
                 try await admin.call(.patch, "\(s)/environment/\(environment)/instance/\(instance.id)", json: UpdateInstanceRequest(labels: ["region": "eu"]))
             }
+            let sets = "\(s)/productTier/\(tier)/version-set"
+            try await audit.expect("PATCH \(v)/service/{serviceId}/productTier/{productTierId}/version-set/{version}", action: "version-set.update") {
+                try await admin.call(.patch, "\(sets)/1.0", json: UpdateTierVersionSetRequest(releaseNotes: "the first"))
+            }
+            try await audit.expect(
+                "POST \(v)/service/{serviceId}/productTier/{productTierId}/version-set/{version}/promote", action: "version-set.promote"
+            ) { try await admin.call(.post, "\(sets)/1.0/promote") }
+            try await audit.expect(
+                "POST \(v)/service/{serviceId}/productTier/{productTierId}/version-set/{version}/deprecate", action: "version-set.deprecate"
+            ) { try await admin.call(.post, "\(sets)/2.0/deprecate") }
             let webhook = try await audit.expect("POST \(v)/webhook", action: "webhook.create") {
                 try await admin.call(
                     .post, "\(v)/webhook", json: CreateWebhookRequest(url: "https://hooks.example.com/x", events: ["rollout.paused"], secret: "0123456789abcdef"))

@@ -266,6 +266,19 @@ struct RolloutControlEndToEndTests {
             try await api.call(.post, "\(sets)/2.0/promote").expectError(
                 .conflict, "invalid_state",
                 message: "version 2.0 of product tier \(fleet.fixture.productTierId) is Deprecated; a deprecated version cannot become Preferred")
+
+            // Release notes: given on release, changed by PATCH.
+            #expect(try await api.call(.patch, fleet.fixture.imageConfigPath, json: UpdateImageConfigRequest(imageTag: "3")).status == .ok)
+            let released = try await api.call(
+                .post, fleet.fixture.imageConfigPath + "/release", json: ReleaseImageConfigRequest(releaseNotes: "tag 3: the fix for the leak"))
+            #expect(released.status == .ok, "\(released.body)")
+            #expect(try await api.call(.get, "\(sets)/3.0").decode(TierVersionSetResult.self).releaseNotes == "tag 3: the fix for the leak")
+            let edited = try await api.call(.patch, "\(sets)/3.0", json: UpdateTierVersionSetRequest(releaseNotes: "tag 3: the leak fixed\nsee #42"))
+            #expect(try edited.decode(TierVersionSetResult.self).releaseNotes == "tag 3: the leak fixed\nsee #42")
+            try await api.call(.patch, "\(sets)/3.0", json: UpdateTierVersionSetRequest(releaseNotes: "bell\u{7}")).expectError(
+                .badRequest, "bad_request", message: "releaseNotes must not contain control characters")
+            #expect(try await api.call(.patch, "\(sets)/3.0", json: UpdateTierVersionSetRequest(releaseNotes: "")).decode(TierVersionSetResult.self)
+                .releaseNotes == nil)
         }
     }
 }

@@ -83,6 +83,7 @@ struct ImageConfigController {
             let identity = try context.requireIdentity()
             try identity.requireWrite()
             let body = try await JSONBody.decode(ReleaseImageConfigRequest.self, from: request, emptyAsObject: true)
+            if let notes = body.releaseNotes { try Validate.text(notes, field: "releaseNotes", limit: Validate.Limit.releaseNotes) }
             let serviceId = try context.path("serviceId")
             let config = try await store.imageConfig(id: try context.path("id"), serviceId: serviceId, organizationId: identity.organizationId)
             let registry = try await store.imageRegistry(id: config.spec.imageRegistryId, organizationId: identity.organizationId)
@@ -91,7 +92,7 @@ struct ImageConfigController {
             _ = try await store.release(
                 imageConfigId: config.id, serviceId: serviceId, organizationId: identity.organizationId,
                 productTierId: body.productTierId.flatMap { $0.isEmpty ? nil : $0 }, checked: checked, releasedBy: identity.email,
-                now: clock.now())
+                releaseNotes: body.releaseNotes.flatMap { $0.isEmpty ? nil : $0 }, now: clock.now())
             return JSONBody.empty()
         }
     }

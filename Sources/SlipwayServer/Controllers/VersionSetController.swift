@@ -23,6 +23,16 @@ struct VersionSetController {
                 organizationId: identity.organizationId)
             return try JSONBody.response(TierVersionSetResult(version))
         }
+        api.patch("service/:serviceId/productTier/:productTierId/version-set/:version") { request, context in
+            let identity = try context.requireIdentity()
+            try identity.requireWrite()
+            let body = try await JSONBody.decode(UpdateTierVersionSetRequest.self, from: request)
+            try Validate.text(body.releaseNotes, field: "releaseNotes", limit: Validate.Limit.releaseNotes)
+            let version = try await store.setReleaseNotes(
+                body.releaseNotes.isEmpty ? nil : body.releaseNotes, version: try context.path("version"),
+                productTierId: try context.path("productTierId"), serviceId: try context.path("serviceId"), organizationId: identity.organizationId)
+            return try JSONBody.response(TierVersionSetResult(version))
+        }
         for (verb, status) in [("promote", TierVersionStatus.preferred), ("deprecate", .deprecated)] {
             api.post(RouterPath("service/:serviceId/productTier/:productTierId/version-set/:version/\(verb)")) { _, context in
                 let identity = try context.requireIdentity()

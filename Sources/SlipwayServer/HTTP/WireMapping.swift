@@ -88,7 +88,7 @@ extension TierVersionSetResult {
                     imageTag: image.spec.imageTag, imageRegistryId: image.spec.imageRegistryId, imageRegistryHost: image.registryHost,
                     imageDigest: image.imageDigest, imageSignaturePublicKeyPEM: image.spec.publicKeyPEM,
                     customImageCommandsAndArgs: CustomImageCommandsAndArgs(commands: image.spec.commands, args: image.spec.args))
-            })
+            }, releaseNotes: version.releaseNotes)
     }
 }
 

@@ -11,6 +11,7 @@ enum PostgresMigrations {
         ("v4-image-digests", v4ImageDigests), ("v5-accounts-and-audit", v5AccountsAndAudit),
         ("v6-hardening", v6Hardening), ("v7-rollout-order-by-wave", v7RolloutOrderByWave),
         ("v8-targeting-and-gates", v8TargetingAndGates), ("v9-webhooks", v9Webhooks), ("v10-rollout-analysis", v10RolloutAnalysis),
+        ("v11-release-notes", "ALTER TABLE tier_versions ADD COLUMN release_notes TEXT;"),
     ]
 
     /// A rollout's analysis: failed measurements, when the next is due, the last one, and the last wave a pass followed.

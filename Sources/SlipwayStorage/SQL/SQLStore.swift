@@ -607,7 +607,7 @@ public final class SQLStore: SlipwayStore {
 
     public func release(
         imageConfigId: String, serviceId: String, organizationId: String, productTierId: String?, checked: CheckedImage?, releasedBy: String,
-        now: Date
+        releaseNotes: String?, now: Date
     ) async throws -> [TierVersion] {
         try await writeCatalog { db in
             let config = try Self.imageConfig(id: imageConfigId, serviceId: serviceId, organizationId: organizationId, db)
@@ -636,7 +636,8 @@ public final class SQLStore: SlipwayStore {
             let versions = try ReleasePlanner.plan(
                 releasing: config, from: registry, digest: checked?.digest, into: states, existingImageConfigIds: existing,
                 releasedBy: releasedBy, at: now)
-            for version in versions {
+            for var version in versions {
+                version.releaseNotes = releaseNotes
                 try db.cachedExecute(sql: "UPDATE tier_versions SET status = 'Active' WHERE product_tier_id = ? AND status = 'Preferred'",
                     arguments: [version.productTierId])
                 try Self.insertTierVersion(version, db)
@@ -644,7 +645,7 @@ public final class SQLStore: SlipwayStore {
                 try Self.enqueueWebhookEvent(.release, organizationId: organizationId, now: now, db) { body in
                     body.release = .init(
                         serviceId: serviceId, imageConfigId: config.id, productTierId: version.productTierId, version: version.version, image: image,
-                        releasedBy: releasedBy)
+                        releasedBy: releasedBy, releaseNotes: releaseNotes)
                 }
             }
             return versions
@@ -653,11 +654,14 @@ public final class SQLStore: SlipwayStore {
 
     static func insertTierVersion(_ version: TierVersion, _ db: any SQLSession) throws {
         let seq = try db.cachedValue(Int64.self, sql: """
-                INSERT INTO tier_versions (product_tier_id, sequence, version, status, released_at, released_by)
-                VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO tier_versions (product_tier_id, sequence, version, status, released_at, released_by, release_notes)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
                 RETURNING seq
                 """,
-            arguments: [version.productTierId, version.sequence, version.version, version.status.rawValue, version.releasedAt, version.releasedBy])
+            arguments: [
+                version.productTierId, version.sequence, version.version, version.status.rawValue, version.releasedAt, version.releasedBy,
+                version.releaseNotes,
+            ])
         guard let seq else { throw SlipwayError.failedRequest("the database did not return the new tier version's seq") }
         for image in version.images {
             try db.cachedExecute(sql: """
@@ -700,7 +704,7 @@ public final class SQLStore: SlipwayStore {
             TierVersion(
                 serviceId: serviceId, productTierId: row["product_tier_id"], version: row["version"], sequence: row["sequence"],
                 status: TierVersionStatus(rawValue: row["status"]) ?? .active, releasedAt: row["released_at"], releasedBy: row["released_by"],
-                images: images[row["seq"]] ?? [])
+                images: images[row["seq"]] ?? [], releaseNotes: row["release_notes"])
         }
     }
 
@@ -727,6 +731,18 @@ public final class SQLStore: SlipwayStore {
             throw SlipwayError.notFound("product tier \(productTierId) has no version '\(version.prefix(40))'")
         }
         return found
+    }
+
+    public func setReleaseNotes(_ notes: String?, version: String, productTierId: String, serviceId: String, organizationId: String) async throws
+        -> TierVersion
+    {
+        try await writeCatalog { db in
+            var found = try Self.tierVersion(version, productTierId: productTierId, serviceId: serviceId, organizationId: organizationId, db)
+            try db.cachedExecute(sql: "UPDATE tier_versions SET release_notes = ? WHERE product_tier_id = ? AND version = ?",
+                arguments: [notes, productTierId, version])
+            found.releaseNotes = notes
+            return found
+        }
     }
 
     public func changeTierVersion(

@@ -411,6 +411,10 @@ enum SQLiteMigrations {
                     ALTER TABLE rollouts ADD COLUMN analyzed_through_wave INTEGER;
                     """)
         }
+        // A tier version's release notes.
+        migrator.registerMigration("v11-release-notes") { db in
+            try db.execute(sql: "ALTER TABLE tier_versions ADD COLUMN release_notes TEXT")
+        }
         return migrator
     }
 }
