@@ -150,7 +150,8 @@ public enum WebhookAddress {
         while let entry = cursor {
             var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
             if getnameinfo(entry.pointee.ai_addr, entry.pointee.ai_addrlen, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST) == 0 {
-                let address = String(cString: buffer).split(separator: "%").first.map(String.init) ?? ""
+                let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                let address = text.split(separator: "%").first.map(String.init) ?? ""
                 if let reason = refusal(host: address) { return "\(reason) (\(address))" }
             }
             cursor = entry.pointee.ai_next
