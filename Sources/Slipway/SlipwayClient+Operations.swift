@@ -169,6 +169,11 @@ extension SlipwayClient {
         try await post("\(imageConfigPath(serviceId, id))/rollout/promote", [String: String]())
     }
 
+    /// Points a rollout that has not started (SCHEDULED) at another tier version; returns its status after the change.
+    public func retargetRollout(serviceId: String, id: String, version: String) async throws -> RolloutStatusResult {
+        try await post("\(imageConfigPath(serviceId, id))/rollout/target-version", RetargetRolloutRequest(version: version))
+    }
+
     /// Takes pending instances out of the live rollout (all of them or none); returns its status after the change.
     public func skipRolloutInstances(serviceId: String, id: String, instanceIds: [String]) async throws -> RolloutStatusResult {
         try await post("\(imageConfigPath(serviceId, id))/rollout/skip", SkipRolloutInstancesRequest(instanceIds: instanceIds))

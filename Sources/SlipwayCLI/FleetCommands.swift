@@ -92,7 +92,8 @@ struct RolloutCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rollout", abstract: "Roll an image config's preferred release out to the fleet.",
         subcommands: [
-            Start.self, Status.self, Watch.self, Pause.self, Resume.self, Promote.self, Skip.self, Cancel.self, Retry.self, Instances.self,
+            Start.self, Status.self, Watch.self, Pause.self, Resume.self, Promote.self, Skip.self, TargetVersion.self, Cancel.self, Retry.self,
+            Instances.self,
         ])
 
     /// Which image config's rollout.
@@ -194,6 +195,19 @@ struct RolloutCommand: AsyncParsableCommand {
 
         func run() async throws {
             try RolloutCommand.show(try await options.client().promoteRollout(serviceId: target.service, id: target.imageConfig), options)
+        }
+    }
+
+    struct TargetVersion: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "target-version", abstract: "Point a rollout that has not started (SCHEDULED) at another tier version.")
+        @OptionGroup var options: GlobalOptions
+        @OptionGroup var target: Target
+        @Option(help: "The tier version to move to, e.g. 2.0.") var version: String
+
+        func run() async throws {
+            try RolloutCommand.show(
+                try await options.client().retargetRollout(serviceId: target.service, id: target.imageConfig, version: version), options)
         }
     }
 

@@ -50,6 +50,8 @@ public protocol FleetStore: Sendable {
     func cancelRollout(imageConfigId: String, serviceId: String, organizationId: String, now: Date) async throws -> Rollout
     /// Lets a rollout with `pauseAfterCanary` go on past its canary wave (or never stop there, when promoted early).
     func promoteRollout(imageConfigId: String, serviceId: String, organizationId: String, now: Date) async throws -> Rollout
+    /// Points a rollout that has not started at `version` of its instances' product tiers (see ``RolloutStateMachine/retarget(to:tiers:now:)``).
+    func retargetRollout(imageConfigId: String, serviceId: String, organizationId: String, version: String, now: Date) async throws -> Rollout
     /// Takes pending instances out of the live rollout: all of them, or none when one is not pending.
     func skipRolloutInstances(
         imageConfigId: String, serviceId: String, organizationId: String, instanceIds: [String], now: Date

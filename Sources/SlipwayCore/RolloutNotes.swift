@@ -82,6 +82,8 @@ public enum RolloutNote: Sendable, Equatable, Codable {
     case awaitingPromotion(canaryCompleted: Int, remaining: Int)
     /// An operator promoted it past its canary.
     case promoted(remaining: Int)
+    /// Before it started, its target was changed to `version` (each instance's tier at that version).
+    case retargeted(version: String, instances: Int, startsAt: Date?)
     /// Paused longer than `pausedTimeoutSeconds`: cancelled.
     case pausedTooLong(seconds: Int, notStarted: Int, inFlight: Int)
     /// After wave `afterWave`, the next waits for a passing analysis measurement.
@@ -138,6 +140,9 @@ public enum RolloutNote: Sendable, Equatable, Codable {
         case .awaitingPromotion(let canaryCompleted, let remaining):
             return "paused after the canary wave (\(canaryCompleted) instance(s) upgraded): \(remaining) instance(s) wait until it is "
                 + "promoted with POST …/rollout/promote, or cancelled"
+        case .retargeted(let version, let instances, let startsAt):
+            return "target changed to version \(version): \(instances) instance(s) to move"
+                + (startsAt.map { ", starting at \($0.rfc3339)" } ?? "")
         case .promoted(let remaining):
             return "promoted past the canary wave: \(remaining) instance(s) to upgrade"
         case .awaitingMaintenanceWindow(let opensAt, let window, let pending):

@@ -594,6 +594,44 @@ public struct RolloutStateMachine: Sendable {
         _ = skip(rows.filter { unique.contains($0.instanceId) }, because: .skippedByOperator, now: now)
     }
 
+    /// What a product tier has at the version a rollout is retargeted to: nil when the tier has no such version.
+    public struct TierAtVersion: Sendable, Equatable {
+        public var status: TierVersionStatus
+        /// Whether that version pins the rollout's image config.
+        public var pinsImageConfig: Bool
+
+        public init(status: TierVersionStatus, pinsImageConfig: Bool) {
+            self.status = status
+            self.pinsImageConfig = pinsImageConfig
+        }
+    }
+
+    /// Changes the target of a rollout that has not started (SCHEDULED, or PAUSED before it started) to `version`
+    /// of each of its instances' product tiers (`tiers`, by id). Every tier must have that version, not Deprecated,
+    /// pinning the rollout's image config. The store rewrites the rows' target to match; an instance that runs the
+    /// version already is skipped when its turn comes.
+    public mutating func retarget(to version: String, tiers: [String: TierAtVersion?], now: Date) throws {
+        guard rollout.status == .scheduled || (rollout.status == .paused && rollout.startedAt == nil) else {
+            throw SlipwayError.invalidState(
+                "rollout \(rollout.id) is \(rollout.status.rawValue); only a rollout that has not started (SCHEDULED, or PAUSED before it started) "
+                    + "can change its target")
+        }
+        for tierId in tiers.keys.sorted() {
+            guard let found = tiers[tierId], let tier = found else {
+                throw SlipwayError.notFound("product tier \(tierId) has no version '\(version.prefix(utf8Bytes: 40))'")
+            }
+            guard tier.status != .deprecated else {
+                throw SlipwayError.invalidState("version \(version) of product tier \(tierId) is Deprecated; a rollout may not target it")
+            }
+            guard tier.pinsImageConfig else {
+                throw SlipwayError.invalidState(
+                    "version \(version) of product tier \(tierId) does not include image config \(rollout.imageConfigId); pick a version that does")
+            }
+        }
+        rollout.targetVersions = [version]
+        note(.retargeted(version: version, instances: rollout.counts.total, startsAt: rollout.status == .scheduled ? rollout.policy.scheduledAt : nil), now: now)
+    }
+
     /// Cancels a rollout left PAUSED past its `pausedTimeoutSeconds`: like ``cancel(pending:now:)``, saying why.
     public mutating func cancelPausedTooLong(pending: [RolloutInstance], now: Date) {
         guard rollout.status == .paused else { return }

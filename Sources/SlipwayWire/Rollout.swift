@@ -119,6 +119,17 @@ public struct RolloutSelectorWire: Codable, Sendable, Equatable {
     }
 }
 
+/// Body of `POST …/image-config/{id}/rollout/target-version`.
+public struct RetargetRolloutRequest: Codable, Sendable, Equatable {
+    /// The tier version (e.g. `2.0`) of each instance's product tier to move to instead.
+    public var version: String
+
+    /// Creates the request body.
+    public init(version: String) {
+        self.version = version
+    }
+}
+
 /// Body of `POST …/image-config/{id}/rollout/skip`.
 public struct SkipRolloutInstancesRequest: Codable, Sendable, Equatable {
     /// Pending instances of the live rollout to leave out.

@@ -128,6 +128,29 @@ struct RolloutControlTests {
         #expect(run.desired == ["inst-0": "2.0", "inst-1": "2.0"])
     }
 
+    @Test func aScheduledRolloutMayChangeItsTargetBeforeItStarts() throws {
+        let at = Self.t0.addingTimeInterval(600)
+        var run = Run(instances: 2, policy: RolloutEventTests.policy { $0.scheduledAt = at })
+        typealias Tier = RolloutStateMachine.TierAtVersion
+        #expect(throws: SlipwayError.notFound("product tier pt-x has no version '3.0'")) {
+            try run.machine.retarget(to: "3.0", tiers: ["pt-x": nil], now: Self.t0)
+        }
+        #expect(throws: SlipwayError.invalidState("version 1.0 of product tier pt-x is Deprecated; a rollout may not target it")) {
+            try run.machine.retarget(to: "1.0", tiers: ["pt-x": Tier(status: .deprecated, pinsImageConfig: true)], now: Self.t0)
+        }
+        #expect(throws: SlipwayError.invalidState("version 1.0 of product tier pt-x does not include image config imgc-x; pick a version that does")) {
+            try run.machine.retarget(to: "1.0", tiers: ["pt-x": Tier(status: .active, pinsImageConfig: false)], now: Self.t0)
+        }
+        try run.machine.retarget(to: "1.5", tiers: ["pt-x": Tier(status: .active, pinsImageConfig: true)], now: Self.t0)
+        #expect(run.machine.rollout.targetVersions == ["1.5"])
+        #expect(run.machine.rollout.message == "target changed to version 1.5: 2 instance(s) to move, starting at \(at.rfc3339)")
+        run.advance(now: at)
+        #expect(throws: SlipwayError.invalidState(
+            "rollout up-x is RUNNING; only a rollout that has not started (SCHEDULED, or PAUSED before it started) can change its target")) {
+            try run.machine.retarget(to: "1.5", tiers: [:], now: at)
+        }
+    }
+
     @Test func aScheduleMustLieAhead() {
         func check(_ at: Date) throws {
             var policy = RolloutPolicy()

@@ -175,6 +175,9 @@ struct AuditLogTests {
             try await audit.expect("POST \(v)/service/{serviceId}/image-config/{id}/rollout/promote", action: "rollout.promote", status: nil) {
                 try await admin.call(.post, "\(c)/rollout/promote")
             }
+            try await audit.expect("POST \(v)/service/{serviceId}/image-config/{id}/rollout/target-version", action: "rollout.target-version", status: nil) {
+                try await admin.call(.post, "\(c)/rollout/target-version", json: RetargetRolloutRequest(version: "1.0"))
+            }
             try await audit.expect("POST \(v)/service/{serviceId}/image-config/{id}/rollout/skip", action: "rollout.skip", status: nil) {
                 try await admin.call(.post, "\(c)/rollout/skip", json: SkipRolloutInstancesRequest(instanceIds: [instance.id]))
             }

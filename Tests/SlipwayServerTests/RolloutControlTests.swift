@@ -172,9 +172,19 @@ struct RolloutControlEndToEndTests {
                     + "its policy has no pauseAfterCanary (with a canaryCount and more than one wave)")
             #expect(try await api.call(.post, fleet.rolloutPath + "/pause").decode(RolloutStatusResult.self).pausedAt != nil)
             #expect(try await api.call(.post, fleet.rolloutPath + "/resume").decode(RolloutStatusResult.self).status == "SCHEDULED")
+            // Its target can change before it starts: back to 1.0 here.
+            let retargeted = try await api.call(.post, fleet.rolloutPath + "/target-version", json: RetargetRolloutRequest(version: "1.0"))
+            #expect(retargeted.status == .ok, "\(retargeted.body)")
+            #expect(try retargeted.decode(RolloutStatusResult.self).targetVersions == ["1.0"])
+            #expect(try await fleet.rolloutInstances(api).map(\.targetVersion) == ["1.0", "1.0"])
+            try await api.call(.post, fleet.rolloutPath + "/target-version", json: RetargetRolloutRequest(version: "9.0")).expectError(
+                .notFound, "not_found", message: "product tier \(fleet.fixture.productTierId) has no version '9.0'")
             try await start("{}").expectError(.conflict, "invalid_state", containing: "is still SCHEDULED")
             let cancelled = try await api.call(.post, fleet.rolloutPath + "/cancel").decode(RolloutStatusResult.self)
             #expect(cancelled.status == "CANCELLED" && cancelled.skipped == 2)
+            try await api.call(.post, fleet.rolloutPath + "/target-version", json: RetargetRolloutRequest(version: "2.0")).expectError(
+                .conflict, "invalid_state",
+                message: "rollout \(cancelled.id) is CANCELLED; only a rollout that has not started (SCHEDULED, or PAUSED before it started) can change its target")
         }
     }
 

@@ -44,7 +44,7 @@ def valid_labels(labels):
 
 # Names and descriptions are bounded in UTF-8 bytes (so one character cannot carry unbounded marks); the
 # document's maxLength counts characters, so a positive case of wide characters is cut to the byte limit.
-BYTE_LIMITS = {"name": 100, "tierVersion": 100, "description": 1024, "secret": 256, "releaseNotes": 16384}
+BYTE_LIMITS = {"name": 100, "tierVersion": 100, "description": 1024, "secret": 256, "releaseNotes": 16384, "version": 100}
 
 
 def within_byte_limits(body):

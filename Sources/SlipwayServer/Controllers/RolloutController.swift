@@ -64,6 +64,16 @@ struct RolloutController {
         control("cancel") { try await fleet.cancelRollout(imageConfigId: $0, serviceId: $1, organizationId: $2, now: clock.now()) }
         control("retry") { try await fleet.retryRollout(imageConfigId: $0, serviceId: $1, organizationId: $2, now: clock.now()) }
         control("promote") { try await fleet.promoteRollout(imageConfigId: $0, serviceId: $1, organizationId: $2, now: clock.now()) }
+        api.post(RouterPath("\(base)/rollout/target-version")) { request, context in
+            let identity = try context.requireIdentity()
+            try identity.requireWrite()
+            let body = try await JSONBody.decode(RetargetRolloutRequest.self, from: request)
+            try Validate.name(body.version, field: "version")
+            let rollout = try await fleet.retargetRollout(
+                imageConfigId: try context.path("id"), serviceId: try context.path("serviceId"), organizationId: identity.organizationId,
+                version: body.version, now: clock.now())
+            return try JSONBody.response(RolloutStatusResult(rollout))
+        }
         api.post(RouterPath("\(base)/rollout/skip")) { request, context in
             let identity = try context.requireIdentity()
             try identity.requireWrite()

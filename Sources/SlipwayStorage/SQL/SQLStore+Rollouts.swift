@@ -364,7 +364,7 @@ extension SQLStore {
                 UPDATE rollouts SET status = ?, total = ?, pending = ?, in_progress = ?, completed = ?, failed = ?, skipped = ?, rolling_back = ?,
                     rolled_back = ?, rollback_failed = ?, current_wave = ?, total_waves = ?, bake_until = ?, rollback = ?, message = ?, note = ?,
                     started_at = ?, updated_at = ?, finished_at = ?, completed_seconds = ?, gate_after_wave = ?, promoted_at = ?, paused_at = ?,
-                    analysis_failures = ?, next_analysis_at = ?, last_analysis = ?, analyzed_through_wave = ?
+                    analysis_failures = ?, next_analysis_at = ?, last_analysis = ?, analyzed_through_wave = ?, target_versions = ?
                 WHERE id = ?
                 """,
             arguments: [
@@ -373,7 +373,8 @@ extension SQLStore {
                 rollout.bakeUntil?.timeIntervalSince1970, rollout.rollback.rawValue, rollout.message, rollout.note.map(encodeJSON),
                 rollout.startedAt, rollout.updatedAt, rollout.finishedAt, rollout.completedSeconds, rollout.gateAfterWave,
                 rollout.promotedAt?.timeIntervalSince1970, rollout.pausedAt?.timeIntervalSince1970, rollout.analysisFailures,
-                rollout.nextAnalysisAt?.timeIntervalSince1970, rollout.lastAnalysis, rollout.analyzedThroughWave, rollout.id,
+                rollout.nextAnalysisAt?.timeIntervalSince1970, rollout.lastAnalysis, rollout.analyzedThroughWave, encodeJSON(rollout.targetVersions),
+                rollout.id,
             ])
     }
 
@@ -498,6 +499,31 @@ extension SQLStore {
 
     public func promoteRollout(imageConfigId: String, serviceId: String, organizationId: String, now: Date) async throws -> Rollout {
         try await control(imageConfigId: imageConfigId, serviceId: serviceId, organizationId: organizationId) { machine, _ in try machine.promote(now: now) }
+    }
+
+    public func retargetRollout(imageConfigId: String, serviceId: String, organizationId: String, version: String, now: Date) async throws -> Rollout {
+        try await control(imageConfigId: imageConfigId, serviceId: serviceId, organizationId: organizationId) { machine, db in
+            let rolloutId = machine.rollout.id
+            let tierIds = try db.cachedValues(
+                String.self,
+                sql: "SELECT DISTINCT i.product_tier_id FROM rollout_instances ri JOIN instances i ON i.id = ri.instance_id WHERE ri.rollout_id = ?",
+                arguments: [rolloutId])
+            var tiers: [String: RolloutStateMachine.TierAtVersion?] = [:]
+            for tierId in tierIds {
+                let row = try db.cachedRow(
+                    sql: """
+                        SELECT tv.status, EXISTS (SELECT 1 FROM tier_version_images tvi WHERE tvi.tier_version_seq = tv.seq AND tvi.image_config_id = ?) AS pins
+                        FROM tier_versions tv WHERE tv.product_tier_id = ? AND tv.version = ?
+                        """,
+                    arguments: [imageConfigId, tierId, version])
+                // updateValue: assigning nil through the subscript would drop the tier instead of recording that it has no such version.
+                tiers.updateValue(
+                    row.map { RolloutStateMachine.TierAtVersion(status: TierVersionStatus(rawValue: $0["status"]) ?? .active, pinsImageConfig: $0["pins"]) },
+                    forKey: tierId)
+            }
+            try machine.retarget(to: version, tiers: tiers, now: now)
+            try db.cachedExecute(sql: "UPDATE rollout_instances SET target_version = ? WHERE rollout_id = ?", arguments: [version, rolloutId])
+        }
     }
 
     public func skipRolloutInstances(
