@@ -18,7 +18,9 @@ struct PolicyOptions: ParsableArguments {
     @Flag(help: "After the canary wave (and its bake), wait paused until `rollout promote`.") var pauseAfterCanary = false
     @Option(help: "Start at this RFC 3339 time, e.g. 2026-12-24T09:00:00Z; SCHEDULED until then.") var at: String?
     @Option(help: "Cancel the rollout if it stays paused longer than this many seconds (default 86400).") var pausedTimeout: Int?
-    @Option(help: "Start instances only in this window: [days] HH:MM-HH:MM [time zone], e.g. 'Mon,Tue,Wed,Thu,Fri 22:00-02:00 Europe/Berlin'.")
+    @Option(
+        name: [.customLong("maintenance-window"), .customLong("window")],
+        help: "Start instances only in this window: [days] HH:MM-HH:MM [time zone], e.g. 'Mon,Tue,Wed,Thu,Fri 22:00-02:00 Europe/Berlin'.")
     var maintenanceWindow: String?
     @Option(help: "An HTTP check to pass after each wave (GET; 200 expected); failing it halts the rollout.") var analysisUrl: String?
     @Option(help: "A Prometheus server whose --analysis-query must meet --analysis-condition after each wave.") var analysisPrometheus: String?

@@ -67,4 +67,45 @@ struct SlipwayClockTests {
             #expect(timedOut.allSatisfy { ($0.reason ?? "").contains("600") }, "\(timedOut.map(\.reason))")
         }
     }
+
+    @Test func aRolloutPausedPastItsTimeoutIsCancelledAndAClosedWindowOpensLater() async throws {
+        let configuration = try await testConfiguration()
+        try await withServer(configuration) { api in
+            let admin = try await api.signIn()
+            let fleet = try await Fleet.make(admin, instances: 2)
+            try await fleet.ship(admin, tag: "2")
+            // A window that closed a minute ago: it opens again in about 23 hours.
+            var utc = Calendar(identifier: .gregorian)
+            utc.timeZone = .gmt
+            func time(_ date: Date) -> String { String(format: "%02d:%02d", utc.component(.hour, from: date), utc.component(.minute, from: date)) }
+            let window = MaintenanceWindowWire(start: time(Date().addingTimeInterval(-3600)), end: time(Date().addingTimeInterval(-60)))
+            let policy = RolloutPolicyRequest(maxConcurrentUpgrades: 1, pausedTimeoutSeconds: 172_800, maintenanceWindow: window)
+            #expect(try await admin.call(.post, fleet.rolloutPath, json: policy).status == .ok)
+
+            let store = TestPostgres.serverTestsUsePostgres
+                ? try await SQLStore.openPostgres(url: configuration.database) : try SQLStore(sqlitePath: configuration.database)
+            let clock = MovableClock()
+            let engine = RolloutEngine(store: store, notifier: DesiredStateNotifier(), clock: clock.engineClock, logger: Logger(label: "test"))
+            let opensAt = try #require(try await engine.tick())
+            #expect(opensAt.timeIntervalSince(clock.engineClock.now()) > 22 * 3600, "the next look is when the window opens")
+            #expect(try await fleet.status(admin).inProgress == 0)
+            clock.advance(by: opensAt.timeIntervalSince(clock.engineClock.now()) + 1)
+            try await engine.tick()
+            #expect(try await fleet.status(admin).inProgress == 1, "inside the window the first instance starts")
+
+            // Paused (by the server, on the wall clock), and forgotten: two days later it is cancelled, saying why.
+            let paused = try await admin.call(.post, fleet.rolloutPath + "/pause").decode(RolloutStatusResult.self)
+            let pausedAt = try #require(paused.pausedAt.flatMap { try? Date($0, strategy: .iso8601) })
+            clock.advance(by: pausedAt.addingTimeInterval(172_800 - 3600).timeIntervalSince(clock.engineClock.now()))
+            try await engine.tick()
+            #expect(try await fleet.status(admin).status == "PAUSED", "an hour before its timeout")
+            clock.advance(by: 3601)
+            try await engine.tick()
+            let status = try await fleet.status(admin)
+            #expect(status.status == "CANCELLED" && status.skipped == 1)
+            #expect(
+                status.message.hasPrefix("cancelled: paused longer than pausedTimeoutSeconds (172800 s); 1 instance(s) were not started"),
+                "\(status.message)")
+        }
+    }
 }
