@@ -43,7 +43,7 @@ struct RolloutControlEndToEndTests {
             #expect(plan.eligible.map(\.instanceId) == [0, 1, 2, 4].map { fleet.instances[$0].id })
             #expect(plan.ineligible.map(\.reason) == ["its labels do not match the rollout's selector: wanted region=eu, has region=us"])
 
-            let at = Date().addingTimeInterval(4)
+            let at = Date().addingTimeInterval(8)
             let started = try await api.call(
                 .post, fleet.rolloutPath,
                 json: RolloutPolicyRequest(

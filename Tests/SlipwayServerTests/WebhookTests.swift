@@ -137,11 +137,14 @@ struct WebhookTests {
                     Issue.record("received \(await inbox.events)")
                     throw error
                 }
-                #expect(await inbox.events == Array(expected.dropFirst()) + ["release"])
                 let calls = await inbox.calls
                 #expect(calls.allSatisfy(Self.verify), "every body is signed with the secret")
-                // The first answer was a 500: that delivery came again, under the same id.
-                #expect(calls.count == 9 && calls[0].answered == .internalServerError && calls[0].delivery == calls[8].delivery)
+                // The first answer was a 500: that delivery came again, under the same id, once answered 204; the others
+                // arrived once each, in the order their events happened.
+                let retriedDelivery = calls[0].delivery
+                #expect(calls.count == 9 && calls[0].answered == .internalServerError)
+                #expect(calls.filter { $0.delivery == retriedDelivery }.map(\.answered) == [.internalServerError, .noContent])
+                #expect(calls.filter { $0.delivery != retriedDelivery }.map(\.event) == Array(expected.dropFirst()))
                 let failed = try #require(calls.last { $0.event == "instance.failed" })
                 let payload = try JSONSerialization.jsonObject(with: Data(failed.body.utf8)) as? [String: Any]
                 let instance = payload?["instance"] as? [String: Any]
@@ -245,7 +248,7 @@ struct WebhookTests {
                     .post, fleet.rolloutPath,
                     json: RolloutPolicyRequest(
                         maxConcurrentUpgrades: 1, canaryCount: 1, selector: RolloutSelectorWire(labels: ["region": "eu"]), pauseAfterCanary: true,
-                        scheduledAt: Date().addingTimeInterval(3).formatted(.iso8601),
+                        scheduledAt: Date().addingTimeInterval(8).formatted(.iso8601),
                         analysis: RolloutAnalysisWire(url: health, intervalSeconds: 5, failureLimit: 1)))
                 #expect(started.status == .ok, "\(started.body)")
                 let scheduled = try started.decode(RolloutStatusResult.self)
@@ -255,14 +258,15 @@ struct WebhookTests {
                 #expect(paused.awaitingPromotion == true && paused.completed == 1)
                 #expect(paused.lastAnalysis == "GET \(health) answered 200" && paused.analysisFailures == 0)
                 #expect(await inbox.healthChecks >= 1, "measured after the canary, with nothing in flight")
-                #expect(try await api.call(.post, fleet.rolloutPath + "/promote").status == .ok)
-                // The second wave runs; the check fails before the third may start.
-                try await eventually("the second wave is done") { try await fleet.status(api).completed == 2 }
+                // The check starts failing as the rollout is promoted: the next measurement (during the second wave, or
+                // after it) halts it before the third wave may start.
                 await inbox.setHealth(.serviceUnavailable)
+                #expect(try await api.call(.post, fleet.rolloutPath + "/promote").status == .ok)
                 let halted = try await waitForRollout(api, fleet, "FAILED", within: 60)
-                #expect(halted.completed == 2 && halted.skipped == 1 && halted.analysisFailures == 1)
+                #expect((1...2).contains(halted.completed) && halted.completed + halted.skipped == 3 && halted.analysisFailures == 1)
                 #expect(halted.message.hasPrefix("failed: the analysis failed 1 time(s) (GET \(health) answered 503, expected 200)"), "\(halted.message)")
                 #expect(scripts.runs(of: fleet.instances[2].id, image: "docker.io/acme/app:2") == 0, "the US instance is left alone")
+                #expect(scripts.runs(of: fleet.instances[3].id, image: "docker.io/acme/app:2") == 0, "the third wave never started")
 
                 try await eventually("every event arrived") { await inbox.events.count == 4 }
                 #expect(await inbox.events == ["rollout.started", "rollout.paused", "rollout.resumed", "rollout.halted"])
