@@ -169,10 +169,9 @@ public struct SuccessCondition: Sendable, Equatable {
             case "==": return left == right
             default: return left != right
             }
-        case (.text(let left), .number(let right)):
+        case (.text(let left), .number):
             // A number sent as text (as Prometheus does) compares as the number.
             guard let number = Double(left) else { return false }
-            _ = right
             return holds(for: .number(number))
         default:
             return op == "==" ? value == literal : op == "!=" ? value != literal : false

@@ -65,7 +65,6 @@ public enum ResourceKind: String, Sendable, CaseIterable {
     case instance = "inst"
     case rollout = "up"
     case webhook = "wh"
-    case webhookDelivery = "whd"
 
     public var prefix: String { rawValue }
 
@@ -88,7 +87,6 @@ public enum ResourceKind: String, Sendable, CaseIterable {
         case .instance: "instance"
         case .rollout: "rollout"
         case .webhook: "webhook"
-        case .webhookDelivery: "webhook delivery"
         }
     }
 }
