@@ -152,8 +152,12 @@ struct WebhookTests {
                 #expect((instance?["reason"] as? String)?.hasPrefix("the agent reported failure") == true)
                 #expect((payload?["rollout"] as? [String: Any])?["imageConfigId"] as? String == fleet.fixture.imageConfigId)
 
-                let deliveries = try await api.call(.get, "/2022-09-01-00/webhook/\(webhookId)/deliveries").decode(ListWebhookDeliveriesResult.self)
-                #expect(deliveries.deliveries.count == 8 && deliveries.deliveries.allSatisfy { $0.status == "DELIVERED" })
+                // The receiver answers before the sender records the answer: the last delivery may still be SENDING for a moment.
+                var deliveries = ListWebhookDeliveriesResult(deliveries: [])
+                try await eventually("every delivery is recorded as delivered") {
+                    deliveries = try await api.call(.get, "/2022-09-01-00/webhook/\(webhookId)/deliveries").decode(ListWebhookDeliveriesResult.self)
+                    return deliveries.deliveries.count == 8 && deliveries.deliveries.allSatisfy { $0.status == "DELIVERED" }
+                }
                 let retried = try #require(deliveries.deliveries.last)
                 #expect(retried.event == "release" && retried.attempts == 2 && retried.lastStatusCode == 204)
             }
