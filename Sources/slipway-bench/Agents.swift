@@ -6,42 +6,10 @@ import NIOFoundationCompat
 import NIOHTTP1
 import Slipway
 
-/// A simulated agent: the real protocol (long-poll with ETag, reports), with a fixed apply time instead of a command.
-struct SimulatedAgent: Sendable {
+/// What the simulated agents share with `slipway-agent`.
+enum SimulatedAgent {
     /// How long each long-poll waits for a change, as `slipway-agent` does by default.
     static let longPollSeconds = 30
-    let agent: AgentClient
-    let applyTime: Duration
-
-    init(server: String, token: String, client: HTTPClient, applyTime: Duration) {
-        agent = AgentClient(serverURL: server, agentToken: token, httpClient: client)
-        self.applyTime = applyTime
-    }
-
-    /// Polls and applies until cancelled; calls `applied` after each successful report.
-    func run(applied: @escaping @Sendable (Int) -> Void) async {
-        var etag: String?
-        var appliedGeneration = 0
-        while !Task.isCancelled {
-            do {
-                guard case .changed(let state, let newETag) = try await agent.desiredState(etag: etag, wait: Self.longPollSeconds) else { continue }
-                if state.generation != appliedGeneration {
-                    try await Task.sleep(for: applyTime)
-                    try await report(AgentReportRequest(tierVersion: state.tierVersion, status: "SUCCEEDED", health: "healthy", generation: state.generation))
-                    appliedGeneration = state.generation
-                    applied(state.generation)
-                }
-                etag = newETag
-            } catch {
-                if Task.isCancelled { return }
-                try? await Task.sleep(for: .milliseconds(200))
-            }
-        }
-    }
-
-    func report(_ report: AgentReportRequest) async throws {
-        try await agent.report(report)
-    }
 }
 
 /// Counts agents that applied something.
@@ -51,23 +19,6 @@ final class AppliedCounter: @unchecked Sendable {
 
     func add() { lock.withLock { count += 1 } }
     var value: Int { lock.withLock { count } }
-}
-
-/// Starts `tokens.count` simulated agents and waits until each applied its first state.
-/// Starts an agent for each token, spread over `servers` in turn (replicas behind one database), and waits
-/// until each has applied its first desired state.
-func startFleet(_ tokens: [String], servers: [String], applyTime: Duration, client: HTTPClient, group: inout ThrowingTaskGroup<Void, Error>, applied: AppliedCounter)
-    async throws
-{
-    for (index, token) in tokens.enumerated() {
-        let agent = SimulatedAgent(server: servers[index % servers.count], token: token, client: client, applyTime: applyTime)
-        group.addTask { await agent.run { _ in applied.add() } }
-    }
-    let deadline = Date().addingTimeInterval(600)
-    while applied.value < tokens.count {
-        guard Date() < deadline else { throw ValidationError("only \(applied.value) of \(tokens.count) agents came up") }
-        try await Task.sleep(for: .milliseconds(100))
-    }
 }
 
 struct Fleet: AsyncParsableCommand {
@@ -81,10 +32,10 @@ struct Fleet: AsyncParsableCommand {
         let slipway = server.client()
         let fixture = try await Fixture.make(slipway)
         let tokens = try await fixture.register(agents, slipway: slipway)
-        let client = makeClient(connections: agents + 64)
         let applied = AppliedCounter()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            try await startFleet(tokens, servers: [server.server], applyTime: .zero, client: client, group: &group, applied: applied)
+        let fleet = try LeanFleet(tokens: tokens, servers: [server.server], applyTime: .zero, applied: applied)
+        do {
+            try await fleet.start(applied: applied)
             // Idle: every agent holds a long-poll open, and asks again when it ends after 30 s. The window
             // spans a whole cycle, so those re-polls count however the agents' start times fall.
             let idleSeconds = max(duration, Double(SimulatedAgent.longPollSeconds) + 2)
@@ -116,7 +67,7 @@ struct Fleet: AsyncParsableCommand {
                             let due = started + UInt64(Double(index) / rate * 1_000_000)
                             let now = monotonicMicros()
                             if due > now { try? await Task.sleep(for: .microseconds(Int64(due - now))) }
-                            let agent = SimulatedAgent(server: server.server, token: tokens[index % tokens.count], client: reportClient, applyTime: .zero)
+                            let agent = AgentClient(serverURL: server.server, agentToken: tokens[index % tokens.count], httpClient: reportClient)
                             let began = monotonicMicros()
                             do {
                                 try await agent.report(AgentReportRequest(tierVersion: "1.0", status: "SUCCEEDED", health: "healthy"))
@@ -142,9 +93,8 @@ struct Fleet: AsyncParsableCommand {
             reporting.addServerUsage(from: reportBefore, to: reportAfter, over: elapsed)
             reporting.print()
             try await reportClient.shutdown()
-            group.cancelAll()
         }
-        try await client.shutdown()
+        await fleet.stop()
     }
 }
 
@@ -162,10 +112,11 @@ struct Rollout: AsyncParsableCommand {
         let slipway = server.client()
         let fixture = try await Fixture.make(slipway)
         let tokens = try await fixture.register(instances, slipway: slipway)
-        let client = makeClient(connections: instances + 64)
         let applied = AppliedCounter()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            try await startFleet(tokens, servers: agentServer.isEmpty ? [server.server] : agentServer, applyTime: .milliseconds(applyMs), client: client, group: &group, applied: applied)
+        let fleet = try LeanFleet(
+            tokens: tokens, servers: agentServer.isEmpty ? [server.server] : agentServer, applyTime: .milliseconds(applyMs), applied: applied)
+        do {
+            try await fleet.start(applied: applied)
             try await slipway.updateImageConfig(serviceId: fixture.service, id: fixture.imageConfig, UpdateImageConfigRequest(imageTag: "2"))
             try await slipway.releaseImageConfig(serviceId: fixture.service, id: fixture.imageConfig)
             var peakRss = server.sample()?.rssMiB ?? 0
@@ -200,9 +151,8 @@ struct Rollout: AsyncParsableCommand {
                 "cpuFloorSeconds": (serverCpu + fleetCpu) / Double(ProcessInfo.processInfo.activeProcessorCount),
             ]
             measurement.print()
-            group.cancelAll()
         }
-        try await client.shutdown()
+        await fleet.stop()
     }
 }
 
