@@ -7,6 +7,7 @@
 #   from scripts/postgres.sh, fsync on), against raw PostgreSQL inserts, and a rollout of
 #   BENCH_POSTGRES_ROLLOUT=10000 instances through two replicas; 0 skips it.
 # Fleets larger than the file descriptor limit allows are skipped, and the table says so.
+# The tables go to stdout; the pictures (gnuplot, installed from Debian if missing) to docs/bench-*.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -143,3 +144,7 @@ if [ -s "$postgres_results" ]; then
     echo
     python3 scripts/bench-table.py --postgres "$postgres_results"
 fi
+if ! command -v gnuplot > /dev/null && [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnuplot-nox) > /dev/null 2>&1 || true
+fi
+python3 scripts/bench-plots.py "$results" docs || true

@@ -34,6 +34,8 @@ struct Fleet: AsyncParsableCommand {
         let tokens = try await fixture.register(agents, slipway: slipway)
         let applied = AppliedCounter()
         let fleet = try LeanFleet(tokens: tokens, servers: [server.server], applyTime: .zero, applied: applied)
+        // The instances are registered and no agent is connected: what the server holds besides the connections.
+        let unconnected = server.sample()
         do {
             try await fleet.start(applied: applied)
             // Idle: every agent holds a long-poll open, and asks again when it ends after 30 s. The window
@@ -46,6 +48,10 @@ struct Fleet: AsyncParsableCommand {
             var idle = Measurement(scenario: "fleet-idle@\(agents)")
             idle.seconds = idleSeconds
             idle.addServerUsage(from: before, to: after, over: idleSeconds)
+            if let unconnected, let after {
+                idle.extra["serverRssUnconnectedMiB"] = unconnected.rssMiB
+                idle.extra["serverKiBPerConnection"] = (after.rssMiB - unconnected.rssMiB) * 1024 / Double(agents)
+            }
             idle.print()
 
             // Reporting: each agent reports once every reportInterval seconds, spread evenly.

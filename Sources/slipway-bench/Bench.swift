@@ -90,6 +90,13 @@ struct Ceiling: AsyncParsableCommand {
         let router = Router()
         router.get("describe") { _, _ in Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: describe)) }
         router.get("list") { _, _ in Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: list)) }
+        // A request that stays in flight until the server stops, as a long-poll does: the framework's own cost of
+        // holding one, beside what slipwayd's long-polls cost.
+        let held = Mutex<[CheckedContinuation<Void, Never>]>([])
+        router.get("hold") { _, _ in
+            await withCheckedContinuation { continuation in held.withLock { $0.append(continuation) } }
+            return Response(status: .noContent)
+        }
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)))
         try await app.runService()
     }
