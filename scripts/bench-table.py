@@ -67,6 +67,16 @@ print("|---|---|---|---|---|---|---|")
 for name in sorted(n for n in rows if n.startswith("fleet-")):
     phase, agents = name.split("@")
     print(f"| {phase.replace('fleet-', '')} | {agents} | {get(name, 'requestsPerSecond'):,.0f} | {get(name, 'p50Ms'):.2f} | {get(name, 'p99Ms'):.2f} | {get(name, 'serverCpuPercent'):.1f} | {get(name, 'serverRssMiB'):.0f} |")
+idles = sorted((n for n in rows if n.startswith("fleet-idle@")), key=lambda n: int(n.split("@")[1]))
+if idles:
+    print()
+    print("| memory per connection, a request in flight on each | agents | KiB per connection | ratio |")
+    print("|---|---|---|---|")
+    for name in idles:
+        agents = name.split("@")[1]
+        slipway, bare = get(name, "serverKiBPerConnection"), get(f"ceiling-hold@{agents}", "serverKiBPerConnection")
+        print(f"| slipwayd, an idle long-poll | {agents} | {slipway:.1f} | {slipway / bare if bare else 0:.2f} |")
+        print(f"| the bare framework, a request held open | {agents} | {bare:.1f} | 1.00 |")
 
 print()
 print("### Memory")

@@ -91,13 +91,24 @@ for n in $rollouts; do
         "${bench[@]}" rollout "${server_args[@]}" --instances "$n" --strategy $strategy >> "$results"
     done
 done
+instances=$(curl -sf "http://127.0.0.1:$port/metrics" | awk '/^slipway_instances / {print int($2)}')
+echo "{\"scenario\":\"memory-after\",\"extra\":{\"serverRssMiB\":$(rss $server_pid),\"instances\":${instances:-0}}}" >> "$results"
+
+# Each fleet on a fresh server, so that its memory per connection is what the connections added, not
+# memory the rollouts left free; beside it, the bare framework holding as many requests open.
 for n in $agents; do
     if ! fits "$n"; then skip "fleet@$n" "$n"; continue; fi
     echo "fleet of $n agents…" >&2
-    "${bench[@]}" fleet "${server_args[@]}" --agents "$n" --duration "$duration" >> "$results"
+    kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
+    start_slipwayd $port "$work/fleet-$n.sqlite" "$work/slipwayd-fleet-$n.log"
+    server_pid=$started_pid
+    "${bench[@]}" fleet --server "http://127.0.0.1:$port" --pid "$server_pid" --agents "$n" --duration "$duration" >> "$results"
+    "${bench[@]}" ceiling --port $ceiling_port --describe-file "$work/describe.json" --list-file "$work/list.json" > /dev/null 2>&1 &
+    ceiling_pid=$!
+    until curl -sf "http://127.0.0.1:$ceiling_port/list" > /dev/null; do sleep 0.2; done
+    "${bench[@]}" hold --ceiling "http://127.0.0.1:$ceiling_port" --pid "$ceiling_pid" --connections "$n" >> "$results"
+    kill "$ceiling_pid"; wait "$ceiling_pid" 2>/dev/null || true
 done
-instances=$(curl -sf "http://127.0.0.1:$port/metrics" | awk '/^slipway_instances / {print int($2)}')
-echo "{\"scenario\":\"memory-after\",\"extra\":{\"serverRssMiB\":$(rss $server_pid),\"instances\":${instances:-0}}}" >> "$results"
 
 # Memory as the fleet grows, on a fresh server: instances registered, no agent connected.
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true

@@ -61,8 +61,10 @@ public actor DesiredStateNotifier {
     }
 
     /// Returns when the instance is notified after `mark`, when `timeout` passes, or when the task is cancelled.
-    public func wait(for instanceId: String, after mark: UInt64, timeout: Duration) async {
-        guard counters[instanceId, default: 0] == mark, timeout > .zero, !shuttingDown else { return }
+    /// True when the instance was notified after `mark` (its desired state has most likely changed).
+    @discardableResult
+    public func wait(for instanceId: String, after mark: UInt64, timeout: Duration) async -> Bool {
+        guard counters[instanceId, default: 0] == mark, timeout > .zero, !shuttingDown else { return counters[instanceId, default: 0] != mark }
         nextToken &+= 1
         let token = nextToken
         let deadline = ContinuousClock.now.advanced(by: timeout)
@@ -76,6 +78,7 @@ public actor DesiredStateNotifier {
         } onCancel: {
             Task { [weak self] in await self?.resume(instanceId, token) }
         }
+        return counters[instanceId, default: 0] != mark
     }
 
     private func setTimer(for instant: ContinuousClock.Instant) {

@@ -8,6 +8,7 @@ import GRDB
 import Hummingbird
 import NIOCore
 import NIOHTTP1
+import ServiceLifecycle
 import Slipway
 import Synchronization
 
@@ -16,7 +17,7 @@ import Synchronization
 struct SlipwayBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "slipway-bench", abstract: "Measures Slipway: reads, durable writes, a fleet of agents, rollouts.",
-        subcommands: [Ceiling.self, Reads.self, Writes.self, SQLiteInserts.self, PostgresInserts.self, Fleet.self, Rollout.self, Register.self])
+        subcommands: [Ceiling.self, Reads.self, Writes.self, SQLiteInserts.self, PostgresInserts.self, Fleet.self, Hold.self, Rollout.self, Register.self])
 }
 
 /// Where the server is and who the bench signs in as.
@@ -92,13 +93,40 @@ struct Ceiling: AsyncParsableCommand {
         router.get("list") { _, _ in Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: list)) }
         // A request that stays in flight until the server stops, as a long-poll does: the framework's own cost of
         // holding one, beside what slipwayd's long-polls cost.
-        let held = Mutex<[CheckedContinuation<Void, Never>]>([])
+        // (Ended when the server stops, so that it can.)
+        let held = Held()
         router.get("hold") { _, _ in
-            await withCheckedContinuation { continuation in held.withLock { $0.append(continuation) } }
+            await withGracefulShutdownHandler {
+                await withCheckedContinuation { continuation in held.add(continuation) }
+            } onGracefulShutdown: {
+                held.endAll()
+            }
             return Response(status: .noContent)
         }
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)))
         try await app.runService()
+    }
+}
+
+/// The ceiling's requests held open, until the server stops.
+final class Held: Sendable {
+    private let state = Mutex<(waiting: [CheckedContinuation<Void, Never>], ended: Bool)>(([], false))
+
+    func add(_ continuation: CheckedContinuation<Void, Never>) {
+        let ended = state.withLock { state in
+            if !state.ended { state.waiting.append(continuation) }
+            return state.ended
+        }
+        if ended { continuation.resume() }
+    }
+
+    func endAll() {
+        let waiting = state.withLock { state in
+            state.ended = true
+            defer { state.waiting = [] }
+            return state.waiting
+        }
+        for continuation in waiting { continuation.resume() }
     }
 }
 

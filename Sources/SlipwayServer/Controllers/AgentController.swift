@@ -33,23 +33,29 @@ struct AgentController {
             }
             let known = request.headers[.ifNoneMatch].map(Self.generation(fromETag:))
             var generation = session.desiredGeneration
+            var notified = false
             if known == generation && wait > 0 {
                 let mark = await notifier.mark(session.instanceId)
                 // Read again after taking the mark, so a change in between is not missed.
                 generation = try await agentSession(tokenHash).desiredGeneration
                 if generation == known {
-                    await withGracefulShutdownHandler {
+                    notified = await withGracefulShutdownHandler {
                         await notifier.wait(for: session.instanceId, after: mark, timeout: .seconds(wait))
                     } onGracefulShutdown: { [notifier] in
                         Task { await notifier.shutdown() }
                     }
-                    generation = try await agentSession(tokenHash).desiredGeneration
+                    // Woken by a change, the state itself is read next (it has the generation, and answers a
+                    // deleted instance's agent); a timeout asks the directory, which answers from memory.
+                    if !notified { generation = try await agentSession(tokenHash).desiredGeneration }
                 }
             }
-            if known == generation {
+            if known == generation && !notified {
                 return Response(status: .notModified, headers: [.eTag: Self.etag(generation)])
             }
             let state = try await fleet.desiredState(instanceId: session.instanceId)
+            if state.generation == known {
+                return Response(status: .notModified, headers: [.eTag: Self.etag(state.generation)])
+            }
             var response = try JSONBody.response(DesiredStateResult(state))
             response.headers[.eTag] = Self.etag(state.generation)
             return response

@@ -35,10 +35,28 @@ final class ServerMetrics: Sendable {
         .seconds(10), .seconds(30), .seconds(60),
     ]
 
+    /// Counters of every request and every report, made once for the same reason.
+    private let reportCounters: [AgentReportStatus: Counter]
+    private let keptAnswers: Counter
+    private let databaseAnswers: Counter
+
     init(fleet: any FleetStore, notifier: DesiredStateNotifier, engine: RolloutEngine) {
         self.fleet = fleet
         self.notifier = notifier
         self.engine = engine
+        var reportCounters: [AgentReportStatus: Counter] = [:]
+        for status in AgentReportStatus.allCases {
+            reportCounters[status] = registry.makeCounter(
+                name: "slipway_agent_reports_total", labels: [("status", status.rawValue)], help: "Agent reports accepted, by status.")
+        }
+        self.reportCounters = reportCounters
+        let registry = registry
+        func answers(_ source: String) -> Counter {
+            registry.makeCounter(
+                name: "slipway_catalog_answers_total", labels: [("source", source)], help: "Describe and List answers, by whether a kept answer served them.")
+        }
+        keptAnswers = answers("kept")
+        databaseAnswers = answers("database")
     }
 
     /// One finished request. `route` is the matched pattern (Hummingbird names requests that match none `NotFound`).
@@ -63,16 +81,12 @@ final class ServerMetrics: Sendable {
 
     /// One agent report accepted, by the status it reported.
     func recordReport(status: AgentReportStatus) {
-        registry.makeCounter(name: "slipway_agent_reports_total", labels: [("status", status.rawValue)], help: "Agent reports accepted, by status.")
-            .increment()
+        reportCounters[status]?.increment()
     }
 
     /// One Describe or List answer, from the kept answers or not.
     func recordCatalogAnswer(kept: Bool) {
-        registry.makeCounter(
-            name: "slipway_catalog_answers_total", labels: [("source", kept ? "kept" : "database")],
-            help: "Describe and List answers, by whether a kept answer served them."
-        ).increment()
+        (kept ? keptAnswers : databaseAnswers).increment()
     }
 
     /// The exposition: the counters above plus what is read now.
