@@ -62,3 +62,41 @@ public struct OrganizationQuotas: Sendable, Equatable, CustomStringConvertible {
         Resource.allCases.map { "\($0.rawValue)=\(self[$0])" }.joined(separator: ",")
     }
 }
+
+/// An upper bound on what each organization holds of the resources that grow large (instances, image
+/// configs), for a store that is the database's only writer (SQLite): counting them on every add costs
+/// time in proportion to what is held, in the one writer's transaction.
+///
+/// A count is read once; each add admitted raises the bound by one. Deletes only lower what is held, and
+/// an add that rolled back leaves the bound higher than needed, so the bound never falls below what is
+/// held. While it is below the quota there is room without counting; at the quota the store counts again,
+/// so a refusal is always exact. With other writers (PostgreSQL replicas) the store counts every time.
+public struct QuotaUsageBounds: Sendable {
+    private struct Key: Hashable {
+        var resource: OrganizationQuotas.Resource
+        var organizationId: String
+    }
+
+    private var bounds: [Key: Int] = [:]
+
+    public init() {}
+
+    /// The resources worth bounding: the others are few by default, and counting them is cheap.
+    public static func tracks(_ resource: OrganizationQuotas.Resource) -> Bool {
+        resource == .instances || resource == .imageConfigs
+    }
+
+    /// True when one more of `resource` certainly fits under `limit` without counting; the add is then
+    /// taken into the bound. False when the store must count.
+    public mutating func admitWithoutCounting(_ resource: OrganizationQuotas.Resource, organizationId: String, limit: Int) -> Bool {
+        let key = Key(resource: resource, organizationId: organizationId)
+        guard let bound = bounds[key], bound < limit else { return false }
+        bounds[key] = bound + 1
+        return true
+    }
+
+    /// After counting: `held` were there and one more was admitted.
+    public mutating func counted(_ resource: OrganizationQuotas.Resource, organizationId: String, held: Int) {
+        bounds[Key(resource: resource, organizationId: organizationId)] = held + 1
+    }
+}

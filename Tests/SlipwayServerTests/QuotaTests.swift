@@ -29,6 +29,12 @@ struct QuotaTests {
             try await admin.call(
                 .post, fleet.instancePath, json: RegisterInstanceRequest(productTierId: fixture.productTierId, name: "node-99"))
                 .expectError(.conflict, "invalid_state", message: Self.quotaError(3, "instances", 3, "instances"))
+            // A deleted instance makes room for one more, and only one.
+            #expect(try await admin.call(.delete, "\(fleet.instancePath)/\(fleet.instances[2].id)").status == .ok)
+            #expect(try await admin.call(.post, fleet.instancePath, json: RegisterInstanceRequest(productTierId: fixture.productTierId, name: "node-98")).status == .ok)
+            try await admin.call(
+                .post, fleet.instancePath, json: RegisterInstanceRequest(productTierId: fixture.productTierId, name: "node-99"))
+                .expectError(.conflict, "invalid_state", message: Self.quotaError(3, "instances", 3, "instances"))
             // Image registries: docker-hub, made with the organization, is the first.
             _ = try await admin.create("/2022-09-01-00/image-registry", CreateImageRegistryRequest(name: "own", host: "127.0.0.1:5998"))
             try await admin.call(.post, "/2022-09-01-00/image-registry", json: CreateImageRegistryRequest(name: "more", host: "127.0.0.1:5999"))

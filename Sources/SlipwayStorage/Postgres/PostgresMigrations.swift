@@ -12,6 +12,8 @@ enum PostgresMigrations {
         ("v6-hardening", v6Hardening), ("v7-rollout-order-by-wave", v7RolloutOrderByWave),
         ("v8-targeting-and-gates", v8TargetingAndGates), ("v9-webhooks", v9Webhooks), ("v10-rollout-analysis", v10RolloutAnalysis),
         ("v11-release-notes", "ALTER TABLE tier_versions ADD COLUMN release_notes TEXT;"),
+        // The image-config quota counts an organization's image configs on every create, from this index.
+        ("v12-image-configs-by-service", "CREATE INDEX image_configs_by_service ON image_configs(service_id);"),
     ]
 
     /// A rollout's analysis: failed measurements, when the next is due, the last one, and the last wave a pass followed.

@@ -28,6 +28,7 @@ public final class SQLStore: SlipwayStore {
     let replication: Replication?
     /// What each organization may hold; checked in the transaction that adds, so replicas cannot overshoot.
     let quotas = Mutex(OrganizationQuotas())
+    let usageBounds = Mutex(QuotaUsageBounds())
 
     /// How a rollout's plan is written; see ``PlanChunking``.
     public let planChunking = Mutex(PlanChunking())
@@ -39,8 +40,11 @@ public final class SQLStore: SlipwayStore {
     }
 
     /// Throws 409 when `organizationId` already holds its quota of `resource` (in the caller's transaction).
+    /// As the only writer of its database, the store counts only when its bound on what is held reaches the quota.
     func checkQuota(_ resource: OrganizationQuotas.Resource, organizationId: String, _ db: any SQLSession) throws {
         let quotas = self.quotas.withLock { $0 }
+        let bounded = replication == nil && QuotaUsageBounds.tracks(resource)
+        if bounded, usageBounds.withLock({ $0.admitWithoutCounting(resource, organizationId: organizationId, limit: quotas[resource]) }) { return }
         let sql: String
         switch resource {
         case .services: sql = "SELECT COUNT(*) FROM services WHERE organization_id = ?"
@@ -51,7 +55,9 @@ public final class SQLStore: SlipwayStore {
         case .liveRollouts:
             sql = "SELECT COUNT(*) FROM rollouts WHERE organization_id = ? AND status IN \(Self.liveOrPlanningStatuses)"
         }
-        try quotas.checkRoom(for: resource, held: try db.cachedValue(Int.self, sql: sql, arguments: [organizationId]) ?? 0)
+        let held = try db.cachedValue(Int.self, sql: sql, arguments: [organizationId]) ?? 0
+        try quotas.checkRoom(for: resource, held: held)
+        if bounded { usageBounds.withLock { $0.counted(resource, organizationId: organizationId, held: held) } }
     }
 
     /// Moves on this process's catalog writes and, on a shared database, on other processes': first it
