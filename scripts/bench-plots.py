@@ -50,7 +50,7 @@ set boxwidth 0.9
 set ylabel "× ideal time"
 set yrange [0:*]
 set grid ytics
-set key top left
+set key outside bottom center horizontal
 set arrow from graph 0, first 1 to graph 1, first 1 nohead dashtype 2 lw 2 lc rgb "black"
 set label "ideal" at graph 0.99, first 1 right offset 0, 0.6
 plot "{work}/rollouts.dat" using 2:xtic(1) title "wall time" lc rgb "#3465a4", \\
