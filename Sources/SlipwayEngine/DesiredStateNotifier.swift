@@ -7,8 +7,9 @@ import HeapModule
 /// and waits for the counter to move past it, so a change between the read and the wait is not missed.
 ///
 /// A waiting long-poll holds a continuation and one entry in a deadline heap: the timeouts of every
-/// wait share one timer task, set for the earliest deadline, rather than a task and a timer each
-/// (at 10,000 idle agents those were most of the server's memory and wake-ups per connection).
+/// wait share one timer task, set for the earliest deadline and firing at most ten times a second,
+/// rather than a task and a timer each (at 10,000 idle agents those were a tenth of the server's memory
+/// per connection, and a wake-up per timeout).
 public actor DesiredStateNotifier {
     private struct Waiter {
         var token: UInt64
@@ -32,6 +33,7 @@ public actor DesiredStateNotifier {
     private var nextToken: UInt64 = 0
     private var timer: Task<Void, Never>?
     private var timerFiresAt: ContinuousClock.Instant?
+    private var lastFiring = ContinuousClock.now
     private var shuttingDown = false
 
     public init() {}
@@ -73,7 +75,7 @@ public actor DesiredStateNotifier {
                 waiters[instanceId, default: []].append(Waiter(token: token, continuation: continuation))
                 waitingCount += 1
                 deadlines.insert(Deadline(at: deadline, instanceId: instanceId, token: token))
-                if timerFiresAt.map({ deadline < $0 }) ?? true { setTimer(for: deadline) }
+                if timerFiresAt.map({ max(deadline, lastFiring.advanced(by: Self.timerCoalescing)) < $0 }) ?? true { setTimer(for: deadline) }
             }
         } onCancel: {
             Task { [weak self] in await self?.resume(instanceId, token) }
@@ -81,8 +83,13 @@ public actor DesiredStateNotifier {
         return counters[instanceId, default: 0] != mark
     }
 
-    private func setTimer(for instant: ContinuousClock.Instant) {
+    /// The least time between two firings of the timer: with 10,000 agents re-polling every 30 s a deadline
+    /// passes every 3 ms, and each firing is a task and a wake-up. A wait may end up to this much late.
+    static let timerCoalescing = Duration.milliseconds(100)
+
+    private func setTimer(for deadline: ContinuousClock.Instant) {
         timer?.cancel()
+        let instant = max(deadline, lastFiring.advanced(by: Self.timerCoalescing))
         timerFiresAt = instant
         timer = Task { [weak self] in
             do { try await Task.sleep(until: instant, clock: .continuous) } catch { return }
@@ -95,6 +102,7 @@ public actor DesiredStateNotifier {
         timer = nil
         timerFiresAt = nil
         let now = ContinuousClock.now
+        lastFiring = now
         while let first = deadlines.min, first.at <= now {
             deadlines.removeMin()
             resume(first.instanceId, first.token)
@@ -103,9 +111,10 @@ public actor DesiredStateNotifier {
     }
 
     private func resume(_ instanceId: String, _ token: UInt64) {
-        guard var waiting = waiters[instanceId], let index = waiting.firstIndex(where: { $0.token == token }) else { return }
-        let waiter = waiting.remove(at: index)
-        waiters[instanceId] = waiting.isEmpty ? nil : waiting
+        // Changed in place: a copy of the list would be copied again on write.
+        guard let index = waiters[instanceId]?.firstIndex(where: { $0.token == token }) else { return }
+        let waiter = waiters[instanceId]!.remove(at: index)
+        if waiters[instanceId]!.isEmpty { waiters[instanceId] = nil }
         waitingCount -= 1
         waiter.continuation.resume()
     }

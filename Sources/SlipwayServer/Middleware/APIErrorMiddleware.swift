@@ -4,7 +4,8 @@ import Logging
 import SlipwayCore
 import SlipwayWire
 
-/// Turns every failure into the goa error body, in this one place, and writes one log line per request.
+/// Turns every failure into the goa error body, in this one place, and writes one log line per request
+/// (at debug for a 304, the answer to a poll that found nothing new).
 ///
 /// Errors go out as `application/json` (the Go SDK decodes errors only from a JSON content type),
 /// whatever the `Accept` header says. Each carries a fresh `id` that the log line repeats, so an
@@ -50,7 +51,10 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             metadata["message"] = "\(Self.oneLine(error.message))"
         }
         if let cause { metadata["cause"] = "\(Self.oneLine(cause))" }
-        logger.log(level: status.code >= 500 ? .error : .info, "request", metadata: metadata)
+        // An answer of "unchanged" (an agent's long-poll that timed out, a console poll) is routine: 10,000 agents
+        // make 333 a second. It is logged at debug.
+        let level: Logger.Level = status.code >= 500 ? .error : status == .notModified ? .debug : .info
+        logger.log(level: level, "request", metadata: metadata)
     }
 
     /// Text from a caller made safe for a log line: control characters escaped, so nobody can forge lines.
