@@ -207,9 +207,15 @@ struct WebhookTests {
                 let api = try await api.signIn()
                 let created = try await api.call(.post, "/2022-09-01-00/webhook", json: CreateWebhookRequest(url: url, events: ["release"], secret: Self.secret))
                 #expect(created.status == .ok, "\(created.body)")
+                let webhookId = try created.decode(String.self)
                 _ = try await Fleet.make(api, instances: 0)
-                // The first attempt is answered 500; the retry is due in 5 s, after this server has stopped.
-                try await eventually("the first attempt") { await inbox.calls.count == 1 }
+                // The first attempt is answered 500 and recorded (the receiver answers before the sender writes);
+                // the retry is due in 5 s, after this server has stopped.
+                try await eventually("the first attempt, recorded") {
+                    let deliveries = try await api.call(.get, "/2022-09-01-00/webhook/\(webhookId)/deliveries").decode(ListWebhookDeliveriesResult.self)
+                    return deliveries.deliveries.first?.attempts == 1 && deliveries.deliveries.first?.nextAttemptAt != nil
+                }
+                #expect(await inbox.calls.count == 1)
             }
             configuration = try await testConfiguration(database: database)
             configuration.webhookAllowPrivate = true
