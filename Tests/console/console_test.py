@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import slipwayd_server  # noqa: E402
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -60,7 +60,10 @@ class Console:
 
     def wait(self, what, condition, seconds=30):
         try:
-            return WebDriverWait(self.driver, seconds, poll_frequency=0.1).until(lambda driver: condition())
+            # The page redraws its tables as it polls: an element found just before a redraw is stale, which means
+            # "look again", not a failure.
+            return WebDriverWait(self.driver, seconds, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)).until(
+                lambda driver: condition())
         except TimeoutException:
             self.shot("timeout")
             raise AssertionError(f"timed out after {seconds} s waiting for {what}; problem box: {self.problem()!r}") from None
