@@ -28,7 +28,6 @@ public actor DesiredStateNotifier {
 
     private var counters: [String: UInt64] = [:]
     private var waiters: [String: [Waiter]] = [:]
-    private var waitingCount = 0
     private var deadlines = Heap<Deadline>()
     private var nextToken: UInt64 = 0
     private var timer: Task<Void, Never>?
@@ -39,7 +38,7 @@ public actor DesiredStateNotifier {
     public init() {}
 
     /// Long-polls waiting now (for the metrics).
-    public var waiting: Int { waitingCount }
+    public var waiting: Int { waiters.values.reduce(0) { $0 + $1.count } }
 
     /// The current mark of an instance; pass it to ``wait(for:after:timeout:)``.
     public func mark(_ instanceId: String) -> UInt64 {
@@ -51,7 +50,6 @@ public actor DesiredStateNotifier {
         for id in instanceIds {
             counters[id, default: 0] &+= 1
             if let waiting = waiters.removeValue(forKey: id) {
-                waitingCount -= waiting.count
                 for waiter in waiting { waiter.continuation.resume() }
             }
         }
@@ -73,7 +71,6 @@ public actor DesiredStateNotifier {
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 waiters[instanceId, default: []].append(Waiter(token: token, continuation: continuation))
-                waitingCount += 1
                 deadlines.insert(Deadline(at: deadline, instanceId: instanceId, token: token))
                 if timerFiresAt.map({ max(deadline, lastFiring.advanced(by: Self.timerCoalescing)) < $0 }) ?? true { setTimer(for: deadline) }
             }
@@ -115,7 +112,6 @@ public actor DesiredStateNotifier {
         guard let index = waiters[instanceId]?.firstIndex(where: { $0.token == token }) else { return }
         let waiter = waiters[instanceId]!.remove(at: index)
         if waiters[instanceId]!.isEmpty { waiters[instanceId] = nil }
-        waitingCount -= 1
         waiter.continuation.resume()
     }
 
@@ -124,7 +120,6 @@ public actor DesiredStateNotifier {
         shuttingDown = true
         let all = waiters
         waiters = [:]
-        waitingCount = 0
         deadlines = Heap()
         timer?.cancel()
         timer = nil

@@ -37,7 +37,7 @@ struct Fleet: AsyncParsableCommand {
         // The instances are registered and no agent is connected: what the server holds besides the connections.
         let unconnected = server.sample()
         do {
-            try await fleet.start(applied: applied)
+            try await fleet.start()
             // Idle: every agent holds a long-poll open, and asks again when it ends after 30 s. The window
             // spans a whole cycle, so those re-polls count however the agents' start times fall.
             let idleSeconds = max(duration, Double(SimulatedAgent.longPollSeconds) + 2)
@@ -122,7 +122,7 @@ struct Rollout: AsyncParsableCommand {
         let fleet = try LeanFleet(
             tokens: tokens, servers: agentServer.isEmpty ? [server.server] : agentServer, applyTime: .milliseconds(applyMs), applied: applied)
         do {
-            try await fleet.start(applied: applied)
+            try await fleet.start()
             try await slipway.updateImageConfig(serviceId: fixture.service, id: fixture.imageConfig, UpdateImageConfigRequest(imageTag: "2"))
             try await slipway.releaseImageConfig(serviceId: fixture.service, id: fixture.imageConfig)
             var peakRss = server.sample()?.rssMiB ?? 0

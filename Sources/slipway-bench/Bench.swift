@@ -8,6 +8,7 @@ import GRDB
 import Hummingbird
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import ServiceLifecycle
 import Slipway
 import Synchronization
@@ -127,6 +128,39 @@ final class Held: Sendable {
             return state.waiting
         }
         for continuation in waiting { continuation.resume() }
+    }
+}
+
+/// What the bare framework holds per connection with a request in flight: `connections` connections to the
+/// ceiling server's `GET /hold`, which answers only when the server stops. The yardstick of an idle long-poll.
+struct Hold: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Memory per connection of the ceiling server holding a request open on each.")
+    @Option(help: "The ceiling server's base URL.") var ceiling = "http://127.0.0.1:8090"
+    @Option(help: "The ceiling server's pid, to read its memory.") var pid: Int32
+    @Option var connections = 10_000
+
+    func run() async throws {
+        let endpoint = try Endpoint(ceiling)
+        let group = MultiThreadedEventLoopGroup.singleton
+        let request = ByteBuffer(string: "GET /hold HTTP/1.1\r\nHost: \(endpoint.host)\r\n\r\n")
+        let before = ProcessSample.of(pid: pid)
+        var channels: [any Channel] = []
+        for batch in stride(from: 0, to: connections, by: 256) {
+            let futures = (batch..<min(batch + 256, connections)).map { _ in
+                ClientBootstrap(group: group).connect(host: endpoint.host, port: endpoint.port).flatMap { channel in
+                    channel.writeAndFlush(request).map { channel }
+                }
+            }
+            for future in futures { channels.append(try await future.get()) }
+        }
+        try await Task.sleep(for: .seconds(3))
+        let after = ProcessSample.of(pid: pid)
+        var measurement = Measurement(scenario: "ceiling-hold@\(connections)")
+        if let before, let after {
+            measurement.extra = ["serverRssMiB": after.rssMiB, "serverKiBPerConnection": (after.rssMiB - before.rssMiB) * 1024 / Double(connections)]
+        }
+        measurement.print()
+        for channel in channels { try? await channel.close() }
     }
 }
 

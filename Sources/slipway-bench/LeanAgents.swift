@@ -1,4 +1,3 @@
-import ArgumentParser
 import Foundation
 import NIOCore
 import NIOFoundationCompat
@@ -13,13 +12,13 @@ import Slipway
 /// instance: the fleet shares the server's cores, and its CPU would otherwise bound what is measured.
 final class LeanFleet: Sendable {
     private let agents: [LeanAgent]
-    private let group: any EventLoopGroup
+    private let applied: AppliedCounter
 
     /// Agents for `tokens`, spread over `servers` in turn.
     init(tokens: [String], servers: [String], applyTime: Duration, applied: AppliedCounter) throws {
         let group = MultiThreadedEventLoopGroup.singleton
         let endpoints = try servers.map(Endpoint.init)
-        self.group = group
+        self.applied = applied
         agents = tokens.enumerated().map { index, token in
             LeanAgent(
                 endpoint: endpoints[index % endpoints.count], token: token, applyTime: .nanoseconds(Int64(applyTime / .nanoseconds(1))),
@@ -29,7 +28,7 @@ final class LeanFleet: Sendable {
 
     /// Connects every agent, a batch at a time (a burst of 10,000 connects would overflow the server's listen
     /// backlog, and each dropped SYN costs a second), and waits until each has applied its first state.
-    func start(applied: AppliedCounter) async throws {
+    func start() async throws {
         for batch in stride(from: 0, to: agents.count, by: 256) {
             let futures = agents[batch..<min(batch + 256, agents.count)].map { agent in
                 agent.eventLoop.flatSubmit { agent.connect() }
@@ -236,35 +235,3 @@ private final class LeanAgentHandler: ChannelInboundHandler {
     }
 }
 
-/// What the bare framework holds per connection with a request in flight: `connections` connections to the
-/// ceiling server's `GET /hold`, which answers only when the server stops. The yardstick of an idle long-poll.
-struct Hold: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Memory per connection of the ceiling server holding a request open on each.")
-    @Option(help: "The ceiling server's base URL.") var ceiling = "http://127.0.0.1:8090"
-    @Option(help: "The ceiling server's pid, to read its memory.") var pid: Int32
-    @Option var connections = 10_000
-
-    func run() async throws {
-        let endpoint = try Endpoint(ceiling)
-        let group = MultiThreadedEventLoopGroup.singleton
-        let request = ByteBuffer(string: "GET /hold HTTP/1.1\r\nHost: \(endpoint.host)\r\n\r\n")
-        let before = ProcessSample.of(pid: pid)
-        var channels: [any Channel] = []
-        for batch in stride(from: 0, to: connections, by: 256) {
-            let futures = (batch..<min(batch + 256, connections)).map { _ in
-                ClientBootstrap(group: group).connect(host: endpoint.host, port: endpoint.port).flatMap { channel in
-                    channel.writeAndFlush(request).map { channel }
-                }
-            }
-            for future in futures { channels.append(try await future.get()) }
-        }
-        try await Task.sleep(for: .seconds(3))
-        let after = ProcessSample.of(pid: pid)
-        var measurement = Measurement(scenario: "ceiling-hold@\(connections)")
-        if let before, let after {
-            measurement.extra = ["serverRssMiB": after.rssMiB, "serverKiBPerConnection": (after.rssMiB - before.rssMiB) * 1024 / Double(connections)]
-        }
-        measurement.print()
-        for channel in channels { try? await channel.close() }
-    }
-}

@@ -48,8 +48,17 @@ struct DesiredStateNotifierTests {
         await notifier.notify(["inst-a"])
         try await eventually("both waits on inst-a returned") { ended.value == ["a1", "a2"] }
         #expect(await notifier.waiting == 1)
-        // A wait whose mark is already behind returns at once: the change happened between the read and the wait.
-        await notifier.wait(for: "inst-a", after: mark, timeout: .seconds(600))
+        // A wait whose mark is already behind returns at once, notified: the change happened between the read and the wait.
+        let missedChange = await notifier.wait(for: "inst-a", after: mark, timeout: .seconds(600))
+        #expect(missedChange, "a change since the mark counts as notified")
+        // Woken by a notification, a wait says so; ended by its timeout, it says not.
+        let newMark = await notifier.mark("inst-a")
+        let woken = Task { await notifier.wait(for: "inst-a", after: newMark, timeout: .seconds(600)) }
+        try await eventually("the wait is waiting") { await notifier.waiting == 2 }
+        await notifier.notify(["inst-a"])
+        let wokenSaysNotified = await woken.value
+        let timedOut = await notifier.wait(for: "inst-d", after: 0, timeout: .milliseconds(50))
+        #expect(wokenSaysNotified && !timedOut)
         await notifier.shutdown()
         for wait in waits { await wait.value }
         let waitingAfterShutdown = await notifier.waiting

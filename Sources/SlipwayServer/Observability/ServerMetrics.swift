@@ -35,7 +35,7 @@ final class ServerMetrics: Sendable {
         .seconds(10), .seconds(30), .seconds(60),
     ]
 
-    /// Counters of every request and every report, made once for the same reason.
+    /// The counters of agent reports and of Describe/List answers, made once for the same reason.
     private let reportCounters: [AgentReportStatus: Counter]
     private let keptAnswers: Counter
     private let databaseAnswers: Counter
