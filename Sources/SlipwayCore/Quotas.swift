@@ -70,7 +70,7 @@ public struct OrganizationQuotas: Sendable, Equatable, CustomStringConvertible {
 /// A count is read once; each add admitted raises the bound by one. Deletes only lower what is held, and
 /// an add that rolled back leaves the bound higher than needed, so the bound never falls below what is
 /// held. While it is below the quota there is room without counting; at the quota the store counts again,
-/// so a refusal is always exact. With other writers (PostgreSQL replicas) the store counts every time.
+/// so a refusal is always exact. With other writers (PostgreSQL replicas) see ``SharedQuotaBounds``.
 public struct QuotaUsageBounds: Sendable {
     private struct Key: Hashable {
         var resource: OrganizationQuotas.Resource
@@ -98,5 +98,54 @@ public struct QuotaUsageBounds: Sendable {
     /// After counting: `held` were there and one more was admitted.
     public mutating func counted(_ resource: OrganizationQuotas.Resource, organizationId: String, held: Int) {
         bounds[Key(resource: resource, organizationId: organizationId)] = held + 1
+    }
+}
+
+/// An upper bound on what each organization holds of the resources that grow large, for a database other
+/// processes add to beside this one (PostgreSQL replicas).
+///
+/// Every add of such a resource takes a number from one sequence shared by the whole database before it
+/// commits. When a count of an organization's rows is read in a snapshot taken after the sequence was read at
+/// `addsBefore`, then at any later moment, with the sequence at `addsNow`:
+///
+///     held ≤ counted + concurrentWriters + (addsNow − addsBefore)
+///
+/// Rows added since the reading are in the difference (it counts every organization's adds, and rolled-back
+/// ones, so it only ever overstates). Rows that had their number before it but were not yet committed when
+/// counted are at most one per connection the database allows (`concurrentWriters`).
+///
+/// An add whose bound, plus the adds that may run unseen beside it (again one per connection), is within the
+/// quota goes in without counting. Of all adds admitted this way, the one that read the sequence last saw a bound
+/// covering every add but those open beside it, so the total stays within the quota. Nearer the quota the store
+/// counts inside the adding transaction, so a refusal is always exact.
+public struct SharedQuotaBounds: Sendable {
+    private struct Key: Hashable {
+        var resource: OrganizationQuotas.Resource
+        var organizationId: String
+    }
+
+    private var counts: [Key: (held: Int, addsBefore: Int64)] = [:]
+
+    public init() {}
+
+    /// A count of `held`, read in a snapshot taken after the shared sequence stood at `addsBefore`.
+    public mutating func counted(_ resource: OrganizationQuotas.Resource, organizationId: String, held: Int, addsBefore: Int64) {
+        let key = Key(resource: resource, organizationId: organizationId)
+        // A newer reading gives a tighter bound; an older one that arrives late must not replace it.
+        if let known = counts[key], known.addsBefore > addsBefore { return }
+        counts[key] = (held, addsBefore)
+    }
+
+    /// Whether one more add, made while the shared sequence stands at `addsNow`, surely fits under `limit`
+    /// without counting.
+    public func admitsWithoutCounting(
+        _ resource: OrganizationQuotas.Resource, organizationId: String, addsNow: Int64, concurrentWriters: Int, limit: Int
+    ) -> Bool {
+        guard let known = counts[Key(resource: resource, organizationId: organizationId)], addsNow >= known.addsBefore,
+            concurrentWriters >= 0
+        else { return false }
+        let addsSince = addsNow - known.addsBefore
+        guard addsSince < Int64(limit) else { return false }
+        return known.held + concurrentWriters + Int(addsSince) + concurrentWriters <= limit
     }
 }

@@ -22,8 +22,10 @@ final class PostgresBackend: SQLDatabase {
     private let transactionTimeout: TimeAmount = .seconds(10)
     private let maxAttempts = 8
     private let retries = AsyncLimiter(limit: 1)
-    /// Writes waiting for or holding `retries`.
+    /// Retried writes (not the first attempts that joined them) waiting for or holding `retries`.
     private let retrying = Atomic<Int>(0)
+    /// Transactions PostgreSQL aborted for a serialization conflict, since the start.
+    let conflicts = Atomic<Int>(0)
 
     /// The kept agent answers, which each write's commit may make stale.
     private let agents: AgentDirectory
@@ -55,13 +57,18 @@ final class PostgresBackend: SQLDatabase {
         try await transaction(.write, body)
     }
 
+    func write<T: Sendable>(readingFirst first: SQLStatement, _ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+        try await transaction(.write, readingFirst: first, body)
+    }
+
     /// A write that may take longer than a request's transaction (a whole database copied in).
     func write<T: Sendable>(timeout: TimeAmount, _ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
         try await transaction(.write, timeout: timeout, body)
     }
 
     private func transaction<T: Sendable>(
-        _ kind: PostgresSession.Kind, timeout: TimeAmount? = nil, _ body: @escaping @Sendable (any SQLSession) throws -> T
+        _ kind: PostgresSession.Kind, timeout: TimeAmount? = nil, readingFirst first: SQLStatement? = nil,
+        _ body: @escaping @Sendable (any SQLSession) throws -> T
     ) async throws -> T {
         let transactionTimeout = timeout ?? self.transactionTimeout
         var attempt = 1
@@ -71,8 +78,10 @@ final class PostgresBackend: SQLDatabase {
                 let run = {
                     try await self.pool.withConnection { connection in
                         try await self.threads.runIfActive { [logger = self.logger] in
-                            let session = PostgresSession(
+                            var session = PostgresSession(
                                 connection: connection, logger: logger, staleAgentSessions: stale, deadline: .now() + transactionTimeout)
+                            // Sent ahead of BEGIN, so it runs outside the transaction; its answer is read when asked for.
+                            session.firstAnswer = first.map { session.send(PostgresSQL.translate($0.sql), $0.arguments) }
                             return try session.run(kind, body)
                         }
                     }
@@ -80,18 +89,23 @@ final class PostgresBackend: SQLDatabase {
                 // A transaction that conflicted is retried in single file, and while any retry is waiting or
                 // running, new writes join the same file: writers piling onto one row (an image config updated
                 // from many places) then take turns, as on SQLite's single writer, instead of conflicting with
-                // each other again until they give up. Without conflicts, writes run side by side.
+                // each other again until they give up. Only retries keep the file open: were the writes that
+                // joined it to count, a steady load would keep every write in single file long after the last
+                // conflict. Without conflicts, writes run side by side.
                 let result: T
-                if attempt == 1 && retrying.load(ordering: .acquiring) == 0 {
-                    result = try await run()
-                } else {
+                if attempt > 1 {
                     retrying.wrappingAdd(1, ordering: .acquiringAndReleasing)
                     defer { retrying.wrappingSubtract(1, ordering: .acquiringAndReleasing) }
                     result = try await retries.withPermit(run)
+                } else if retrying.load(ordering: .acquiring) > 0 {
+                    result = try await retries.withPermit(run)
+                } else {
+                    result = try await run()
                 }
                 stale.forget(in: agents)
                 return result
             } catch PostgresSession.Retry.conflict where attempt < maxAttempts {
+                conflicts.wrappingAdd(1, ordering: .relaxed)
                 attempt += 1
                 // Conflicting transactions retried at once would meet again: wait a little, more each time.
                 try await Task.sleep(for: .microseconds(Int.random(in: 0...(500 << min(attempt, 6)))))
@@ -113,6 +127,8 @@ struct PostgresSession: SQLSession {
     let staleAgentSessions: StaleAgentSessions
     /// When every statement of the transaction must have been answered.
     let deadline: NIODeadline
+    /// The answer of the statement sent just before BEGIN, if one was.
+    var firstAnswer: EventLoopFuture<PostgresQueryResult>?
 
     /// A snapshot to read from, or a serializable write.
     enum Kind {
@@ -158,6 +174,11 @@ struct PostgresSession: SQLSession {
         _ = try execute(PostgresSQL.translate(sql), arguments)
     }
 
+    func rowReadFirst() throws -> SQLRow? {
+        guard let firstAnswer, let first = try settle(firstAnswer).rows.first else { return nil }
+        return SQLRow(columns: first.map(\.columnName), values: first.map(PostgresSQL.value))
+    }
+
     func notify(_ channel: SQLChannel, _ payload: String) throws {
         _ = try execute("SELECT pg_notify($1, $2)", [.text(SQLChannel.postgresChannel), .text(channel.rawValue + " " + payload)])
     }
@@ -167,7 +188,7 @@ struct PostgresSession: SQLSession {
         try settle(send(sql, arguments))
     }
 
-    private func send(_ sql: String, _ arguments: [SQLValue]) -> EventLoopFuture<PostgresQueryResult> {
+    fileprivate func send(_ sql: String, _ arguments: [SQLValue]) -> EventLoopFuture<PostgresQueryResult> {
         var binds = PostgresBindings(capacity: arguments.count)
         for argument in arguments { PostgresSQL.bind(argument, into: &binds) }
         return connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)

@@ -14,6 +14,17 @@ enum PostgresMigrations {
         ("v11-release-notes", "ALTER TABLE tier_versions ADD COLUMN release_notes TEXT;"),
         // The image-config quota counts an organization's image configs on every create, from this index.
         ("v12-image-configs-by-service", "CREATE INDEX image_configs_by_service ON image_configs(service_id);"),
+        // Quotas of instances and image configs on a shared database (SQLStore.checkQuota): every add takes a number
+        // from quota_adds, and each add that counts an organization's rows inside its transaction moves its gate.
+        ("v13-quota-gates", """
+            CREATE SEQUENCE quota_adds;
+            CREATE TABLE quota_gates (
+                organization_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+                resource TEXT NOT NULL,
+                generation BIGINT NOT NULL,
+                PRIMARY KEY (organization_id, resource)
+            );
+            """),
     ]
 
     /// A rollout's analysis: failed measurements, when the next is due, the last one, and the last wave a pass followed.

@@ -12,4 +12,27 @@ public protocol SQLDatabase: Sendable {
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T
     /// A read-write transaction, serializable: as if no other transaction ran beside it.
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T
+    /// A write transaction whose body may read the row `first` answers (``SQLSession/rowReadFirst()``): a
+    /// statement run on the same connection just before the transaction begins. On PostgreSQL it is outside the
+    /// transaction, so it takes no serializable read locks, and other writers' rows it counted do not conflict
+    /// with this transaction (see `SQLStore.checkQuota`).
+    func write<T: Sendable>(readingFirst first: SQLStatement, _ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T
+}
+
+extension SQLDatabase {
+    /// Where one writer runs at a time nothing is gained by reading outside the transaction: no row is read first.
+    func write<T: Sendable>(readingFirst first: SQLStatement, _ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+        try await write(body)
+    }
+}
+
+/// A statement and its arguments.
+public struct SQLStatement: Sendable {
+    public var sql: String
+    public var arguments: [SQLValue]
+
+    public init(sql: String, arguments: [SQLValue]) {
+        self.sql = sql
+        self.arguments = arguments
+    }
 }

@@ -28,6 +28,13 @@ public protocol SQLSession {
     /// Instances whose kept agent answers this transaction makes stale; the backend drops them from the
     /// directory after the commit, before the writing call returns.
     var staleAgentSessions: StaleAgentSessions { get }
+    /// The first row answered by the statement run just before this transaction
+    /// (``SQLDatabase/write(readingFirst:_:)``); nil when none was run.
+    func rowReadFirst() throws -> SQLRow?
+}
+
+extension SQLSession {
+    func rowReadFirst() throws -> SQLRow? { nil }
 }
 
 /// The instance rows (`seq`) a transaction changed the desired generation of, or deleted.

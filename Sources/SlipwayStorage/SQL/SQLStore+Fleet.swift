@@ -11,7 +11,7 @@ extension SQLStore: FleetStore {
         organizationId: String, serviceId: String, environmentId: String, productTierId: String, name: String, tierVersion: String?,
         labels: [String: String], agentTokenHash: String, now: Date
     ) async throws -> Instance {
-        try await write { db in
+        try await write(readingFirst: quotaReading(.instances, organizationId: organizationId)) { db in
             _ = try Self.environment(id: environmentId, serviceId: serviceId, organizationId: organizationId, db)
             let tier = try Self.productTier(id: productTierId, serviceId: serviceId, organizationId: organizationId, db)
             guard tier.serviceEnvironmentId == environmentId else {

@@ -29,6 +29,7 @@ public final class SQLStore: SlipwayStore {
     /// What each organization may hold; checked in the transaction that adds, so replicas cannot overshoot.
     let quotas = Mutex(OrganizationQuotas())
     let usageBounds = Mutex(QuotaUsageBounds())
+    let sharedBounds = Mutex(SharedQuotaBounds())
 
     /// How a rollout's plan is written; see ``PlanChunking``.
     public let planChunking = Mutex(PlanChunking())
@@ -41,23 +42,79 @@ public final class SQLStore: SlipwayStore {
 
     /// Throws 409 when `organizationId` already holds its quota of `resource` (in the caller's transaction).
     /// As the only writer of its database, the store counts only when its bound on what is held reaches the quota.
+    /// Refuses (409) to add one more of `resource` beyond the organization's quota. Call it in the adding transaction;
+    /// on a shared database, give that transaction ``quotaReading(_:organizationId:)`` to read first.
+    ///
+    /// Instances and image configs grow large, and counting them on every add costs time in proportion to what
+    /// is held, so they are bounded instead while far from the quota:
+    /// - SQLite (the only writer): ``QuotaUsageBounds``.
+    /// - PostgreSQL: ``SharedQuotaBounds``, from the shared sequence `quota_adds` read just before the
+    ///   transaction. Counting inside the serializable transaction would also make every two adds of one
+    ///   organization conflict (each reads the rows the other inserts), so they would take turns. Each add that
+    ///   counts first moves the organization's row in `quota_gates`, which adds admitted by the bound read in
+    ///   their transactions: one that overlaps a count then conflicts with it, and one that began after a count
+    ///   committed sees the gate moved since its reading and counts too.
+    /// The other resources are few and always counted.
     func checkQuota(_ resource: OrganizationQuotas.Resource, organizationId: String, _ db: any SQLSession) throws {
         let quotas = self.quotas.withLock { $0 }
-        let bounded = replication == nil && QuotaUsageBounds.tracks(resource)
-        if bounded, usageBounds.withLock({ $0.admitWithoutCounting(resource, organizationId: organizationId, limit: quotas[resource]) }) { return }
-        let sql: String
-        switch resource {
-        case .services: sql = "SELECT COUNT(*) FROM services WHERE organization_id = ?"
-        case .imageRegistries: sql = "SELECT COUNT(*) FROM image_registries WHERE organization_id = ?"
-        case .instances: sql = "SELECT COUNT(*) FROM instances WHERE organization_id = ?"
-        case .imageConfigs:
-            sql = "SELECT COUNT(*) FROM image_configs WHERE service_id IN (SELECT id FROM services WHERE organization_id = ?)"
-        case .liveRollouts:
-            sql = "SELECT COUNT(*) FROM rollouts WHERE organization_id = ? AND status IN \(Self.liveOrPlanningStatuses)"
+        let bounded = QuotaUsageBounds.tracks(resource)
+        guard replication != nil, bounded else {
+            if bounded, usageBounds.withLock({ $0.admitWithoutCounting(resource, organizationId: organizationId, limit: quotas[resource]) }) { return }
+            let held = try db.cachedValue(Int.self, sql: Self.quotaCountSQL(resource), arguments: [organizationId]) ?? 0
+            try quotas.checkRoom(for: resource, held: held)
+            if bounded { usageBounds.withLock { $0.counted(resource, organizationId: organizationId, held: held) } }
+            return
         }
-        let held = try db.cachedValue(Int.self, sql: sql, arguments: [organizationId]) ?? 0
+        let first = try db.rowReadFirst()
+        let addsBefore = first.flatMap { Int64.decode($0.value("adds")) }
+        let gateBefore = first.flatMap { Int64.decode($0.value("gate")) }
+        if let addsBefore, let connections = first.flatMap({ Int.decode($0.value("connections")) }),
+            sharedBounds.withLock({
+                $0.admitsWithoutCounting(
+                    resource, organizationId: organizationId, addsNow: addsBefore, concurrentWriters: connections, limit: quotas[resource])
+            })
+        {
+            let gate = try db.cachedValue(Int64.self, sql: """
+                    SELECT (SELECT generation FROM quota_gates WHERE organization_id = ? AND resource = ?) AS gate, nextval('quota_adds')
+                    """,
+                arguments: [organizationId, resource.rawValue])
+            if gate == gateBefore { return }
+        }
+        try db.cachedExecute(sql: """
+                INSERT INTO quota_gates (organization_id, resource, generation) VALUES (?, ?, 1)
+                ON CONFLICT (organization_id, resource) DO UPDATE SET generation = quota_gates.generation + 1
+                """,
+            arguments: [organizationId, resource.rawValue])
+        let held = try db.cachedValue(Int.self, sql: "SELECT (\(Self.quotaCountSQL(resource))) AS held, nextval('quota_adds')",
+            arguments: [organizationId]) ?? 0
+        if let addsBefore { sharedBounds.withLock { $0.counted(resource, organizationId: organizationId, held: held, addsBefore: addsBefore) } }
         try quotas.checkRoom(for: resource, held: held)
-        if bounded { usageBounds.withLock { $0.counted(resource, organizationId: organizationId, held: held) } }
+    }
+
+    /// What a transaction adding a bounded resource reads first on a shared database, outside the transaction:
+    /// the shared sequence of adds, the organization's quota gate, and how many connections PostgreSQL allows
+    /// (the most adds that can be open at once). Nil where it is not needed.
+    func quotaReading(_ resource: OrganizationQuotas.Resource, organizationId: String) -> SQLStatement? {
+        guard replication != nil, QuotaUsageBounds.tracks(resource) else { return nil }
+        return SQLStatement(
+            sql: """
+                SELECT last_value AS adds,
+                    (SELECT generation FROM quota_gates WHERE organization_id = ? AND resource = ?) AS gate,
+                    current_setting('max_connections')::int AS connections
+                FROM quota_adds
+                """,
+            arguments: [.text(organizationId), .text(resource.rawValue)])
+    }
+
+    /// Counts what an organization (the one placeholder) holds of `resource`.
+    static func quotaCountSQL(_ resource: OrganizationQuotas.Resource) -> String {
+        switch resource {
+        case .services: "SELECT COUNT(*) FROM services WHERE organization_id = ?"
+        case .imageRegistries: "SELECT COUNT(*) FROM image_registries WHERE organization_id = ?"
+        case .instances: "SELECT COUNT(*) FROM instances WHERE organization_id = ?"
+        case .imageConfigs: "SELECT COUNT(*) FROM image_configs WHERE service_id IN (SELECT id FROM services WHERE organization_id = ?)"
+        case .liveRollouts: "SELECT COUNT(*) FROM rollouts WHERE organization_id = ? AND status IN \(liveOrPlanningStatuses)"
+        }
     }
 
     /// Moves on this process's catalog writes and, on a shared database, on other processes': first it
@@ -94,9 +151,15 @@ public final class SQLStore: SlipwayStore {
     ///
     /// The audit record of the request in progress, if any, is written in the same transaction (once per
     /// request: the first write that commits carries it).
-    func write<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
-        guard let trail = AuditTrail.current, !trail.isCommitted else { return try await database.write(body) }
-        let (result, audited) = try await database.write { db in
+    ///
+    /// `first`, when given, is read on the same connection just before the transaction (``SQLDatabase/write(readingFirst:_:)``).
+    func write<T: Sendable>(readingFirst first: SQLStatement? = nil, _ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+        func run<U: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> U) async throws -> U {
+            if let first { return try await database.write(readingFirst: first, body) }
+            return try await database.write(body)
+        }
+        guard let trail = AuditTrail.current, !trail.isCommitted else { return try await run(body) }
+        let (result, audited) = try await run { db in
             // The body may run on the database's own thread: the trail goes with it.
             let result = try AuditTrail.$current.withValue(trail) { try body(db) }
             guard let record = trail.recordForTransaction() else { return (result, false) }
@@ -119,9 +182,9 @@ public final class SQLStore: SlipwayStore {
     /// settings, users and sessions; the fleet's writes live in SQLStore+Fleet). The revision moves
     /// after the commit and before the caller hears of it, so a cached answer never outlives an
     /// acknowledged write.
-    func writeCatalog<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+    func writeCatalog<T: Sendable>(readingFirst first: SQLStatement? = nil, _ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
         defer { catalogWrites.move() }
-        return try await write(body)
+        return try await write(readingFirst: first, body)
     }
 
     // MARK: Settings and bootstrap
@@ -515,7 +578,7 @@ public final class SQLStore: SlipwayStore {
 
     @discardableResult
     public func createImageConfig(_ config: ImageConfig, organizationId: String) async throws -> ImageConfig {
-        try await writeCatalog { db in
+        try await writeCatalog(readingFirst: quotaReading(.imageConfigs, organizationId: organizationId)) { db in
             var config = config
             _ = try Self.environment(id: config.serviceEnvironmentId, serviceId: config.serviceId, organizationId: organizationId, db)
             try self.checkQuota(.imageConfigs, organizationId: organizationId, db)
